@@ -1,0 +1,1 @@
+"""Customer-lifecycle messaging: one message path for every lifecycle stage."""

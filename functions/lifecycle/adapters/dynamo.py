@@ -1,0 +1,247 @@
+"""DynamoDB adapters: the send ledger and the suppression list."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from lifecycle.messaging.ledger import Claim, LedgerState
+from lifecycle.messaging.message import Channel, Message
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _epoch(moment: datetime) -> str:
+    return str(int(moment.timestamp()))
+
+
+class DynamoLedger:
+    """Ledger items: `message_key` (key), `status`, `stage`, `channel`, `customer_id`,
+    `lease_until` and `expires_at` (epoch seconds; the table's TTL attribute), `attempts`,
+    `reason`, `provider_id`, `updated_at`. The `by_status` index lets ops list skips and
+    failures by time.
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        lease_seconds: int = 300,
+        retention_days: int = 400,
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._lease = timedelta(seconds=lease_seconds)
+        self._retention = timedelta(days=retention_days)
+
+    def claim(self, message: Message, now: datetime) -> Claim | None:
+        """Conditional write: only an unsent key with no live claim can be taken."""
+        token = uuid.uuid4().hex
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"message_key": {"S": message.key}},
+                UpdateExpression=(
+                    "SET #status = :claimed, claim_token = :token, lease_until = :lease, "
+                    "stage = :stage, channel = :channel, customer_id = :customer, "
+                    "updated_at = :now, expires_at = :expires REMOVE reason "
+                    "ADD attempts :one"
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(message_key) OR "
+                    "(#status <> :sent AND (#status <> :claimed OR lease_until < :epoch))"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":claimed": {"S": LedgerState.CLAIMED},
+                    ":sent": {"S": LedgerState.SENT},
+                    ":token": {"S": token},
+                    ":lease": {"N": _epoch(now + self._lease)},
+                    ":epoch": {"N": _epoch(now)},
+                    ":stage": {"S": message.stage},
+                    ":channel": {"S": str(message.channel)},
+                    ":customer": {"S": message.customer.customer_id},
+                    ":now": {"S": now.isoformat()},
+                    ":expires": {"N": _epoch(now + self._retention)},
+                    ":one": {"N": "1"},
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return None
+            raise
+        return Claim(key=message.key, token=token)
+
+    def mark_sent(self, claim: Claim, provider_id: str, now: datetime) -> None:
+        self._finish(claim, LedgerState.SENT, now, provider_id=provider_id)
+
+    def mark_failed(self, claim: Claim, reason: str, now: datetime) -> None:
+        self._finish(claim, LedgerState.FAILED, now, reason=reason)
+
+    def release(self, claim: Claim) -> None:
+        """Delete our own claim; a key someone else has since taken is left alone."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"message_key": {"S": claim.key}},
+                ConditionExpression="claim_token = :token AND #status = :claimed",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":token": {"S": claim.token},
+                    ":claimed": {"S": LedgerState.CLAIMED},
+                },
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def record_skip(self, message: Message, reason: str, now: datetime) -> None:
+        self._put_outcome(
+            message.key,
+            LedgerState.SKIPPED,
+            now,
+            reason=reason,
+            stage=message.stage,
+            customer_id=message.customer.customer_id,
+            channel=str(message.channel),
+        )
+
+    def record_rejected(
+        self, key: str, stage: str, customer_id: str | None, reason: str, now: datetime
+    ) -> None:
+        self._put_outcome(
+            key, LedgerState.FAILED, now, reason=reason, stage=stage, customer_id=customer_id
+        )
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """One ledger item, plain values (for ops tooling and tests)."""
+        item = self._client.get_item(
+            TableName=self._table, Key={"message_key": {"S": key}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        return {name: next(iter(value.values())) for name, value in item.items()}
+
+    def _finish(
+        self,
+        claim: Claim,
+        state: LedgerState,
+        now: datetime,
+        *,
+        provider_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        names = {"#status": "status"}
+        values: dict[str, Any] = {
+            ":state": {"S": state},
+            ":now": {"S": now.isoformat()},
+            ":token": {"S": claim.token},
+        }
+        update = "SET #status = :state, updated_at = :now"
+        if provider_id is not None:
+            update += ", provider_id = :provider"
+            values[":provider"] = {"S": provider_id}
+        if reason is not None:
+            update += ", reason = :reason"
+            values[":reason"] = {"S": reason}
+        update += " REMOVE lease_until"
+        # Conditioned on our claim token: if our lease ran out and another sender took the key,
+        # their record stands.
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"message_key": {"S": claim.key}},
+                UpdateExpression=update,
+                ConditionExpression="claim_token = :token",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def _put_outcome(
+        self,
+        key: str,
+        state: LedgerState,
+        now: datetime,
+        *,
+        reason: str,
+        stage: str,
+        customer_id: str | None,
+        channel: str | None = None,
+    ) -> None:
+        item: dict[str, Any] = {
+            "message_key": {"S": key},
+            "status": {"S": state},
+            "stage": {"S": stage},
+            "reason": {"S": reason},
+            "updated_at": {"S": now.isoformat()},
+            "expires_at": {"N": _epoch(now + self._retention)},
+        }
+        if customer_id:
+            item["customer_id"] = {"S": customer_id}
+        if channel:
+            item["channel"] = {"S": channel}
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                # Never overwrite a message that was sent or is being sent.
+                ConditionExpression=(
+                    "attribute_not_exists(message_key) OR #status IN (:skipped, :failed)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":skipped": {"S": LedgerState.SKIPPED},
+                    ":failed": {"S": LedgerState.FAILED},
+                },
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+
+def address_hash(channel: Channel, address: str) -> str:
+    """Suppressions are keyed by a hash so the list itself holds no readable addresses."""
+    normalised = address.strip().lower() if channel is Channel.EMAIL else address.strip()
+    return hashlib.sha256(f"{channel}:{normalised}".encode()).hexdigest()
+
+
+class DynamoSuppressions:
+    """Suppression items: `address_hash` (key), `channel`, `reason`, `suppressed_at`."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def reason_for(self, channel: Channel, address: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"address_hash": {"S": address_hash(channel, address)}},
+            ProjectionExpression="reason",
+        ).get("Item")
+        if item is None:
+            return None
+        return item.get("reason", {}).get("S", "suppressed")
+
+    def suppress(self, channel: Channel, address: str, reason: str, now: datetime) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "address_hash": {"S": address_hash(channel, address)},
+                "channel": {"S": str(channel)},
+                "reason": {"S": reason},
+                "suppressed_at": {"S": now.isoformat()},
+            },
+        )

@@ -1,0 +1,1 @@
+"""The one message path: model, contact policy, ledger protocol, renderer, dispatcher."""

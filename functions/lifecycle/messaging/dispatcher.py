@@ -1,0 +1,163 @@
+"""The dispatcher: the one path every message takes, whatever the stage.
+
+    contact policy -> claim in the ledger -> render -> channel adapter -> mark sent
+
+Permanent problems (no consent, suppressed, broken template, rejected address) are recorded in
+the ledger with their reason and returned as an Outcome. Transient ones release the claim and
+propagate, so the trigger redelivers the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aws_lambda_powertools import Logger
+
+from lifecycle.messaging.channels import (
+    EmailSender,
+    OutboundEmail,
+    OutboundSms,
+    SmsSender,
+    UnsubscribeLinks,
+)
+from lifecycle.messaging.errors import PermanentError
+from lifecycle.messaging.ledger import Ledger
+from lifecycle.messaging.message import Channel, Kind, Message, Outcome, Status
+from lifecycle.messaging.policy import ContactPolicy, address_of
+from lifecycle.messaging.renderer import Renderer
+from lifecycle.settings import Business
+
+logger = Logger(child=True)
+
+Counter = Callable[[str], None]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _no_count(_: str) -> None:
+    return None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        policy: ContactPolicy,
+        ledger: Ledger,
+        renderer: Renderer,
+        email: EmailSender,
+        sms: SmsSender,
+        business: Business,
+        unsubscribe_links: UnsubscribeLinks | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        count: Counter = _no_count,
+    ) -> None:
+        self._policy = policy
+        self._ledger = ledger
+        self._renderer = renderer
+        self._email = email
+        self._sms = sms
+        self._business = business
+        self._links = unsubscribe_links
+        self._clock = clock
+        self._count = count
+
+    def dispatch(self, message: Message) -> Outcome:
+        """Send one message at most once, or record why it was not sent."""
+        log = {
+            "message_key": message.key,
+            "stage": message.stage,
+            "channel": str(message.channel),
+            "customer_id": message.customer.customer_id,
+        }
+        refusal = self._policy.refusal(message)
+        if refusal:
+            self._ledger.record_skip(message, refusal, self._clock())
+            self._count("MessagesSkipped")
+            logger.info("message skipped", extra={**log, "reason": refusal})
+            return self._outcome(message, Status.SKIPPED, reason=refusal)
+
+        claim = self._ledger.claim(message, self._clock())
+        if claim is None:
+            self._count("MessagesDuplicate")
+            logger.info("message already sent or in flight", extra=log)
+            return self._outcome(message, Status.DUPLICATE, reason="already sent or in flight")
+
+        try:
+            provider_id = self._deliver(message)
+        except PermanentError as error:
+            self._ledger.mark_failed(claim, error.reason, self._clock())
+            self._count("MessagesFailed")
+            logger.error("message failed permanently", extra={**log, "reason": error.reason})
+            return self._outcome(message, Status.FAILED, reason=error.reason)
+        except BaseException:
+            # Transient (or unknown): give the key back and let the trigger redeliver.
+            self._ledger.release(claim)
+            self._count("MessagesRetried")
+            raise
+
+        self._ledger.mark_sent(claim, provider_id, self._clock())
+        self._count("MessagesSent")
+        logger.info("message sent", extra={**log, "provider_id": provider_id})
+        return self._outcome(message, Status.SENT, provider_id=provider_id)
+
+    def _deliver(self, message: Message) -> str:
+        address = address_of(message)
+        if address is None:  # the policy refuses this first; kept for the type checker
+            raise PermanentError("no address")
+        if message.channel is Channel.SMS:
+            sms = self._renderer.sms(message.template, message.customer.locale, message.context)
+            return self._sms.send(
+                OutboundSms(
+                    phone=address,
+                    text=sms.text,
+                    marketing=message.kind is Kind.MARKETING,
+                    message_key=message.key,
+                )
+            )
+
+        context = dict(message.context)
+        headers: dict[str, str] = {}
+        if message.kind is Kind.MARKETING:
+            if self._links is None:
+                raise PermanentError("marketing email needs an unsubscribe link; none configured")
+            url = self._links.url_for(message.customer.customer_id, message.topic)
+            context["unsubscribe_url"] = url
+            # RFC 8058 one-click unsubscribe: mailbox providers POST to the URL.
+            headers["List-Unsubscribe"] = f"<{url}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        rendered = self._renderer.email(message.template, message.customer.locale, context)
+        return self._email.send(
+            OutboundEmail(
+                to=address,
+                sender=self._business.sender_email,
+                sender_name=self._business.name,
+                subject=rendered.subject,
+                html=rendered.html,
+                text=rendered.text,
+                message_key=message.key,
+                headers=headers,
+                tags={"stage": message.stage, "kind": str(message.kind)},
+            )
+        )
+
+    @staticmethod
+    def _outcome(
+        message: Message,
+        status: Status,
+        *,
+        reason: str | None = None,
+        provider_id: str | None = None,
+    ) -> Outcome:
+        return Outcome(
+            message_key=message.key,
+            stage=message.stage,
+            channel=message.channel,
+            customer_id=message.customer.customer_id,
+            status=status,
+            reason=reason,
+            provider_id=provider_id,
+        )

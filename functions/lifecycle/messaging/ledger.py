@@ -1,0 +1,58 @@
+"""The send ledger protocol: claim -> send -> mark, so each message key is sent at most once.
+
+A claim is a conditional write that succeeds only if the key was never sent and no live claim
+holds it. A claim whose sender died is taken over once its lease expires. The one window for a
+duplicate is a process dying after the provider accepted the message and before `mark_sent`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from lifecycle.messaging.message import Message
+
+
+class LedgerState(StrEnum):
+    CLAIMED = "claimed"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Proof that this process holds a message key until `lease_until`."""
+
+    key: str
+    token: str
+
+
+class Ledger(Protocol):
+    def claim(self, message: Message, now: datetime) -> Claim | None:
+        """Take the key, or return None if it is already sent or claimed by a live sender."""
+        ...
+
+    def mark_sent(self, claim: Claim, provider_id: str, now: datetime) -> None:
+        """Record that the provider accepted the message."""
+        ...
+
+    def mark_failed(self, claim: Claim, reason: str, now: datetime) -> None:
+        """Record a permanent failure; the key may be claimed again by a later redrive."""
+        ...
+
+    def release(self, claim: Claim) -> None:
+        """Give the key back after a transient error, so the retry need not wait for the lease."""
+        ...
+
+    def record_skip(self, message: Message, reason: str, now: datetime) -> None:
+        """Record why a message was not sent (never overwrites a sent or claimed key)."""
+        ...
+
+    def record_rejected(
+        self, key: str, stage: str, customer_id: str | None, reason: str, now: datetime
+    ) -> None:
+        """Record a trigger that could not become a message at all (malformed record)."""
+        ...

@@ -1,0 +1,58 @@
+"""Contact policy: may this message go to this customer on this channel at all?
+
+Decided before the ledger is claimed, so a refusal costs one lookup and is recorded as a skip
+with its reason. Rules that hold for every stage live here once.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from lifecycle.messaging.message import Channel, Kind, Message
+
+
+class SuppressionList(Protocol):
+    def reason_for(self, channel: Channel, address: str) -> str | None:
+        """Why this address must not be contacted on this channel, or None if it may be."""
+        ...
+
+
+def address_of(message: Message) -> str | None:
+    """The customer's address on the message's channel, if they gave one."""
+    customer = message.customer
+    return customer.email if message.channel is Channel.EMAIL else customer.phone
+
+
+def consent_refusal(message: Message) -> str | None:
+    """Why the customer's consent does not cover this message, or None when it does.
+
+    Email that is not marketing (welcome, order updates, feedback requests) needs no opt-in;
+    marketing email needs `email_marketing`. SMS always needs an opt-in: `sms_marketing` for
+    marketing, `sms_transactional` for everything else.
+    """
+    consent = message.customer.consent
+    if message.channel is Channel.EMAIL:
+        if message.kind is Kind.MARKETING and not consent.email_marketing:
+            return "no consent: email_marketing"
+        return None
+    if message.kind is Kind.MARKETING:
+        return None if consent.sms_marketing else "no consent: sms_marketing"
+    return None if consent.sms_transactional else "no consent: sms_transactional"
+
+
+class ContactPolicy:
+    def __init__(self, suppressions: SuppressionList) -> None:
+        self._suppressions = suppressions
+
+    def refusal(self, message: Message) -> str | None:
+        """The reason this message must not be sent, or None when it may be."""
+        address = address_of(message)
+        if address is None:
+            return f"no {'email address' if message.channel is Channel.EMAIL else 'phone number'}"
+        refused = consent_refusal(message)
+        if refused:
+            return refused
+        suppressed = self._suppressions.reason_for(message.channel, address)
+        if suppressed:
+            return f"suppressed: {suppressed}"
+        return None

@@ -1,0 +1,166 @@
+"""The data contract (what the business's systems write), as typed models.
+
+Raw DynamoDB images stop at the handler: they are deserialised with boto3's TypeDeserializer
+(through Powertools) and validated here. Validation messages never repeat the offending value,
+so a reason can be logged and stored without leaking an address.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+
+def _email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueError("not a valid email address") from None
+
+
+def _e164(value: str) -> str:
+    """Accept only a phone number already written in E.164 (`+` country code, digits)."""
+    if not value.startswith("+"):
+        raise ValueError("not an E.164 phone number (must start with + and the country code)")
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError("not an E.164 phone number") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError("not a valid phone number")
+    formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if formatted != value:
+        raise ValueError("not in E.164 form (digits only after the +)")
+    return formatted
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not an IANA time zone") from None
+    return value
+
+
+def _locale(value: str) -> str:
+    # Business systems write `nl_NL` as often as `nl-NL`; both mean the same.
+    cleaned = value.strip().replace("_", "-")
+    if not cleaned or not all(part.isalnum() for part in cleaned.split("-")):
+        raise ValueError("not a BCP 47 language tag")
+    return cleaned
+
+
+def _strip_blank(value: Any) -> Any:
+    # An empty string written for an optional attribute means "not given".
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+Phone = Annotated[str, AfterValidator(_e164)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class Consent(BaseModel):
+    """Consent per channel and kind. A missing flag means no consent."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    email_marketing: bool = False
+    sms_marketing: bool = False
+    sms_transactional: bool = False
+
+
+class Customer(BaseModel):
+    """One item of the Customers table."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    customer_id: NonEmpty
+    first_name: NonEmpty
+    created_at: datetime
+    email: Annotated[Email | None, BeforeValidator(_strip_blank)] = None
+    phone: Annotated[Phone | None, BeforeValidator(_strip_blank)] = None
+    locale: Annotated[
+        Annotated[str, AfterValidator(_locale)] | None, BeforeValidator(_strip_blank)
+    ] = None
+    timezone: Annotated[
+        Annotated[str, AfterValidator(_timezone)] | None, BeforeValidator(_strip_blank)
+    ] = None
+    consent: Consent = Field(default_factory=Consent)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Customer:
+        if self.email is None and self.phone is None:
+            raise ValueError("needs an email or a phone")
+        return self
+
+
+class OrderStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    PICKED_UP = "picked_up"
+    IN_PROCESS = "in_process"
+    READY = "ready"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+class Window(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    start: datetime
+    end: datetime
+
+
+class OrderItem(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: NonEmpty
+    quantity: Decimal
+    unit_price: Decimal
+
+
+class Order(BaseModel):
+    """One item of the Orders table."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    order_id: NonEmpty
+    customer_id: NonEmpty
+    status: OrderStatus
+    updated_at: datetime
+    pickup_window: Window | None = None
+    delivery_window: Window | None = None
+    items: list[OrderItem] = Field(default_factory=list)
+    total: Decimal | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+
+
+def describe(error: ValidationError) -> str:
+    """Say what is wrong with a record, naming attributes but never their values."""
+    parts = []
+    for item in error.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in item["loc"]) or "record"
+        if item["type"] == "missing":
+            parts.append(f"missing required attribute {where}")
+        else:
+            message = str(item["msg"]).removeprefix("Value error, ")
+            parts.append(f"{where}: {message}")
+    return "; ".join(parts)
