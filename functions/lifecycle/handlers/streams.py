@@ -6,14 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from pydantic import BaseModel, ValidationError
 
 from lifecycle.messaging.ledger import Ledger
 from lifecycle.models import describe
-
-logger = Logger(child=True)
+from lifecycle.observability import logger
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -23,8 +23,8 @@ from lifecycle.handlers.streams import parse_new_image
 from lifecycle.journeys import welcome
 from lifecycle.messaging.message import Outcome
 from lifecycle.models import Customer
+from lifecycle.observability import logger
 
-logger = Logger(service="welcome")
 metrics = Metrics(namespace="Lifecycle", service="welcome")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from aws_lambda_powertools import Logger
-
 from lifecycle.messaging.channels import (
     EmailSender,
     OutboundEmail,
@@ -26,9 +24,8 @@ from lifecycle.messaging.ledger import Ledger
 from lifecycle.messaging.message import Channel, Kind, Message, Outcome, Status
 from lifecycle.messaging.policy import ContactPolicy, address_of
 from lifecycle.messaging.renderer import Renderer
+from lifecycle.observability import logger
 from lifecycle.settings import Business
-
-logger = Logger(child=True)
 
 Counter = Callable[[str], None]
 

@@ -1,0 +1,405 @@
+"""Run the stack described by infra/template.yaml locally, over moto.
+
+The template is the one source of truth: tables are created from its AWS::DynamoDB::Table
+resources, each function's environment comes from its Globals and its own Variables, and stream
+records reach exactly the functions whose DynamoDB events name that table, filtered by the
+event's FilterCriteria, in batches of its BatchSize, with ReportBatchItemFailures and bounded
+retries treated as Lambda treats them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+REGION = "eu-west-1"
+ACCOUNT_ID = "123456789012"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
+
+
+class TemplateError(ValueError):
+    """The template uses something the local runner cannot reproduce."""
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that reads CloudFormation short-form tags (!Ref, !GetAtt, !Sub ...)."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        loaded = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    if not isinstance(loaded, dict) or "Resources" not in loaded:
+        raise TemplateError(f"{path} is not a CloudFormation template")
+    return loaded
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """One DynamoDB event of a function, as the template declares it."""
+
+    name: str
+    table: str  # logical id of the table
+    batch_size: int
+    max_retries: int
+    patterns: tuple[dict[str, Any], ...]
+
+    def accepts(self, record: Mapping[str, Any]) -> bool:
+        return not self.patterns or any(_matches(p, record) for p in self.patterns)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    handler: str
+    environment: dict[str, str]
+    streams: tuple[StreamSource, ...]
+
+    def load(self) -> Callable[[dict[str, Any], Any], Any]:
+        module, _, attribute = self.handler.rpartition(".")
+        function: Callable[[dict[str, Any], Any], Any] = getattr(
+            importlib.import_module(module), attribute
+        )
+        return function
+
+
+def _matches(pattern: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """EventBridge-style pattern: every key must match; leaves are lists of allowed values."""
+    for key, expected in pattern.items():
+        actual = record.get(key)
+        if isinstance(expected, dict):
+            if not isinstance(actual, dict) or not _matches(expected, actual):
+                return False
+        elif isinstance(expected, list):
+            if actual not in expected:
+                return False
+        else:
+            raise TemplateError(f"filter pattern value for {key!r} must be a list or object")
+    return True
+
+
+@dataclass
+class Invocation:
+    """One handler call made by the local runner, and what Lambda would have done next."""
+
+    function: str
+    records: int
+    failed_sequence_numbers: list[str]
+    retried: bool = False
+
+
+@dataclass
+class FailureRecord:
+    """A batch that ran out of retries: what the OnFailure queue would receive."""
+
+    function: str
+    first_sequence_number: str
+    records: int
+
+
+@dataclass
+class LocalStack:
+    """The template's tables and functions, wired over moto in this process."""
+
+    template: dict[str, Any]
+    parameters: dict[str, str]
+    template_dir: Path = TEMPLATE.parent
+    invocations: list[Invocation] = field(default_factory=list)
+    failures: list[FailureRecord] = field(default_factory=list)
+    _positions: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_template(cls, parameters: Mapping[str, str], path: Path = TEMPLATE) -> LocalStack:
+        template = load_template(path)
+        declared = template.get("Parameters", {})
+        values = {
+            name: str(spec["Default"]) for name, spec in declared.items() if "Default" in spec
+        }
+        unknown = set(parameters) - set(declared)
+        if unknown:
+            raise TemplateError(f"unknown template parameters: {', '.join(sorted(unknown))}")
+        values.update(parameters)
+        missing = set(declared) - set(values)
+        if missing:
+            raise TemplateError(f"template parameters need values: {', '.join(sorted(missing))}")
+        return cls(template=template, parameters=values, template_dir=path.parent)
+
+    # ------------------------------------------------------------------ resources
+    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {
+            name: resource
+            for name, resource in self.template["Resources"].items()
+            if resource.get("Type") == kind
+        }
+
+    def table_name(self, logical_id: str) -> str:
+        """Local tables are named after their logical id."""
+        return logical_id
+
+    def create_tables(self) -> None:
+        """Create every table the template declares, with streams, indexes and TTL."""
+        client = boto3.client("dynamodb", region_name=REGION)
+        for logical_id, resource in self.resources("AWS::DynamoDB::Table").items():
+            props = resource["Properties"]
+            request: dict[str, Any] = {
+                "TableName": self.table_name(logical_id),
+                "KeySchema": props["KeySchema"],
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+            }
+            if "GlobalSecondaryIndexes" in props:
+                request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            if "StreamSpecification" in props:
+                request["StreamSpecification"] = {
+                    "StreamEnabled": True,
+                    "StreamViewType": props["StreamSpecification"]["StreamViewType"],
+                }
+            client.create_table(**request)
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                client.update_time_to_live(
+                    TableName=self.table_name(logical_id),
+                    TimeToLiveSpecification={
+                        "AttributeName": ttl["AttributeName"],
+                        "Enabled": True,
+                    },
+                )
+
+    # ------------------------------------------------------------------ functions
+    def functions(self) -> list[FunctionSpec]:
+        globals_env = (
+            self.template.get("Globals", {})
+            .get("Function", {})
+            .get("Environment", {})
+            .get("Variables", {})
+        )
+        specs = []
+        for logical_id, resource in self.resources("AWS::Serverless::Function").items():
+            props = resource["Properties"]
+            variables = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
+            environment = {k: self._resolve(v) for k, v in variables.items()}
+            streams = tuple(
+                self._stream_source(name, event["Properties"])
+                for name, event in props.get("Events", {}).items()
+                if event.get("Type") == "DynamoDB"
+            )
+            specs.append(FunctionSpec(logical_id, props["Handler"], environment, streams))
+        return specs
+
+    def function(self, logical_id: str) -> FunctionSpec:
+        for spec in self.functions():
+            if spec.logical_id == logical_id:
+                return spec
+        raise TemplateError(f"no function {logical_id} in the template")
+
+    def _stream_source(self, name: str, props: Mapping[str, Any]) -> StreamSource:
+        stream = props["Stream"]
+        if not (isinstance(stream, dict) and "Fn::GetAtt" in stream):
+            raise TemplateError(f"event {name}: Stream must be !GetAtt <Table>.StreamArn")
+        table = stream["Fn::GetAtt"][0]
+        patterns = tuple(
+            json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])
+        )
+        return StreamSource(
+            name=name,
+            table=table,
+            batch_size=int(props.get("BatchSize", 100)),
+            max_retries=int(props.get("MaximumRetryAttempts", 3)),
+            patterns=patterns,
+        )
+
+    def _resolve(self, value: Any) -> str:
+        if isinstance(value, str):
+            # The templates layer is unpacked under /opt in Lambda; locally it is its ContentUri.
+            return str(self._layer_dir()) if value == "/opt" else value
+        if isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            if ref in self.parameters:
+                return self.parameters[ref]
+            if ref in self.template["Resources"]:
+                return self.table_name(ref)
+        raise TemplateError(f"cannot resolve {value!r} locally")
+
+    def _layer_dir(self) -> Path:
+        layers = self.resources("AWS::Serverless::LayerVersion")
+        if len(layers) != 1:
+            raise TemplateError("expected exactly one layer (the templates layer)")
+        content = next(iter(layers.values()))["Properties"]["ContentUri"]
+        return (self.template_dir / content).resolve()
+
+    @contextmanager
+    def environment_of(self, spec: FunctionSpec) -> Iterator[None]:
+        """Run with the function's environment variables, as Lambda would."""
+        saved = {k: os.environ.get(k) for k in spec.environment}
+        os.environ.update(spec.environment)
+        os.environ["AWS_LAMBDA_FUNCTION_NAME"] = spec.logical_id
+        try:
+            yield
+        finally:
+            for key, old in saved.items():
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
+
+    # ------------------------------------------------------------------ streams
+    def read_stream(self, table_logical_id: str) -> list[dict[str, Any]]:
+        """New records of a table's stream since the last read, in Lambda's event shape."""
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        streams = boto3.client("dynamodbstreams", region_name=REGION)
+        arn = dynamodb.describe_table(TableName=self.table_name(table_logical_id))["Table"][
+            "LatestStreamArn"
+        ]
+        records: list[dict[str, Any]] = []
+        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+            shard_id = shard["ShardId"]
+            position = self._positions.get(f"{arn}/{shard_id}")
+            iterator_args: dict[str, Any] = {"StreamArn": arn, "ShardId": shard_id}
+            if position:
+                iterator_args.update(
+                    ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=position
+                )
+            else:
+                iterator_args["ShardIteratorType"] = "TRIM_HORIZON"
+            iterator = streams.get_shard_iterator(**iterator_args)["ShardIterator"]
+            while iterator:
+                page = streams.get_records(ShardIterator=iterator, Limit=1000)
+                for record in page["Records"]:
+                    records.append(to_lambda_record(dict(record), arn))
+                    self._positions[f"{arn}/{shard_id}"] = record["dynamodb"]["SequenceNumber"]
+                if not page["Records"]:
+                    break
+                iterator = page.get("NextShardIterator", "")
+        return records
+
+    def pump(self, context_factory: Callable[[FunctionSpec], Any]) -> list[Invocation]:
+        """Deliver every new stream record to the functions subscribed to its table."""
+        made: list[Invocation] = []
+        functions = self.functions()
+        tables = {source.table for spec in functions for source in spec.streams}
+        for table in sorted(tables):
+            records = self.read_stream(table)
+            for spec in functions:
+                for source in spec.streams:
+                    if source.table != table:
+                        continue
+                    accepted = [r for r in records if source.accepts(r)]
+                    for start in range(0, len(accepted), source.batch_size):
+                        batch = accepted[start : start + source.batch_size]
+                        made.extend(self.deliver(spec, source, batch, context_factory))
+        return made
+
+    def deliver(
+        self,
+        spec: FunctionSpec,
+        source: StreamSource,
+        batch: list[dict[str, Any]],
+        context_factory: Callable[[FunctionSpec], Any],
+    ) -> list[Invocation]:
+        """Invoke with one batch; on reported failures, retry from the first failed record
+        (Lambda's checkpoint), up to MaximumRetryAttempts, then park it as OnFailure would."""
+        made = []
+        handler = spec.load()
+        attempt = 0
+        pending = batch
+        while pending:
+            with self.environment_of(spec):
+                try:
+                    response = handler({"Records": pending}, context_factory(spec))
+                    failed = [
+                        item["itemIdentifier"]
+                        for item in (response or {}).get("batchItemFailures", [])
+                    ]
+                except Exception:
+                    # A raised error fails the whole batch.
+                    failed = [pending[0]["dynamodb"]["SequenceNumber"]]
+            made.append(Invocation(spec.logical_id, len(pending), failed, retried=attempt > 0))
+            if not failed:
+                break
+            first = min(failed, key=int)
+            index = next(
+                i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] == first
+            )
+            pending = pending[index:]
+            attempt += 1
+            if attempt > source.max_retries:
+                self.failures.append(FailureRecord(spec.logical_id, first, len(pending)))
+                break
+        self.invocations.extend(made)
+        return made
+
+
+def to_lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """moto's stream record -> the shape Lambda delivers (epoch seconds, eventSourceARN)."""
+    stream = dict(record["dynamodb"])
+    created = stream.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        stream["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": record.get("awsRegion", REGION),
+        "dynamodb": stream,
+        "eventSourceARN": stream_arn,
+    }
+
+
+@dataclass(frozen=True)
+class LocalContext:
+    """The parts of Lambda's context object the handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = ""
+    aws_request_id: str = "local"
+    function_version: str = "$LATEST"
+
+    @classmethod
+    def for_function(cls, spec: FunctionSpec) -> LocalContext:
+        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{spec.logical_id}"
+        return cls(function_name=spec.logical_id, invoked_function_arn=arn)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def moto_environment() -> dict[str, str]:
+    """What boto3 needs to talk to in-process moto and never to a real account."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        # boto3 otherwise sends streams calls to an account-id host moto does not serve.
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }

@@ -1,0 +1,135 @@
+"""Shared fixtures: moto-backed stack built from infra/template.yaml, sample events, fakes."""
+
+from __future__ import annotations
+
+import copy
+import email
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email.message import Message as MimeMessage
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from lifecycle import runtime
+from lifecycle.local.stack import REGION, LocalContext, LocalStack, moto_environment
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+
+PARAMETERS = {
+    "SenderEmail": "hello@freshfold.example",
+    "BusinessName": "Fresh Fold Laundry",
+    "BusinessPostalAddress": "Keizersgracht 100, 1015 CJ Amsterdam, NL",
+    "BusinessWebsite": "https://freshfold.example/book",
+}
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A sample event from events/, as a fresh copy a test may change."""
+    loaded: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    return copy.deepcopy(loaded)
+
+
+@pytest.fixture(autouse=True)
+def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test can reach a real account: fake credentials, fixed region, fresh runtime."""
+    for key in list(os.environ):
+        if key.startswith("AWS_") and key != "AWS_ACCOUNT_ID_ENDPOINT_MODE":
+            monkeypatch.delenv(key, raising=False)
+    for key, value in moto_environment().items():
+        monkeypatch.setenv(key, value)
+    runtime.current.cache_clear()
+    yield
+    runtime.current.cache_clear()
+
+
+@dataclass
+class SentEmail:
+    to: str
+    mime: MimeMessage
+
+    def part(self, subtype: str) -> str:
+        for part in self.mime.walk():
+            if part.get_content_type() == f"text/{subtype}":
+                payload = part.get_payload(decode=True)
+                assert isinstance(payload, bytes)
+                return payload.decode(part.get_content_charset() or "utf-8")
+        raise AssertionError(f"no text/{subtype} part")
+
+    @property
+    def subject(self) -> str:
+        return str(email.header.make_header(email.header.decode_header(self.mime["Subject"])))
+
+
+@dataclass
+class Aws:
+    stack: LocalStack
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        """Call the handler the template names for `function`, with its environment."""
+        spec = self.stack.function(function)
+        with self.stack.environment_of(spec):
+            return spec.load()(event, LocalContext.for_function(spec))
+
+    def emails(self) -> list[SentEmail]:
+        from moto.ses.models import ses_backends
+
+        sent = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
+        out = []
+        for message in sent:
+            mime = email.message_from_string(message.raw_data)
+            out.append(SentEmail(to=str(mime["To"]), mime=mime))
+        return out
+
+    def sms(self) -> list[tuple[str, str]]:
+        from moto.sns.models import sns_backends
+
+        return list(sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.values())
+
+    def ledger(self, key: str) -> dict[str, Any] | None:
+        item = (
+            boto3.client("dynamodb")
+            .get_item(TableName="LedgerTable", Key={"message_key": {"S": key}}, ConsistentRead=True)
+            .get("Item")
+        )
+        if item is None:
+            return None
+        return {name: next(iter(value.values())) for name, value in item.items()}
+
+    def fail_sends(
+        self, service: str, operation: str, code: str, when: Callable[[dict[str, Any]], bool]
+    ) -> list[dict[str, Any]]:
+        """Make the provider answer `code` to the first call whose parameters match."""
+        from botocore.exceptions import ClientError
+
+        failed: list[dict[str, Any]] = []
+        session = boto3.DEFAULT_SESSION
+        assert session is not None
+
+        def hook(params: dict[str, Any], **_: Any) -> None:
+            if when(params) and not failed:
+                failed.append(copy.deepcopy(params))
+                raise ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, operation)
+
+        session.events.register(f"before-parameter-build.{service}.{operation}", hook)
+        return failed
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    """Moto with the template's tables, a verified sender domain, fresh clients."""
+    with mock_aws():
+        boto3.setup_default_session()
+        stack = LocalStack.from_template(PARAMETERS)
+        stack.create_tables()
+        boto3.client("sesv2", region_name=REGION).create_email_identity(
+            EmailIdentity="freshfold.example"
+        )
+        yield Aws(stack)
