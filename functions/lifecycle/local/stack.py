@@ -251,7 +251,7 @@ class LocalStack:
         if len(layers) != 1:
             raise TemplateError("expected exactly one layer (the templates layer)")
         content = next(iter(layers.values()))["Properties"]["ContentUri"]
-        return (self.template_dir / content).resolve()
+        return (self.template_dir / str(content)).resolve()
 
     @contextmanager
     def environment_of(self, spec: FunctionSpec) -> Iterator[None]:

@@ -1,0 +1,107 @@
+"""In-memory fakes of the dispatcher's ports, for unit tests without AWS."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lifecycle.messaging.channels import OutboundEmail, OutboundSms
+from lifecycle.messaging.ledger import Claim
+from lifecycle.messaging.message import Channel, Message
+from lifecycle.models import Customer
+from lifecycle.settings import Business
+
+BUSINESS = Business(
+    name="Fresh Fold Laundry",
+    postal_address="Keizersgracht 100, 1015 CJ Amsterdam, NL",
+    sender_email="hello@freshfold.example",
+    website="https://freshfold.example/book",
+)
+
+
+def customer(**overrides: Any) -> Customer:
+    values: dict[str, Any] = {
+        "customer_id": "c-1",
+        "first_name": "Ann",
+        "created_at": "2026-11-22T09:00:00+00:00",
+        "email": "ann@example.com",
+        "phone": "+31612345678",
+        "locale": "en",
+        "consent": {"sms_transactional": True},
+    }
+    values.update(overrides)
+    return Customer.model_validate(values)
+
+
+@dataclass
+class FakeLedger:
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def claim(self, message: Message, now: datetime) -> Claim | None:
+        item = self.items.get(message.key)
+        if item and item["status"] in ("sent", "claimed"):
+            return None
+        token = uuid.uuid4().hex
+        self.items[message.key] = {"status": "claimed", "token": token}
+        return Claim(message.key, token)
+
+    def mark_sent(self, claim: Claim, provider_id: str, now: datetime) -> None:
+        self.items[claim.key] = {"status": "sent", "provider_id": provider_id}
+
+    def mark_failed(self, claim: Claim, reason: str, now: datetime) -> None:
+        self.items[claim.key] = {"status": "failed", "reason": reason}
+
+    def release(self, claim: Claim) -> None:
+        self.items.pop(claim.key, None)
+
+    def record_skip(self, message: Message, reason: str, now: datetime) -> None:
+        self.items[message.key] = {"status": "skipped", "reason": reason}
+
+    def record_rejected(
+        self, key: str, stage: str, customer_id: str | None, reason: str, now: datetime
+    ) -> None:
+        self.items[key] = {"status": "failed", "reason": reason}
+
+
+@dataclass
+class FakeSuppressions:
+    entries: dict[tuple[Channel, str], str] = field(default_factory=dict)
+
+    def reason_for(self, channel: Channel, address: str) -> str | None:
+        return self.entries.get((channel, address))
+
+
+@dataclass
+class FakeEmail:
+    sent: list[OutboundEmail] = field(default_factory=list)
+    error: Exception | None = None
+
+    def send(self, email: OutboundEmail) -> str:
+        if self.error is not None:
+            raise self.error
+        self.sent.append(email)
+        return f"email-{len(self.sent)}"
+
+
+@dataclass
+class FakeSms:
+    sent: list[OutboundSms] = field(default_factory=list)
+    error: Exception | None = None
+
+    def send(self, sms: OutboundSms) -> str:
+        if self.error is not None:
+            raise self.error
+        self.sent.append(sms)
+        return f"sms-{len(self.sent)}"
+
+
+@dataclass
+class FakeLinks:
+    def url_for(self, customer_id: str, topic: str | None) -> str:
+        return f"https://freshfold.example/u/{customer_id}/{topic}?sig=abc"
+
+
+def now() -> datetime:
+    return datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

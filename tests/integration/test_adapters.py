@@ -1,0 +1,174 @@
+"""SES, SNS and DynamoDB adapters against moto."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from lifecycle.adapters.dynamo import DynamoLedger, DynamoSuppressions
+from lifecycle.adapters.errors import classify
+from lifecycle.adapters.ses import SesEmailSender
+from lifecycle.adapters.sns import SnsSmsSender
+from lifecycle.messaging.channels import OutboundEmail, OutboundSms
+from lifecycle.messaging.errors import PermanentError, TransientError
+from lifecycle.messaging.message import Channel, Kind, Message
+from tests.conftest import Aws
+from tests.fakes import customer, now
+
+URL = "https://freshfold.example/unsubscribe?t=abc.def"
+
+
+def _email(**headers: str) -> OutboundEmail:
+    return OutboundEmail(
+        to="ann@example.com",
+        sender="hello@freshfold.example",
+        sender_name="Fresh Fold Laundry",
+        subject="Voor jou: 20% korting · 洗衣優惠",
+        html="<p>Hallo</p>",
+        text="Hallo",
+        message_key="offer#c-1",
+        headers=dict(headers),
+        tags={"stage": "retention", "kind": "marketing"},
+    )
+
+
+def test_ses_raw_message_keeps_both_parts_and_unsubscribe_headers(aws: Aws) -> None:
+    sender = SesEmailSender(boto3.client("sesv2"))
+
+    message_id = sender.send(
+        _email(
+            **{
+                "List-Unsubscribe": f"<{URL}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
+        )
+    )
+
+    assert message_id
+    (sent,) = aws.emails()
+    assert sent.mime["List-Unsubscribe"] == f"<{URL}>"
+    assert sent.mime["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert sent.mime.get_content_type() == "multipart/alternative"
+    assert sent.part("plain").strip() == "Hallo"
+    assert sent.part("html").strip() == "<p>Hallo</p>"
+    assert sent.subject == "Voor jou: 20% korting · 洗衣優惠"
+    assert "Fresh Fold Laundry" in sent.mime["From"]
+
+
+def test_header_with_a_line_break_is_refused_before_sending(aws: Aws) -> None:
+    sender = SesEmailSender(boto3.client("sesv2"))
+
+    with pytest.raises(PermanentError):
+        sender.send(_email(**{"X-Campaign": "a\r\nBcc: victim@example.com"}))
+
+    assert aws.emails() == []
+
+
+def test_sns_sms_goes_to_the_number(aws: Aws) -> None:
+    sender = SnsSmsSender(boto3.client("sns"))
+
+    sender.send(OutboundSms("+31612345678", "Je was is onderweg", marketing=False, message_key="k"))
+
+    assert aws.sms() == [("+31612345678", "Je was is onderweg")]
+
+
+def test_sns_refuses_a_number_not_in_e164(aws: Aws) -> None:
+    with pytest.raises(PermanentError):
+        SnsSmsSender(boto3.client("sns")).send(
+            OutboundSms("0612345678", "x", marketing=False, message_key="k")
+        )
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        ("TooManyRequestsException", TransientError),
+        ("Throttling", TransientError),
+        ("InternalFailure", TransientError),
+        ("SendingPausedException", TransientError),
+        ("MessageRejected", PermanentError),
+        ("InvalidParameter", PermanentError),
+    ],
+)
+def test_provider_errors_are_sorted_into_permanent_and_transient(
+    code: str, kind: type[Exception]
+) -> None:
+    error = ClientError(
+        {"Error": {"Code": code, "Message": "Address not verified: ann@example.com"}}, "SendEmail"
+    )
+
+    classified = classify(error, "SES")
+
+    assert isinstance(classified, kind)
+    assert "ann@example.com" not in str(classified)
+
+
+def _message(key: str = "welcome#c-1#email") -> Message:
+    return Message(
+        key=key,
+        stage="welcome",
+        template="welcome",
+        channel=Channel.EMAIL,
+        kind=Kind.SERVICE,
+        customer=customer(),
+    )
+
+
+def test_ledger_claim_is_exclusive_until_the_lease_expires(aws: Aws) -> None:
+    ledger = DynamoLedger(boto3.client("dynamodb"), "LedgerTable", lease_seconds=60)
+
+    first = ledger.claim(_message(), now())
+    assert first is not None
+    assert ledger.claim(_message(), now() + timedelta(seconds=30)) is None
+
+    # the first sender died: after the lease another takes over, and the dead one's late
+    # mark cannot overwrite the new claim
+    second = ledger.claim(_message(), now() + timedelta(seconds=61))
+    assert second is not None
+    ledger.mark_sent(first, "late-id", now())
+    item = ledger.get("welcome#c-1#email")
+    assert item is not None
+    assert item["status"] == "claimed"
+    assert item["attempts"] == "2"
+
+    ledger.mark_sent(second, "ses-1", now())
+    item = ledger.get("welcome#c-1#email")
+    assert item is not None
+    assert (item["status"], item["provider_id"]) == ("sent", "ses-1")
+    assert ledger.claim(_message(), now() + timedelta(days=30)) is None
+
+
+def test_skip_never_overwrites_a_sent_message(aws: Aws) -> None:
+    ledger = DynamoLedger(boto3.client("dynamodb"), "LedgerTable")
+    claim = ledger.claim(_message(), now())
+    assert claim is not None
+    ledger.mark_sent(claim, "ses-1", now())
+
+    ledger.record_skip(_message(), "no consent", now())
+
+    item = ledger.get("welcome#c-1#email")
+    assert item is not None
+    assert item["status"] == "sent"
+
+
+def test_failed_message_can_be_claimed_again_by_a_redrive(aws: Aws) -> None:
+    ledger = DynamoLedger(boto3.client("dynamodb"), "LedgerTable")
+    claim = ledger.claim(_message(), now())
+    assert claim is not None
+    ledger.mark_failed(claim, "template welcome/email.html.j2:3: undefined variable", now())
+
+    assert ledger.claim(_message(), now()) is not None
+
+
+def test_suppressions_are_stored_as_hashes(aws: Aws) -> None:
+    suppressions = DynamoSuppressions(boto3.client("dynamodb"), "SuppressionsTable")
+
+    suppressions.suppress(Channel.EMAIL, "Ann@Example.com", "permanent bounce", now())
+
+    assert suppressions.reason_for(Channel.EMAIL, "ann@example.com") == "permanent bounce"
+    assert suppressions.reason_for(Channel.SMS, "ann@example.com") is None
+    items = boto3.client("dynamodb").scan(TableName="SuppressionsTable")["Items"]
+    assert "example.com" not in str(items).lower()

@@ -1,0 +1,194 @@
+"""The one message path, with every port faked: decisions, ledger protocol, error kinds."""
+
+from __future__ import annotations
+
+import pytest
+
+from lifecycle.messaging.dispatcher import Dispatcher
+from lifecycle.messaging.errors import PermanentError, TransientError
+from lifecycle.messaging.message import Channel, Kind, Message, Status
+from lifecycle.messaging.policy import ContactPolicy
+from lifecycle.messaging.renderer import Renderer
+from lifecycle.models import Customer
+from tests.conftest import ROOT
+from tests.fakes import (
+    BUSINESS,
+    FakeEmail,
+    FakeLedger,
+    FakeLinks,
+    FakeSms,
+    FakeSuppressions,
+    customer,
+    now,
+)
+
+
+class World:
+    def __init__(self, links: FakeLinks | None = None) -> None:
+        self.ledger = FakeLedger()
+        self.suppressions = FakeSuppressions()
+        self.email = FakeEmail()
+        self.sms = FakeSms()
+        self.counted: list[str] = []
+        self.dispatcher = Dispatcher(
+            policy=ContactPolicy(self.suppressions),
+            ledger=self.ledger,
+            renderer=Renderer(ROOT / "templates", "en", BUSINESS),
+            email=self.email,
+            sms=self.sms,
+            business=BUSINESS,
+            unsubscribe_links=links,
+            clock=now,
+            count=self.counted.append,
+        )
+
+
+def message(
+    channel: Channel = Channel.EMAIL, kind: Kind = Kind.SERVICE, who: Customer | None = None
+) -> Message:
+    target = who or customer()
+    return Message(
+        key=f"welcome#{target.customer_id}#{channel}",
+        stage="welcome",
+        template="welcome",
+        channel=channel,
+        kind=kind,
+        customer=target,
+        context={"first_name": target.first_name},
+        topic="offers" if kind is Kind.MARKETING else None,
+    )
+
+
+def test_sends_once_and_marks_sent() -> None:
+    world = World()
+
+    first = world.dispatcher.dispatch(message())
+    second = world.dispatcher.dispatch(message())
+
+    assert first.status is Status.SENT
+    assert second.status is Status.DUPLICATE
+    assert len(world.email.sent) == 1
+    assert world.ledger.items["welcome#c-1#email"]["status"] == "sent"
+    assert world.counted == ["MessagesSent", "MessagesDuplicate"]
+
+
+@pytest.mark.parametrize(
+    ("channel", "kind", "consent", "reason"),
+    [
+        (Channel.SMS, Kind.SERVICE, {}, "no consent: sms_transactional"),
+        (Channel.SMS, Kind.TRANSACTIONAL, {"sms_marketing": True}, "no consent: sms_transactional"),
+        (Channel.SMS, Kind.MARKETING, {"sms_transactional": True}, "no consent: sms_marketing"),
+        (Channel.EMAIL, Kind.MARKETING, {}, "no consent: email_marketing"),
+    ],
+)
+def test_consent_is_per_channel_and_kind(
+    channel: Channel, kind: Kind, consent: dict[str, bool], reason: str
+) -> None:
+    world = World(links=FakeLinks())
+
+    outcome = world.dispatcher.dispatch(message(channel, kind, customer(consent=consent)))
+
+    assert outcome.status is Status.SKIPPED
+    assert outcome.reason == reason
+    assert world.email.sent == []
+    assert world.sms.sent == []
+    assert world.ledger.items[outcome.message_key] == {"status": "skipped", "reason": reason}
+
+
+def test_service_email_needs_no_marketing_consent() -> None:
+    world = World()
+
+    outcome = world.dispatcher.dispatch(message(who=customer(consent={})))
+
+    assert outcome.status is Status.SENT
+
+
+def test_missing_channel_address_is_a_skip() -> None:
+    world = World()
+
+    outcome = world.dispatcher.dispatch(message(Channel.SMS, who=customer(phone=None)))
+
+    assert outcome.status is Status.SKIPPED
+    assert outcome.reason == "no phone number"
+
+
+def test_suppressed_address_is_skipped_with_its_reason() -> None:
+    world = World()
+    world.suppressions.entries[(Channel.EMAIL, "ann@example.com")] = "permanent bounce"
+
+    outcome = world.dispatcher.dispatch(message())
+
+    assert outcome.status is Status.SKIPPED
+    assert outcome.reason == "suppressed: permanent bounce"
+
+
+def test_permanent_provider_error_is_recorded_not_raised() -> None:
+    world = World()
+    world.email.error = PermanentError("SES MessageRejected: bad content")
+
+    outcome = world.dispatcher.dispatch(message())
+
+    assert outcome.status is Status.FAILED
+    assert world.ledger.items["welcome#c-1#email"]["reason"] == "SES MessageRejected: bad content"
+    assert world.counted == ["MessagesFailed"]
+
+
+def test_transient_error_releases_the_claim_and_propagates() -> None:
+    world = World()
+    world.sms.error = TransientError("SNS Throttling")
+
+    with pytest.raises(TransientError):
+        world.dispatcher.dispatch(message(Channel.SMS))
+
+    assert "welcome#c-1#sms" not in world.ledger.items
+    world.sms.error = None
+    assert world.dispatcher.dispatch(message(Channel.SMS)).status is Status.SENT
+    assert len(world.sms.sent) == 1
+
+
+def test_sms_to_be_sent_is_transactional_unless_marketing() -> None:
+    world = World()
+
+    world.dispatcher.dispatch(message(Channel.SMS))
+
+    (sms,) = world.sms.sent
+    assert sms.marketing is False
+    assert sms.phone == "+31612345678"
+    assert sms.text.startswith("Welcome to Fresh Fold Laundry, Ann!")
+
+
+def test_marketing_email_carries_one_click_unsubscribe_headers_and_link() -> None:
+    world = World(links=FakeLinks())
+
+    world.dispatcher.dispatch(
+        message(kind=Kind.MARKETING, who=customer(consent={"email_marketing": True}))
+    )
+
+    (email,) = world.email.sent
+    url = "https://freshfold.example/u/c-1/offers?sig=abc"
+    assert email.headers == {
+        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    assert url.replace("&", "&amp;") in email.html
+    assert url in email.text
+
+
+def test_marketing_email_without_a_link_signer_fails_and_sends_nothing() -> None:
+    world = World(links=None)
+
+    outcome = world.dispatcher.dispatch(
+        message(kind=Kind.MARKETING, who=customer(consent={"email_marketing": True}))
+    )
+
+    assert outcome.status is Status.FAILED
+    assert "unsubscribe link" in (outcome.reason or "")
+    assert world.email.sent == []
+
+
+def test_service_email_has_no_unsubscribe_headers() -> None:
+    world = World(links=FakeLinks())
+
+    world.dispatcher.dispatch(message())
+
+    assert world.email.sent[0].headers == {}
