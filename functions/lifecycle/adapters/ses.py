@@ -6,8 +6,10 @@ such as List-Unsubscribe travel exactly as built, and a moto-backed test can rea
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.policy import SMTP
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import formataddr, formatdate, make_msgid
 from typing import TYPE_CHECKING, Any
 
@@ -18,20 +20,33 @@ from lifecycle.messaging.errors import PermanentError
 if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
 
+# The compat32 MIME classes build a message about three times faster than EmailMessage's
+# header registry; header safety is checked explicitly below instead.
+_WIRE = compat32.clone(linesep="\r\n")
+
+
+def _header(name: str, value: str) -> Any:  # str or Header; typeshed wants str
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"header {name} contains a line break")
+    return value if value.isascii() else Header(value, "utf-8")
+
 
 def build_mime(email: OutboundEmail) -> bytes:
-    """The message exactly as it will be handed to SES."""
-    message = EmailMessage()
-    message["From"] = formataddr((email.sender_name, email.sender))
-    message["To"] = email.to
-    message["Subject"] = email.subject
-    message["Date"] = formatdate(localtime=False)
+    """The message exactly as it will be handed to SES: multipart/alternative, text then HTML.
+
+    Raises ValueError if a header value contains a line break (header injection).
+    """
+    message = MIMEMultipart("alternative")
+    message["From"] = formataddr((email.sender_name, email.sender), charset="utf-8")
+    message["To"] = _header("To", email.to)
+    message["Subject"] = _header("Subject", email.subject)
+    message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=email.sender.partition("@")[2] or None)
     for name, value in email.headers.items():
-        message[name] = value
-    message.set_content(email.text, subtype="plain", charset="utf-8")
-    message.add_alternative(email.html, subtype="html", charset="utf-8")
-    return message.as_bytes(policy=SMTP)
+        message[name] = _header(name, value)
+    message.attach(MIMEText(email.text, "plain", "utf-8"))
+    message.attach(MIMEText(email.html, "html", "utf-8"))
+    return message.as_bytes(policy=_WIRE)
 
 
 class SesEmailSender:
@@ -46,7 +61,7 @@ class SesEmailSender:
         except ValueError as exc:  # e.g. a header value containing a line break
             raise PermanentError(f"email could not be built: {exc}") from None
         request: dict[str, Any] = {
-            "FromEmailAddress": formataddr((email.sender_name, email.sender)),
+            "FromEmailAddress": formataddr((email.sender_name, email.sender), charset="utf-8"),
             "Destination": {"ToAddresses": [email.to]},
             "Content": {"Raw": {"Data": raw}},
             "EmailTags": [{"Name": k, "Value": v} for k, v in sorted(email.tags.items())],

@@ -23,7 +23,7 @@ import boto3
 import yaml
 
 REGION = "eu-west-1"
-ACCOUNT_ID = "123456789012"
+ACCOUNT_ID = "123456789012"  # moto's default account
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
 
@@ -298,6 +298,10 @@ class LocalStack:
                 iterator = page.get("NextShardIterator", "")
         return records
 
+    def rewind(self) -> None:
+        """Forget the read positions: the next pump replays every stream from its start."""
+        self._positions.clear()
+
     def pump(self, context_factory: Callable[[FunctionSpec], Any]) -> list[Invocation]:
         """Deliver every new stream record to the functions subscribed to its table."""
         made: list[Invocation] = []
@@ -402,4 +406,5 @@ def moto_environment() -> dict[str, str]:
         # boto3 otherwise sends streams calls to an account-id host moto does not serve.
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "lifecycle-local",
     }

@@ -1,0 +1,50 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+REGION ?= eu-west-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install demo test test-all unit lint typecheck check-infra bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The SAM CLI pins its own boto3, so it lives in a virtual environment of its own.
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/lifecycle demo
+
+test: lint typecheck check-infra
+	$(BIN)/pytest -m "not slow"
+
+test-all: lint typecheck check-infra
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+check-infra: install $(SAM_VENV)/.installed
+	$(BIN)/cfn-lint infra/template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template infra/template.yaml --region $(REGION)
+	$(SAM_VENV)/bin/sam validate --template infra/template.yaml --region $(REGION)
+
+bench: install
+	$(BIN)/lifecycle bench
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) out .aws-sam .mypy_cache .ruff_cache .pytest_cache

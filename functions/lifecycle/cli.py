@@ -1,0 +1,52 @@
+"""The `lifecycle` command line for marketers and ops."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from lifecycle.local import demo
+
+    demo.run(Path(args.out))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from lifecycle.local import bench
+
+    bench.run(messages=args.messages, repeats=args.repeats)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="lifecycle", description="Customer-lifecycle messaging: local tools."
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser(
+        "demo", help="run the welcome stage end to end over moto (no AWS account needed)"
+    )
+    demo.add_argument("--out", default="out/demo", help="where rendered emails are written")
+    demo.set_defaults(run=_demo)
+
+    bench = commands.add_parser(
+        "bench", help="per-message cost of the welcome path with AWS calls stubbed"
+    )
+    bench.add_argument("--messages", type=int, default=500, help="customers per run")
+    bench.add_argument("--repeats", type=int, default=5, help="runs to take the median of")
+    bench.set_defaults(run=_bench)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

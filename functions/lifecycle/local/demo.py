@@ -1,0 +1,305 @@
+"""`lifecycle demo`: the welcome stage end to end, locally, with no AWS account.
+
+Builds the stack from infra/template.yaml over in-process moto, writes sample customers to the
+Customers table, lets its stream drive the real welcome handler (with the template's filter,
+batch size and retry rules), then prints what was sent to whom, what was skipped and why, and
+writes every rendered email to files a person can open.
+"""
+
+from __future__ import annotations
+
+import email
+import email.header
+import html
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import Message as MimeMessage
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from lifecycle import runtime
+from lifecycle.local.stack import (
+    ACCOUNT_ID,
+    REGION,
+    Invocation,
+    LocalContext,
+    LocalStack,
+    moto_environment,
+)
+from lifecycle.observability import logger
+from lifecycle.privacy import mask_email, mask_phone
+
+SAMPLE_CUSTOMERS = Path(__file__).with_name("demo_customers.json")
+
+DEMO_PARAMETERS = {
+    "SenderEmail": "hello@freshfold.example",
+    "BusinessName": "Fresh Fold Laundry",
+    "BusinessPostalAddress": "Keizersgracht 100, 1015 CJ Amsterdam, Netherlands",
+    "BusinessWebsite": "https://freshfold.example/book",
+    "DefaultLocale": "en",
+    "DefaultTimezone": "Europe/Amsterdam",
+}
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    key: str
+    customer_id: str
+    channel: str
+    status: str
+    reason: str
+
+
+@contextmanager
+def _logs_to(path: Path) -> Iterator[None]:
+    """Keep the handlers' JSON log lines out of the report: they go to a file instead."""
+    handler = logger.registered_handler
+    if not isinstance(handler, logging.StreamHandler):
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as sink:
+        previous = handler.setStream(sink)
+        try:
+            yield
+        finally:
+            handler.setStream(previous)
+
+
+@contextmanager
+def _local_aws() -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(moto_environment())
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(key, None)
+    try:
+        with mock_aws():
+            boto3.setup_default_session()
+            runtime.current.cache_clear()
+            yield
+    finally:
+        runtime.current.cache_clear()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _ledger() -> list[LedgerRow]:
+    client = boto3.client("dynamodb", region_name=REGION)
+    rows = []
+    for item in client.scan(TableName="LedgerTable")["Items"]:
+        values = {name: next(iter(value.values())) for name, value in item.items()}
+        key = str(values["message_key"])
+        rows.append(
+            LedgerRow(
+                key=key,
+                customer_id=str(values.get("customer_id", "?")),
+                channel=str(values.get("channel", "-")),
+                status=str(values["status"]),
+                reason=str(values.get("reason", "")),
+            )
+        )
+    return sorted(rows, key=lambda r: (r.customer_id, r.channel))
+
+
+def _sent_emails() -> list[MimeMessage]:
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[ACCOUNT_ID][REGION]
+    return [email.message_from_string(m.raw_data) for m in backend.sent_messages]
+
+
+def _sent_sms() -> list[tuple[str, str]]:
+    from moto.sns.models import sns_backends
+
+    return list(sns_backends[ACCOUNT_ID][REGION].sms_messages.values())
+
+
+def _subject(message: MimeMessage) -> str:
+    return str(email.header.make_header(email.header.decode_header(message["Subject"])))
+
+
+def _part(message: MimeMessage, subtype: str) -> str:
+    for part in message.walk():
+        if part.get_content_type() == f"text/{subtype}":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                return payload.decode(part.get_content_charset() or "utf-8")
+    return ""
+
+
+def _throttle_once(recipient: str) -> None:
+    """Make SES refuse the first send to `recipient` with a throttling error, as SES does
+    under load, to show a partial batch failure and its retry."""
+    fired: list[bool] = []
+
+    def hook(params: dict[str, Any], **_: Any) -> None:
+        if not fired and params["Destination"]["ToAddresses"] == [recipient]:
+            fired.append(True)
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "TooManyRequestsException",
+                        "Message": "Maximum sending rate exceeded.",
+                    }
+                },
+                "SendEmail",
+            )
+
+    session = boto3.DEFAULT_SESSION
+    assert session is not None
+    session.events.register("before-parameter-build.sesv2.SendEmail", hook)
+
+
+def _describe(invocations: list[Invocation]) -> list[str]:
+    lines = []
+    for call in invocations:
+        what = "retry of" if call.retried else "batch of"
+        failed = len(call.failed_sequence_numbers)
+        result = "all processed" if not failed else f"{failed} reported in batchItemFailures"
+        lines.append(f"  {call.function}: {what} {call.records} record(s) -> {result}")
+    return lines
+
+
+def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
+    """Run the demo; returns the number of messages sent."""
+
+    def say(text: str = "") -> None:
+        print(text, file=stream)
+
+    customers: list[dict[str, Any]] = json.loads(SAMPLE_CUSTOMERS.read_text(encoding="utf-8"))
+    by_id = {c["customer_id"]: c for c in customers}
+
+    log_file = out_dir / "lambda-logs.jsonl"
+    with _local_aws(), _logs_to(log_file):
+        stack = LocalStack.from_template(DEMO_PARAMETERS)
+        stack.create_tables()
+        boto3.client("sesv2", region_name=REGION).create_email_identity(
+            EmailIdentity=DEMO_PARAMETERS["SenderEmail"].split("@")[1]
+        )
+        functions = stack.functions()
+        say("Lifecycle demo: the stack in infra/template.yaml, run locally over moto")
+        say(f"  tables:    {', '.join(stack.resources('AWS::DynamoDB::Table'))}")
+        for spec in functions:
+            for source in spec.streams:
+                say(
+                    f"  function:  {spec.logical_id} ({spec.handler}) <- {source.table} stream, "
+                    f"filter {json.dumps(list(source.patterns))}, batch {source.batch_size}, "
+                    f"{source.max_retries} retries"
+                )
+        say()
+
+        # 1. sign-ups
+        table = boto3.client("dynamodb", region_name=REGION)
+        serializer = TypeSerializer()
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        for customer in customers:
+            item = {**customer, "created_at": created}
+            table.put_item(
+                TableName="CustomersTable",
+                Item={k: serializer.serialize(v) for k, v in item.items()},
+            )
+        say(f"1. {len(customers)} customers sign up (written to CustomersTable)")
+        say("   SES is made to throttle the first send to one address, as it does under load.")
+        _throttle_once(by_id["c-1002"]["email"])
+        say(_join(_describe(stack.pump(LocalContext.for_function))))
+        say()
+
+        rows = _ledger()
+        emails = {str(m["To"]): m for m in _sent_emails()}
+        sms = dict(_sent_sms())
+        say(f"   {'customer':<9} {'name':<13} {'locale':<7} {'channel':<8} {'result':<9} detail")
+        for row in rows:
+            customer = by_id.get(row.customer_id, {})
+            name = str(customer.get("first_name", ""))
+            locale = str(customer.get("locale", ""))
+            detail = row.reason
+            if row.status == "sent" and row.channel == "email":
+                sent = emails[customer["email"]]
+                detail = f'{mask_email(customer["email"])}  "{_subject(sent)}"'
+            elif row.status == "sent" and row.channel == "sms":
+                detail = f'{mask_phone(customer["phone"])}  "{sms[customer["phone"]]}"'
+            status = "REJECTED" if row.key.endswith("#rejected") else row.status.upper()
+            channel = row.channel if row.channel != "-" else "-"
+            say(f"   {row.customer_id:<9} {name:<13} {locale:<7} {channel:<8} {status:<9} {detail}")
+        say()
+
+        # 2. exactly once: an update, then the whole stream replayed
+        before = (len(_sent_emails()), len(_sent_sms()))
+        table.update_item(
+            TableName="CustomersTable",
+            Key={"customer_id": {"S": "c-1001"}},
+            UpdateExpression="SET first_name = :n",
+            ExpressionAttributeValues={":n": {"S": "Annie"}},
+        )
+        say("2. Ann edits her profile (a MODIFY record), then the sign-up batch is delivered again")
+        calls = stack.pump(LocalContext.for_function)
+        say(
+            "   MODIFY record: filtered out by the template's FilterCriteria, "
+            f"{len(calls)} invocation(s)"
+        )
+        stack.rewind()  # replay the stream from the start, as a redrive would
+        replayed = stack.pump(LocalContext.for_function)
+        say(_join(_describe(replayed)))
+        after = (len(_sent_emails()), len(_sent_sms()))
+        say(
+            f"   messages sent by the replay: {after[0] - before[0]} email, "
+            f"{after[1] - before[1]} SMS (the send ledger already holds every key)"
+        )
+        say()
+
+        # 3. what a person can open
+        out_dir.mkdir(parents=True, exist_ok=True)
+        links = []
+        for message in _sent_emails():
+            customer_id = next(c for c, v in by_id.items() if v.get("email") == message["To"])
+            stem = f"{customer_id}-welcome"
+            (out_dir / f"{stem}.html").write_text(_part(message, "html"), encoding="utf-8")
+            (out_dir / f"{stem}.txt").write_text(_part(message, "plain"), encoding="utf-8")
+            (out_dir / f"{stem}.eml").write_bytes(message.as_bytes())
+            links.append((customer_id, _subject(message), stem))
+        (out_dir / "index.html").write_text(_index(links), encoding="utf-8")
+
+        sent_rows = [r for r in _ledger() if r.status == "sent"]
+        skipped = [r for r in _ledger() if r.status == "skipped"]
+        rejected = [r for r in _ledger() if r.key.endswith("#rejected")]
+        say(
+            f"3. Summary: {len(sent_rows)} sent "
+            f"({sum(r.channel == 'email' for r in sent_rows)} email, "
+            f"{sum(r.channel == 'sms' for r in sent_rows)} SMS), "
+            f"{len(skipped)} skipped, {len(rejected)} rejected, "
+            f"{len(stack.failures)} batch(es) parked in the failure queue"
+        )
+        say(f"   Rendered emails: {out_dir / 'index.html'} (plus .html, .txt and .eml per email)")
+        say(f"   Handler log lines (JSON, addresses never logged): {log_file}")
+        return len(sent_rows)
+
+
+def _join(lines: list[str]) -> str:
+    return "\n".join(lines) if lines else "  (no invocations)"
+
+
+def _index(links: list[tuple[str, str, str]]) -> str:
+    rows = "\n".join(
+        f'<li><a href="{stem}.html">{html.escape(customer)}: {html.escape(subject)}</a> '
+        f'(<a href="{stem}.txt">text</a>, <a href="{stem}.eml">.eml</a>)</li>'
+        for customer, subject, stem in links
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Welcome emails sent by the demo</title></head>\n"
+        '<body style="font-family:Arial,sans-serif;max-width:720px;margin:24px auto;'
+        'padding:0 12px">'
+        f"<h1>Welcome emails sent by the demo</h1>\n<ul>\n{rows}\n</ul>\n</body></html>\n"
+    )

@@ -1,0 +1,150 @@
+"""infra/template.yaml stays true to the code, and keeps the house rules for infrastructure."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import tomllib
+from typing import Any
+
+import pytest
+
+from lifecycle.local.stack import LocalStack, load_template
+from lifecycle.settings import Settings
+from tests.conftest import PARAMETERS, ROOT
+
+TEMPLATE = load_template()
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+TABLES = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::DynamoDB::Table"}
+
+
+def _stream_events() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, event["Properties"])
+        for name, function in FUNCTIONS.items()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "DynamoDB"
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_handler_named_in_the_template_exists(name: str) -> None:
+    module, _, attribute = FUNCTIONS[name]["Properties"]["Handler"].rpartition(".")
+    assert callable(getattr(importlib.import_module(module), attribute))
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_template_environment_satisfies_the_settings(name: str) -> None:
+    # given the environment Lambda would get from the template (layer path mapped locally)
+    spec = LocalStack.from_template(PARAMETERS).function(name)
+
+    settings = Settings.from_env(spec.environment)
+
+    assert settings.customers_table == "CustomersTable"
+    assert settings.templates_dir == ROOT / "templates"
+
+
+def test_welcome_listens_to_customer_inserts_only() -> None:
+    events = FUNCTIONS["WelcomeFunction"]["Properties"]["Events"]
+    (event,) = events.values()
+    props = event["Properties"]
+    assert props["Stream"] == {"Fn::GetAtt": ["CustomersTable", "StreamArn"]}
+    patterns = [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]]
+    assert patterns == [{"eventName": ["INSERT"]}]
+
+
+@pytest.mark.parametrize(("function", "props"), _stream_events())
+def test_stream_sources_fail_safely(function: str, props: dict[str, Any]) -> None:
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BisectBatchOnFunctionError"] is True
+    assert 0 < props["MaximumRetryAttempts"] <= 10
+    assert 60 <= props["MaximumRecordAgeInSeconds"] <= 86400
+    queue = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert RESOURCES[queue]["Type"] == "AWS::SQS::Queue"
+    alarms = [
+        r
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+        in r["Properties"]["Dimensions"]
+    ]
+    assert alarms, f"failure queue {queue} of {function} has no alarm"
+
+
+def test_each_function_has_its_own_role() -> None:
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in FUNCTIONS.values()]
+    assert len(roles) == len(set(roles))
+    for role in roles:
+        assert RESOURCES[role]["Type"] == "AWS::IAM::Role"
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_roles_use_wildcards_only_where_aws_offers_nothing_narrower(name: str) -> None:
+    role = RESOURCES[FUNCTIONS[name]["Properties"]["Role"]["Fn::GetAtt"][0]]
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            if statement["Resource"] == "*":
+                assert set(actions) <= {
+                    "sns:Publish",
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                }, statement["Sid"]
+            assert not any(a.endswith(":*") or a == "*" for a in actions), statement["Sid"]
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_tables_are_on_demand_recoverable_and_encrypted(name: str) -> None:
+    props = TABLES[name]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert TABLES[name]["DeletionPolicy"] == "Retain"
+
+
+def test_data_contract_tables_stream_both_images() -> None:
+    for name in ("CustomersTable", "OrdersTable"):
+        spec = TABLES[name]["Properties"]["StreamSpecification"]
+        assert spec["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_ledger_expires_items() -> None:
+    ttl = TABLES["LedgerTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_runtime_is_python_313() -> None:
+    assert TEMPLATE["Globals"]["Function"]["Runtime"] == "python3.13"
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[<>=!~\[ ]", r.strip(), maxsplit=1)[0].lower() for r in requirements}
+
+
+def test_lambda_requirements_match_the_project_dependencies() -> None:
+    # boto3 ships with the runtime and Powertools with its public layer; the rest is packaged.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = _names(project["project"]["dependencies"]) - {"boto3", "aws-lambda-powertools"}
+    lines = (ROOT / "functions" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    packaged = _names([line for line in lines if line.strip() and not line.startswith("#")])
+    assert packaged == declared
+
+
+def test_sample_events_have_the_shape_lambda_delivers() -> None:
+    for path in sorted((ROOT / "events").glob("customers-*.json")):
+        for record in json.loads(path.read_text(encoding="utf-8"))["Records"]:
+            assert record["eventSource"] == "aws:dynamodb", path.name
+            assert record["eventSourceARN"].startswith("arn:aws:dynamodb:"), path.name
+            stream = record["dynamodb"]
+            assert isinstance(stream["ApproximateCreationDateTime"], int), path.name
+            assert stream["SequenceNumber"].isdigit(), path.name
+            for image in ("NewImage", "OldImage"):
+                for value in stream.get(image, {}).values():
+                    if "N" in value:
+                        assert isinstance(value["N"], str), path.name
