@@ -72,9 +72,11 @@ class SentEmail:
 class Aws:
     stack: LocalStack
 
-    def invoke(self, function: str, event: dict[str, Any]) -> Any:
-        """Call the handler the template names for `function`, with its environment."""
+    def invoke(self, function: str, event: dict[str, Any], **environment: str) -> Any:
+        """Call the handler the template names for `function`, with its environment (plus
+        any overrides given)."""
         spec = self.stack.function(function)
+        spec.environment.update(environment)
         with self.stack.environment_of(spec):
             return spec.load()(event, LocalContext.for_function(spec))
 

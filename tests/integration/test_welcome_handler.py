@@ -228,14 +228,10 @@ def test_template_with_undefined_variable_fails_naming_it_and_sends_nothing(
     (broken / "welcome" / "nl" / "email.subject.j2").write_text(
         "Welkom {{ first_name }}, je code is {{ promo_code }}\n", encoding="utf-8"
     )
-    spec = aws.stack.function(WELCOME)
-    spec.environment["TEMPLATES_DIR"] = str(broken)
     record = _insert("c-nl", "700", email="nl@example.com", locale="nl-NL")
 
-    with aws.stack.environment_of(spec):
-        from lifecycle.local.stack import LocalContext
-
-        response = spec.load()({"Records": [record]}, LocalContext.for_function(spec))
+    # when the handler runs with those templates
+    response = aws.invoke(WELCOME, {"Records": [record]}, TEMPLATES_DIR=str(broken))
 
     # then nothing is sent, the batch is not retried (a template bug will not fix itself),
     # and the ledger names the template file and the variable
