@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo test test-all unit lint typecheck check-infra bench clean
+.PHONY: install demo test test-all lint lint-templates typecheck check-infra bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,14 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/lifecycle demo
 
-test: lint typecheck check-infra
+test: lint typecheck check-infra lint-templates
 	$(BIN)/pytest -m "not slow"
 
-test-all: lint typecheck check-infra
+test-all: lint typecheck check-infra lint-templates
 	$(BIN)/pytest
+
+lint-templates: install
+	$(BIN)/lifecycle lint templates
 
 lint: install
 	$(BIN)/ruff check .

@@ -14,6 +14,23 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lint(args: argparse.Namespace) -> int:
+    from lifecycle.authoring.lint import lint
+
+    templates = Path(args.templates)
+    if not templates.is_dir():
+        print(f"lifecycle lint: {templates} is not a directory", file=sys.stderr)
+        return 2
+    findings = lint(templates)
+    for finding in findings:
+        print(finding)
+    if findings:
+        print(f"{len(findings)} problem(s) in {templates}", file=sys.stderr)
+        return 1
+    print(f"{templates}: all templates pass")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from lifecycle.local import bench
 
@@ -32,6 +49,12 @@ def parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default="out/demo", help="where rendered emails are written")
     demo.set_defaults(run=_demo)
+
+    lint = commands.add_parser(
+        "lint", help="check every template: syntax, variables, parts, links, SMS length"
+    )
+    lint.add_argument("templates", nargs="?", default="templates", help="templates folder")
+    lint.set_defaults(run=_lint)
 
     bench = commands.add_parser(
         "bench", help="per-message cost of the welcome path with AWS calls stubbed"

@@ -6,29 +6,27 @@ the contact policy's call, so a refused SMS is still recorded with its reason.
 
 from __future__ import annotations
 
-from lifecycle.messaging.message import Channel, Kind, Message
+from lifecycle.messaging.catalog import WELCOME
+from lifecycle.messaging.message import Channel, Message
 from lifecycle.models import Customer
 
-STAGE = "welcome"
+STAGE = WELCOME.stage
 
 
 def messages(customer: Customer) -> list[Message]:
     """The welcome messages for a customer who was just created."""
     context = {"first_name": customer.first_name}
-    wanted = []
-    if customer.email is not None:
-        wanted.append(Channel.EMAIL)
-    if customer.phone is not None:
-        wanted.append(Channel.SMS)
+    addresses = {Channel.EMAIL: customer.email, Channel.SMS: customer.phone}
     return [
         Message(
             key=f"{STAGE}#{customer.customer_id}#{channel}",
             stage=STAGE,
-            template=STAGE,
+            template=WELCOME.template,
             channel=channel,
-            kind=Kind.SERVICE,
+            kind=WELCOME.kind,
             customer=customer,
             context=context,
         )
-        for channel in wanted
+        for channel in WELCOME.channels
+        if addresses[channel] is not None
     ]

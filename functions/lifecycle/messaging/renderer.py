@@ -42,6 +42,9 @@ FALLBACK_LOCALE = "en"
 EMAIL_PARTS = ("email.subject.j2", "email.html.j2", "email.txt.j2")
 SMS_PART = "sms.txt.j2"
 
+# What the renderer itself puts in every template's context, beside the message's own values.
+RENDERER_VARIABLES = frozenset({"business", "locale", "layout", "unsubscribe_url"})
+
 _UNDEFINED = re.compile(r"^'(?P<name>[^']+)' is undefined$")
 _NO_ATTRIBUTE = re.compile(r"has no attribute '(?P<name>[^']+)'$")
 _WHITESPACE = re.compile(r"\s+")
@@ -98,6 +101,11 @@ class Renderer:
             auto_reload=False,
         )
         self._folders: dict[str, set[str]] = {}
+
+    @property
+    def environment(self) -> ImmutableSandboxedEnvironment:
+        """The sandboxed Jinja environment (for lint, which parses without rendering)."""
+        return self._env
 
     def resolve_locale(self, template: str, locale: str | None) -> str:
         """The locale whose folder this message's parts come from (`en` is the root)."""

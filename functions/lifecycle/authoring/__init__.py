@@ -1,0 +1,1 @@
+"""Tools for the people who write templates: sample data, lint and preview."""
