@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo test test-all lint lint-templates typecheck check-infra bench clean
+.PHONY: install demo test test-all lint lint-templates typecheck check-infra browser bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,20 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/lifecycle demo
 
-test: lint typecheck check-infra lint-templates
+test: lint typecheck check-infra lint-templates browser
 	$(BIN)/pytest -m "not slow"
 
-test-all: lint typecheck check-infra lint-templates
+test-all: lint typecheck check-infra lint-templates browser
 	$(BIN)/pytest
+
+# Browser tests drive Debian's Chromium with Playwright (no browser download). Without root or
+# apt-get they are skipped, and say so.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "chromium could not be installed: browser tests will be skipped"; \
+	else echo "chromium is not installed (needs root and apt-get): browser tests will be skipped"; fi
 
 lint-templates: install
 	$(BIN)/lifecycle lint templates

@@ -31,6 +31,24 @@ def _lint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preview(args: argparse.Namespace) -> int:
+    from lifecycle.authoring.preview import render_all
+    from lifecycle.authoring.samples import SampleError
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        entries = render_all(Path(args.templates), out)
+    except SampleError as error:
+        print(f"lifecycle preview: {error}", file=sys.stderr)
+        return 2
+    failed = [e for e in entries if e.error]
+    for entry in failed:
+        print(f"{entry.spec.template} [{entry.locale}]: {entry.error}", file=sys.stderr)
+    print(f"{len(entries)} renderings ({len(failed)} failed): {out / 'index.html'}")
+    return 1 if failed else 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from lifecycle.local import bench
 
@@ -55,6 +73,13 @@ def parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("templates", nargs="?", default="templates", help="templates folder")
     lint.set_defaults(run=_lint)
+
+    preview = commands.add_parser(
+        "preview", help="render every message in every locale into an HTML gallery"
+    )
+    preview.add_argument("--templates", default="templates", help="templates folder")
+    preview.add_argument("--out", default="out/preview", help="where the gallery is written")
+    preview.set_defaults(run=_preview)
 
     bench = commands.add_parser(
         "bench", help="per-message cost of the welcome path with AWS calls stubbed"

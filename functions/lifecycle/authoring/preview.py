@@ -1,0 +1,145 @@
+"""`lifecycle preview`: every message, in every locale and channel, rendered into a static
+gallery with the sample data beside the templates.
+
+    <out>/index.html                        the gallery: one section per message
+    <out>/<message>/<locale>/email.html     each email's HTML part, as a customer would see it
+    <out>/<message>/<locale>/email.txt      its text part
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lifecycle.authoring.samples import SampleError, Samples
+from lifecycle.messaging.catalog import CATALOG, SUPPORTED_LOCALES, MessageSpec
+from lifecycle.messaging.errors import RenderError
+from lifecycle.messaging.message import Channel, Kind
+from lifecycle.messaging.renderer import Renderer
+from lifecycle.messaging.sms import SmsSize, measure
+
+
+@dataclass(frozen=True)
+class Entry:
+    spec: MessageSpec
+    locale: str
+    subject: str | None = None
+    html_file: str | None = None
+    text_file: str | None = None
+    sms: str | None = None
+    sms_size: SmsSize | None = None
+    error: str | None = None
+
+
+def render_all(templates_dir: Path, out_dir: Path) -> list[Entry]:
+    """Render every message in every supported locale; write the parts and the index."""
+    samples = Samples.load(templates_dir)
+    renderer = Renderer(templates_dir, SUPPORTED_LOCALES[0], samples.business)
+    entries: list[Entry] = []
+    for spec in CATALOG.values():
+        for locale in SUPPORTED_LOCALES:
+            entries.append(_render(renderer, samples, spec, locale, out_dir))
+    (out_dir / "index.html").write_text(_index(entries, samples), encoding="utf-8")
+    return entries
+
+
+def _render(
+    renderer: Renderer, samples: Samples, spec: MessageSpec, locale: str, out_dir: Path
+) -> Entry:
+    entry = Entry(spec=spec, locale=locale)
+    try:
+        context = samples.context(spec, locale)
+        if spec.kind is Kind.MARKETING:
+            context["unsubscribe_url"] = samples.unsubscribe_url
+        if Channel.EMAIL in spec.channels:
+            email = renderer.email(spec.template, locale, context)
+            folder = out_dir / spec.template / locale
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "email.html").write_text(email.html, encoding="utf-8")
+            (folder / "email.txt").write_text(email.text, encoding="utf-8")
+            entry = replace(
+                entry,
+                subject=email.subject,
+                html_file=f"{spec.template}/{locale}/email.html",
+                text_file=f"{spec.template}/{locale}/email.txt",
+            )
+        if Channel.SMS in spec.channels:
+            text = renderer.sms(spec.template, locale, context).text
+            entry = replace(entry, sms=text, sms_size=measure(text))
+    except (RenderError, SampleError) as error:
+        return Entry(spec=spec, locale=locale, error=str(error))
+    return entry
+
+
+_STYLE = """
+body{font-family:Arial,Helvetica,sans-serif;margin:0;background:#f3f5f7;color:#1d2329}
+header{background:#1f6f8b;color:#fff;padding:16px 20px}
+header h1{margin:0;font-size:20px} header p{margin:4px 0 0;font-size:13px;opacity:.9}
+main{padding:12px 16px;max-width:1100px;margin:0 auto}
+section{background:#fff;border-radius:8px;margin:16px 0;padding:12px 16px}
+h2{font-size:18px;margin:4px 0 8px} .meta{font-size:13px;color:#5f6b76;margin:0 0 8px}
+table{border-collapse:collapse;width:100%;font-size:14px}
+th,td{text-align:left;vertical-align:top;padding:8px;border-top:1px solid #e6e9ed}
+td.sms{max-width:360px} .size{font-size:12px;color:#5f6b76;white-space:nowrap}
+.over{color:#b00020;font-weight:bold} .error{color:#b00020}
+iframe{width:300px;height:220px;border:1px solid #e6e9ed;border-radius:4px;background:#fff}
+@media (max-width:700px){iframe{display:none} th,td{padding:6px 4px}}
+"""
+
+
+def _index(entries: list[Entry], samples: Samples) -> str:
+    sections = []
+    for spec in CATALOG.values():
+        rows = "\n".join(_row(e) for e in entries if e.spec is spec)
+        channels = ", ".join(str(c) for c in spec.channels)
+        topic = f", topic {spec.topic}" if spec.topic else ""
+        sections.append(
+            f'<section id="{html.escape(spec.template)}">'
+            f"<h2>{html.escape(spec.template)}</h2>"
+            f'<p class="meta">stage {html.escape(spec.stage)} · {spec.kind}{html.escape(topic)} '
+            f"· {channels} · SMS budget {spec.sms_segments} segment(s) · variables: "
+            f"{html.escape(', '.join(sorted(spec.variables)))}</p>"
+            "<table><thead><tr><th>locale</th><th>email</th><th>preview</th><th>SMS</th>"
+            f"</tr></thead><tbody>\n{rows}\n</tbody></table></section>"
+        )
+    count = len(entries)
+    errors = sum(e.error is not None for e in entries)
+    summary = f"{count} renderings, {errors} with errors" if errors else f"{count} renderings"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Message gallery</title><style>{_STYLE}</style></head><body>"
+        f"<header><h1>Message gallery: {html.escape(samples.business.name)}</h1>"
+        f"<p>{summary} · locales {', '.join(SUPPORTED_LOCALES)} · sample data from "
+        "templates/*/sample.json</p></header>"
+        f"<main>{''.join(sections)}</main></body></html>\n"
+    )
+
+
+def _row(entry: Entry) -> str:
+    locale = f"<td><strong>{html.escape(entry.locale)}</strong></td>"
+    if entry.error:
+        return f'<tr>{locale}<td colspan="3" class="error">{html.escape(entry.error)}</td></tr>'
+    email = "<td>-</td><td></td>"
+    if entry.html_file and entry.text_file:
+        email = (
+            f"<td><div>{html.escape(entry.subject or '')}</div>"
+            f'<div class="size">subject: {len(entry.subject or "")} characters · '
+            f'<a href="{entry.html_file}">HTML</a> · <a href="{entry.text_file}">text</a>'
+            "</div></td>"
+            f'<td><iframe src="{entry.html_file}" loading="lazy" '
+            f'title="{html.escape(entry.spec.template)} {html.escape(entry.locale)}"></iframe></td>'
+        )
+    sms = "<td>-</td>"
+    if entry.sms is not None and entry.sms_size is not None:
+        size = entry.sms_size
+        over = size.segments > entry.spec.sms_segments
+        label = f"{size.units} characters · {size.encoding} · {size.segments} segment(s)" + (
+            " · over budget" if over else ""
+        )
+        sms = (
+            f'<td class="sms">{html.escape(entry.sms)}'
+            f'<div class="size{" over" if over else ""}">{label}</div></td>'
+        )
+    return f"<tr>{locale}{email}{sms}</tr>"
