@@ -49,6 +49,35 @@ def _preview(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _send_test(args: argparse.Namespace) -> int:
+    import os
+
+    from botocore.exceptions import BotoCoreError
+
+    from lifecycle.authoring.samples import SampleError
+    from lifecycle.authoring.send_test import SendTestError, send_test
+    from lifecycle.messaging.errors import PermanentError, RenderError, TransientError
+
+    try:
+        sent = send_test(
+            args.message,
+            args.to,
+            locale=args.locale,
+            templates_dir=Path(args.templates),
+            sender=args.sender or os.environ.get("SENDER_EMAIL"),
+            configuration_set=args.configuration_set,
+        )
+    except (SendTestError, SampleError, RenderError) as error:
+        print(f"lifecycle send-test: {error}", file=sys.stderr)
+        return 2
+    except (PermanentError, TransientError, BotoCoreError) as error:
+        print(f"lifecycle send-test: the provider refused it: {error}", file=sys.stderr)
+        return 1
+    print(f"sent {args.message} ({sent.locale}) by {sent.channel}: {sent.summary!r}")
+    print(f"provider message id: {sent.provider_id}")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from lifecycle.local import bench
 
@@ -80,6 +109,20 @@ def parser() -> argparse.ArgumentParser:
     preview.add_argument("--templates", default="templates", help="templates folder")
     preview.add_argument("--out", default="out/preview", help="where the gallery is written")
     preview.set_defaults(run=_preview)
+
+    send = commands.add_parser(
+        "send-test",
+        help="send one message, rendered with sample data, through your AWS account",
+        description="Uses the usual AWS settings (AWS_PROFILE, AWS_REGION). The subject or SMS "
+        "starts with [TEST]; emails carry an X-Lifecycle-Test header.",
+    )
+    send.add_argument("message", help="message name, e.g. welcome")
+    send.add_argument("--to", required=True, help="an email address or an E.164 phone number")
+    send.add_argument("--locale", help="e.g. nl-NL (default: English)")
+    send.add_argument("--sender", help="verified SES sender (default: $SENDER_EMAIL)")
+    send.add_argument("--configuration-set", help="SES configuration set to send with")
+    send.add_argument("--templates", default="templates", help="templates folder")
+    send.set_defaults(run=_send_test)
 
     bench = commands.add_parser(
         "bench", help="per-message cost of the welcome path with AWS calls stubbed"

@@ -33,7 +33,7 @@ def _email(value: str) -> str:
         raise ValueError("not a valid email address") from None
 
 
-def _e164(value: str) -> str:
+def e164(value: str) -> str:
     """Accept only a phone number already written in E.164 (`+` country code, digits)."""
     if not value.startswith("+"):
         raise ValueError("not an E.164 phone number (must start with + and the country code)")
@@ -73,7 +73,7 @@ def _strip_blank(value: Any) -> Any:
 
 
 Email = Annotated[str, AfterValidator(_email)]
-Phone = Annotated[str, AfterValidator(_e164)]
+Phone = Annotated[str, AfterValidator(e164)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 
