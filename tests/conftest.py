@@ -106,7 +106,12 @@ class Aws:
         return {name: next(iter(value.values())) for name, value in item.items()}
 
     def fail_sends(
-        self, service: str, operation: str, code: str, when: Callable[[dict[str, Any]], bool]
+        self,
+        service: str,
+        operation: str,
+        code: str,
+        when: Callable[[dict[str, Any]], bool],
+        message: str = "Rate exceeded",
     ) -> list[dict[str, Any]]:
         """Make the provider answer `code` to the first call whose parameters match."""
         from botocore.exceptions import ClientError

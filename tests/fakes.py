@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
-from lifecycle.messaging.ledger import Claim
+from lifecycle.messaging.ledger import Claim, LedgerState
 from lifecycle.messaging.message import Channel, Message
 from lifecycle.models import Customer
 from lifecycle.settings import Business
@@ -39,10 +39,10 @@ def customer(**overrides: Any) -> Customer:
 class FakeLedger:
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def claim(self, message: Message, now: datetime) -> Claim | None:
+    def claim(self, message: Message, now: datetime) -> Claim | LedgerState:
         item = self.items.get(message.key)
         if item and item["status"] in ("sent", "claimed"):
-            return None
+            return LedgerState(item["status"])
         token = uuid.uuid4().hex
         self.items[message.key] = {"status": "claimed", "token": token}
         return Claim(message.key, token)
@@ -52,6 +52,9 @@ class FakeLedger:
 
     def mark_failed(self, claim: Claim, reason: str, now: datetime) -> None:
         self.items[claim.key] = {"status": "failed", "reason": reason}
+
+    def mark_uncertain(self, claim: Claim, reason: str, now: datetime) -> None:
+        self.items[claim.key] = {"status": "claimed", "reason": reason}
 
     def release(self, claim: Claim) -> None:
         self.items.pop(claim.key, None)

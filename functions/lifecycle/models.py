@@ -27,10 +27,15 @@ from pydantic import (
 
 
 def _email(value: str) -> str:
+    """A deliverable form of the address: ASCII, with an internationalised domain in punycode.
+
+    Addresses whose local part needs SMTPUTF8 are refused: SES cannot send to them.
+    """
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         raise ValueError("not a valid email address") from None
+    return checked.ascii_email or checked.normalized
 
 
 def e164(value: str) -> str:
@@ -49,19 +54,25 @@ def e164(value: str) -> str:
     return formatted
 
 
-def _timezone(value: str) -> str:
+def _timezone(value: str | None) -> str | None:
+    # Optional with a documented fallback (the stack's default): an unusable value means
+    # "not given", it does not cost the customer their messages.
+    cleaned = value.strip() if isinstance(value, str) else None
+    if not cleaned:
+        return None
     try:
-        ZoneInfo(value)
+        ZoneInfo(cleaned)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("not an IANA time zone") from None
-    return value
+        return None
+    return cleaned
 
 
-def _locale(value: str) -> str:
-    # Business systems write `nl_NL` as often as `nl-NL`; both mean the same.
-    cleaned = value.strip().replace("_", "-")
+def _locale(value: str | None) -> str | None:
+    # Business systems write `nl_NL` as often as `nl-NL`; both mean the same. An unusable
+    # value falls back to the stack's default locale, like a missing one.
+    cleaned = value.strip().replace("_", "-") if isinstance(value, str) else None
     if not cleaned or not all(part.isalnum() for part in cleaned.split("-")):
-        raise ValueError("not a BCP 47 language tag")
+        return None
     return cleaned
 
 
@@ -97,12 +108,8 @@ class Customer(BaseModel):
     created_at: datetime
     email: Annotated[Email | None, BeforeValidator(_strip_blank)] = None
     phone: Annotated[Phone | None, BeforeValidator(_strip_blank)] = None
-    locale: Annotated[
-        Annotated[str, AfterValidator(_locale)] | None, BeforeValidator(_strip_blank)
-    ] = None
-    timezone: Annotated[
-        Annotated[str, AfterValidator(_timezone)] | None, BeforeValidator(_strip_blank)
-    ] = None
+    locale: Annotated[str | None, AfterValidator(_locale)] = None
+    timezone: Annotated[str | None, AfterValidator(_timezone)] = None
     consent: Consent = Field(default_factory=Consent)
 
     @model_validator(mode="after")

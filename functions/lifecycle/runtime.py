@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import boto3
 from botocore.config import Config
@@ -11,16 +12,33 @@ from botocore.config import Config
 from lifecycle.adapters.dynamo import DynamoLedger, DynamoSuppressions
 from lifecycle.adapters.ses import SesEmailSender
 from lifecycle.adapters.sns import SnsSmsSender
+from lifecycle.messaging.catalog import CATALOG
 from lifecycle.messaging.dispatcher import Counter, Dispatcher
 from lifecycle.messaging.policy import ContactPolicy
-from lifecycle.messaging.renderer import Renderer
-from lifecycle.settings import Settings
+from lifecycle.messaging.renderer import LAYOUT_PARTS, LAYOUTS, Renderer
+from lifecycle.settings import Settings, SettingsError
 
-# Let the trigger do the retrying (it has bisection and a dead-letter queue); a Lambda spending
-# its time in SDK back-off holds up the whole shard.
-_SDK_CONFIG = Config(
-    retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=10
+# Sends are never retried by the SDK: a retried timeout could deliver a message twice. The
+# trigger retries instead (with bisection and a dead-letter queue), after the dispatcher has
+# decided whether the claim may be released.
+_SEND_CONFIG = Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10)
+# Ledger writes are conditional, so retrying them is safe; a lost `mark_sent` is costly.
+_TABLE_CONFIG = Config(
+    retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=5
 )
+
+
+def check_templates(templates_dir: Path) -> None:
+    """Fail the cold start, not every message, when the templates are not where they should
+    be (a deploy without the templates layer, a renamed file)."""
+    required = [f"{LAYOUTS}/{part}" for part in LAYOUT_PARTS]
+    required += [f"{spec.template}/{part}" for spec in CATALOG.values() for part in spec.parts]
+    missing = [name for name in required if not (templates_dir / name).is_file()]
+    if missing:
+        raise SettingsError(
+            f"templates missing under {templates_dir}: {', '.join(missing)} "
+            "(is the templates layer attached and TEMPLATES_DIR right?)"
+        )
 
 
 @dataclass(frozen=True)
@@ -32,7 +50,8 @@ class Runtime:
 
 def build(settings: Settings, count: Counter) -> Runtime:
     """Create clients and the dispatcher for these settings."""
-    dynamodb = boto3.client("dynamodb", config=_SDK_CONFIG)
+    check_templates(settings.templates_dir)
+    dynamodb = boto3.client("dynamodb", config=_TABLE_CONFIG)
     ledger = DynamoLedger(
         dynamodb,
         settings.ledger_table,
@@ -44,9 +63,9 @@ def build(settings: Settings, count: Counter) -> Runtime:
         ledger=ledger,
         renderer=Renderer(settings.templates_dir, settings.default_locale, settings.business),
         email=SesEmailSender(
-            boto3.client("sesv2", config=_SDK_CONFIG), settings.ses_configuration_set
+            boto3.client("sesv2", config=_SEND_CONFIG), settings.ses_configuration_set
         ),
-        sms=SnsSmsSender(boto3.client("sns", config=_SDK_CONFIG), settings.sms_sender_id),
+        sms=SnsSmsSender(boto3.client("sns", config=_SEND_CONFIG), settings.sms_sender_id),
         business=settings.business,
         count=count,
     )

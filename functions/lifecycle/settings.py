@@ -96,6 +96,6 @@ class Settings:
             templates_dir=templates_dir,
             ses_configuration_set=env.get("SES_CONFIGURATION_SET", "").strip() or None,
             sms_sender_id=env.get("SMS_SENDER_ID", "").strip() or None,
-            claim_lease_seconds=integer("CLAIM_LEASE_SECONDS", 300),
+            claim_lease_seconds=integer("CLAIM_LEASE_SECONDS", 90),
             ledger_retention_days=integer("LEDGER_RETENTION_DAYS", 400),
         )

@@ -148,3 +148,19 @@ def test_sample_events_have_the_shape_lambda_delivers() -> None:
                 for value in stream.get(image, {}).values():
                     if "N" in value:
                         assert isinstance(value["N"], str), path.name
+
+
+def test_alarm_topic_can_receive_cloudwatch_alarms() -> None:
+    # CloudWatch cannot publish to a topic encrypted with the AWS-managed alias/aws/sns key.
+    props = RESOURCES["OpsAlarmTopic"]["Properties"]
+    assert props.get("KmsMasterKeyId") != "alias/aws/sns"
+
+
+def test_claim_lease_outlives_the_function_timeout() -> None:
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert int(env["CLAIM_LEASE_SECONDS"]) > TEMPLATE["Globals"]["Function"]["Timeout"]
+
+
+def test_ledger_problem_index_is_sparse() -> None:
+    (index,) = TABLES["LedgerTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert index["KeySchema"][0]["AttributeName"] == "problem"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from lifecycle.adapters.dynamo import DynamoLedger, DynamoSuppressions
 from lifecycle.adapters.errors import classify
@@ -14,6 +14,7 @@ from lifecycle.adapters.ses import SesEmailSender
 from lifecycle.adapters.sns import SnsSmsSender
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
 from lifecycle.messaging.errors import PermanentError, TransientError
+from lifecycle.messaging.ledger import Claim, LedgerState
 from lifecycle.messaging.message import Channel, Kind, Message
 from tests.conftest import Aws
 from tests.fakes import customer, now
@@ -83,27 +84,62 @@ def test_sns_refuses_a_number_not_in_e164(aws: Aws) -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "kind"),
+    ("code", "message", "status", "kind", "ambiguous"),
     [
-        ("TooManyRequestsException", TransientError),
-        ("Throttling", TransientError),
-        ("InternalFailure", TransientError),
-        ("SendingPausedException", TransientError),
-        ("MessageRejected", PermanentError),
-        ("InvalidParameter", PermanentError),
+        ("TooManyRequestsException", "Maximum sending rate exceeded.", 429, TransientError, False),
+        ("Throttling", "Rate exceeded", 400, TransientError, False),
+        ("InternalFailure", "Internal error", 500, TransientError, True),
+        ("SendingPausedException", "Sending paused", 400, TransientError, False),
+        (
+            "MessageRejected",
+            "Email address is not verified. Failed: ann@example.com",
+            400,
+            TransientError,
+            False,
+        ),
+        (
+            "MessageRejected",
+            "Message content rejected for ann@example.com",
+            400,
+            PermanentError,
+            False,
+        ),
+        (
+            "InvalidParameter",
+            "Invalid parameter: PhoneNumber +31612345678",
+            400,
+            PermanentError,
+            False,
+        ),
     ],
 )
 def test_provider_errors_are_sorted_into_permanent_and_transient(
-    code: str, kind: type[Exception]
+    code: str, message: str, status: int, kind: type[Exception], ambiguous: bool
 ) -> None:
     error = ClientError(
-        {"Error": {"Code": code, "Message": "Address not verified: ann@example.com"}}, "SendEmail"
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "SendEmail",
     )
 
     classified = classify(error, "SES")
 
     assert isinstance(classified, kind)
+    if isinstance(classified, TransientError):
+        assert classified.ambiguous is ambiguous
     assert "ann@example.com" not in str(classified)
+    assert "+31612345678" not in str(classified)
+
+
+def test_timeout_after_sending_is_ambiguous() -> None:
+    error = ReadTimeoutError(endpoint_url="https://email.eu-west-1.amazonaws.com")
+
+    classified = classify(error, "SES")
+
+    assert isinstance(classified, TransientError)
+    assert classified.ambiguous is True
 
 
 def _message(key: str = "welcome#c-1#email") -> Message:
@@ -121,13 +157,13 @@ def test_ledger_claim_is_exclusive_until_the_lease_expires(aws: Aws) -> None:
     ledger = DynamoLedger(boto3.client("dynamodb"), "LedgerTable", lease_seconds=60)
 
     first = ledger.claim(_message(), now())
-    assert first is not None
-    assert ledger.claim(_message(), now() + timedelta(seconds=30)) is None
+    assert isinstance(first, Claim)
+    assert ledger.claim(_message(), now() + timedelta(seconds=30)) is LedgerState.CLAIMED
 
     # the first sender died: after the lease another takes over, and the dead one's late
     # mark cannot overwrite the new claim
     second = ledger.claim(_message(), now() + timedelta(seconds=61))
-    assert second is not None
+    assert isinstance(second, Claim)
     ledger.mark_sent(first, "late-id", now())
     item = ledger.get("welcome#c-1#email")
     assert item is not None
@@ -138,13 +174,13 @@ def test_ledger_claim_is_exclusive_until_the_lease_expires(aws: Aws) -> None:
     item = ledger.get("welcome#c-1#email")
     assert item is not None
     assert (item["status"], item["provider_id"]) == ("sent", "ses-1")
-    assert ledger.claim(_message(), now() + timedelta(days=30)) is None
+    assert ledger.claim(_message(), now() + timedelta(days=30)) is LedgerState.SENT
 
 
 def test_skip_never_overwrites_a_sent_message(aws: Aws) -> None:
     ledger = DynamoLedger(boto3.client("dynamodb"), "LedgerTable")
     claim = ledger.claim(_message(), now())
-    assert claim is not None
+    assert isinstance(claim, Claim)
     ledger.mark_sent(claim, "ses-1", now())
 
     ledger.record_skip(_message(), "no consent", now())
@@ -157,10 +193,10 @@ def test_skip_never_overwrites_a_sent_message(aws: Aws) -> None:
 def test_failed_message_can_be_claimed_again_by_a_redrive(aws: Aws) -> None:
     ledger = DynamoLedger(boto3.client("dynamodb"), "LedgerTable")
     claim = ledger.claim(_message(), now())
-    assert claim is not None
+    assert isinstance(claim, Claim)
     ledger.mark_failed(claim, "template welcome/email.html.j2:3: undefined variable", now())
 
-    assert ledger.claim(_message(), now()) is not None
+    assert isinstance(ledger.claim(_message(), now()), Claim)
 
 
 def test_suppressions_are_stored_as_hashes(aws: Aws) -> None:

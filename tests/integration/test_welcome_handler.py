@@ -7,9 +7,11 @@ import io
 import json
 import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from lifecycle.observability import logger
@@ -258,6 +260,7 @@ def test_no_address_or_phone_number_in_any_log_line(aws: Aws) -> None:
         "Publish",
         "Throttling",
         when=lambda params: params["PhoneNumber"] == "+31612345678",
+        message="Rate exceeded for +31612345678 (sanne.devries@example.nl)",
     )
 
     # when the batch is delivered twice, with every log line captured
@@ -289,3 +292,38 @@ def test_no_address_or_phone_number_in_any_log_line(aws: Aws) -> None:
         assert offending == [], f"{secret} appears in a log line: {offending[0]}"
     for line in lines:
         json.loads(line)
+
+
+def test_message_held_by_a_dead_senders_claim_is_retried_then_sent_after_the_lease(
+    aws: Aws,
+) -> None:
+    # given a sender that claimed Sanne's welcome email and died before sending it
+    client = boto3.client("dynamodb")
+    client.put_item(
+        TableName="LedgerTable",
+        Item={
+            "message_key": {"S": "welcome#c-1002#email"},
+            "status": {"S": "claimed"},
+            "claim_token": {"S": "dead-sender"},
+            "lease_until": {"N": str(int(time.time()) + 60)},
+        },
+    )
+    event = load_event("customers-insert.json")
+    sanne = event["Records"][1]["dynamodb"]["SequenceNumber"]
+
+    # when the batch arrives within the lease, Sanne's record fails (it is not "already sent")
+    first = aws.invoke(WELCOME, event)
+    assert first == {"batchItemFailures": [{"itemIdentifier": sanne}]}
+    assert "sanne.devries@example.nl" not in [e.to for e in aws.emails()]
+
+    # and once the lease has run out, the redelivered batch sends it, once
+    client.update_item(
+        TableName="LedgerTable",
+        Key={"message_key": {"S": "welcome#c-1002#email"}},
+        UpdateExpression="SET lease_until = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    second = aws.invoke(WELCOME, load_event("customers-insert.json"))
+    assert second == {"batchItemFailures": []}
+    assert [e.to for e in aws.emails()].count("sanne.devries@example.nl") == 1
+    assert aws.ledger("welcome#c-1002#email")["status"] == "sent"

@@ -192,3 +192,44 @@ def test_service_email_has_no_unsubscribe_headers() -> None:
     world.dispatcher.dispatch(message())
 
     assert world.email.sent[0].headers == {}
+
+
+def test_ambiguous_error_keeps_the_claim_so_an_immediate_retry_sends_nothing() -> None:
+    world = World()
+    world.email.error = TransientError("SES ReadTimeoutError", ambiguous=True)
+
+    with pytest.raises(TransientError):
+        world.dispatcher.dispatch(message())
+
+    # the claim is kept (its lease decides), so the redelivered record fails again, unsent
+    assert world.ledger.items["welcome#c-1#email"]["status"] == "claimed"
+    world.email.error = None
+    with pytest.raises(TransientError, match="claimed by another sender"):
+        world.dispatcher.dispatch(message())
+    assert world.email.sent == []
+
+
+def test_a_live_claim_elsewhere_is_retried_not_treated_as_sent() -> None:
+    world = World()
+    world.ledger.items["welcome#c-1#email"] = {"status": "claimed", "token": "other"}
+
+    with pytest.raises(TransientError):
+        world.dispatcher.dispatch(message())
+
+    assert world.email.sent == []
+    assert world.counted == ["MessagesRetried"]
+
+
+def test_sent_message_whose_mark_fails_is_still_reported_sent() -> None:
+    world = World()
+
+    def broken_mark(*_: object) -> None:
+        raise RuntimeError("DynamoDB unavailable")
+
+    world.ledger.mark_sent = broken_mark  # type: ignore[method-assign]
+
+    outcome = world.dispatcher.dispatch(message())
+
+    assert outcome.status is Status.SENT
+    assert len(world.email.sent) == 1
+    assert world.counted == ["MessagesSent", "MessagesSentUnmarked"]

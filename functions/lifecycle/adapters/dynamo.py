@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -27,8 +27,8 @@ def _epoch(moment: datetime) -> str:
 class DynamoLedger:
     """Ledger items: `message_key` (key), `status`, `stage`, `channel`, `customer_id`,
     `lease_until` and `expires_at` (epoch seconds; the table's TTL attribute), `attempts`,
-    `reason`, `provider_id`, `updated_at`. The `by_status` index lets ops list skips and
-    failures by time.
+    `reason`, `provider_id`, `updated_at`. Skipped and failed items also carry `problem`
+    (their status), which keys the sparse `by_problem` index ops query for what went wrong.
     """
 
     def __init__(
@@ -36,7 +36,7 @@ class DynamoLedger:
         client: DynamoDBClient,
         table: str,
         *,
-        lease_seconds: int = 300,
+        lease_seconds: int = 90,
         retention_days: int = 400,
     ) -> None:
         self._client = client
@@ -44,7 +44,7 @@ class DynamoLedger:
         self._lease = timedelta(seconds=lease_seconds)
         self._retention = timedelta(days=retention_days)
 
-    def claim(self, message: Message, now: datetime) -> Claim | None:
+    def claim(self, message: Message, now: datetime) -> Claim | LedgerState:
         """Conditional write: only an unsent key with no live claim can be taken."""
         token = uuid.uuid4().hex
         try:
@@ -54,7 +54,7 @@ class DynamoLedger:
                 UpdateExpression=(
                     "SET #status = :claimed, claim_token = :token, lease_until = :lease, "
                     "stage = :stage, channel = :channel, customer_id = :customer, "
-                    "updated_at = :now, expires_at = :expires REMOVE reason "
+                    "updated_at = :now, expires_at = :expires REMOVE reason, problem "
                     "ADD attempts :one"
                 ),
                 ConditionExpression=(
@@ -75,18 +75,47 @@ class DynamoLedger:
                     ":expires": {"N": _epoch(now + self._retention)},
                     ":one": {"N": "1"},
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if _is_condition_failure(error):
-                return None
-            raise
+            if not _is_condition_failure(error):
+                raise
+            held: dict[str, Any] = cast(dict[str, Any], error.response).get("Item") or {}
+            if not held:
+                held = self._item(message.key) or {}
+            status = held.get("status", {}).get("S")
+            return LedgerState.SENT if status == LedgerState.SENT else LedgerState.CLAIMED
         return Claim(key=message.key, token=token)
+
+    def _item(self, key: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._client.get_item(
+            TableName=self._table, Key={"message_key": {"S": key}}, ConsistentRead=True
+        ).get("Item")
+        return item
 
     def mark_sent(self, claim: Claim, provider_id: str, now: datetime) -> None:
         self._finish(claim, LedgerState.SENT, now, provider_id=provider_id)
 
     def mark_failed(self, claim: Claim, reason: str, now: datetime) -> None:
         self._finish(claim, LedgerState.FAILED, now, reason=reason)
+
+    def mark_uncertain(self, claim: Claim, reason: str, now: datetime) -> None:
+        """Note why the claim is kept; the lease, not a release, decides when to retry."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"message_key": {"S": claim.key}},
+                UpdateExpression="SET reason = :reason, updated_at = :now",
+                ConditionExpression="claim_token = :token",
+                ExpressionAttributeValues={
+                    ":reason": {"S": reason},
+                    ":now": {"S": now.isoformat()},
+                    ":token": {"S": claim.token},
+                },
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
 
     def release(self, claim: Claim) -> None:
         """Delete our own claim; a key someone else has since taken is left alone."""
@@ -125,9 +154,7 @@ class DynamoLedger:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """One ledger item, plain values (for ops tooling and tests)."""
-        item = self._client.get_item(
-            TableName=self._table, Key={"message_key": {"S": key}}, ConsistentRead=True
-        ).get("Item")
+        item = self._item(key)
         if item is None:
             return None
         return {name: next(iter(value.values())) for name, value in item.items()}
@@ -154,7 +181,10 @@ class DynamoLedger:
         if reason is not None:
             update += ", reason = :reason"
             values[":reason"] = {"S": reason}
-        update += " REMOVE lease_until"
+        if state is LedgerState.FAILED:
+            update += ", problem = :state REMOVE lease_until"
+        else:
+            update += " REMOVE lease_until, problem"
         # Conditioned on our claim token: if our lease ran out and another sender took the key,
         # their record stands.
         try:
@@ -184,6 +214,7 @@ class DynamoLedger:
         item: dict[str, Any] = {
             "message_key": {"S": key},
             "status": {"S": state},
+            "problem": {"S": state},
             "stage": {"S": stage},
             "reason": {"S": reason},
             "updated_at": {"S": now.isoformat()},

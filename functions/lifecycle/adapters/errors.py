@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+)
 
 from lifecycle.messaging.errors import PermanentError, TransientError
 from lifecycle.privacy import redact
@@ -12,7 +17,7 @@ from lifecycle.privacy import redact
 # run out, parked in the dead-letter queue: nothing is dropped because of a setup mistake.
 PERMANENT_CODES = frozenset(
     {
-        "MessageRejected",
+        "MessageRejected",  # except for unverified identities, see below
         "BadRequestException",
         "InvalidParameterValue",
         "InvalidParameter",
@@ -28,9 +33,17 @@ def classify(error: Exception, provider: str) -> PermanentError | TransientError
         code = str(error.response.get("Error", {}).get("Code", "Unknown"))
         message = redact(str(error.response.get("Error", {}).get("Message", "")))
         reason = f"{provider} {code}: {message}".rstrip(": ")
-        if code in PERMANENT_CODES:
+        # SES says MessageRejected for an unverified sender and, in the sandbox, recipient:
+        # a setup problem ops fix, after which the parked records can be replayed.
+        setup = code == "MessageRejected" and "not verified" in message.lower()
+        if code in PERMANENT_CODES and not setup:
             return PermanentError(reason)
-        return TransientError(reason)
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return TransientError(reason, ambiguous=status >= 500)
+    name = f"{provider} {type(error).__name__}"
+    if isinstance(error, ReadTimeoutError | ConnectionClosedError):
+        # The request went out; the provider may have accepted it.
+        return TransientError(name, ambiguous=True)
     if isinstance(error, BotoCoreError):
-        return TransientError(f"{provider} {type(error).__name__}")
-    return TransientError(f"{provider} {type(error).__name__}")
+        return TransientError(name)
+    return TransientError(name, ambiguous=True)

@@ -38,7 +38,9 @@ def build_mime(email: OutboundEmail) -> bytes:
     """
     message = MIMEMultipart("alternative")
     message["From"] = formataddr((email.sender_name, email.sender), charset="utf-8")
-    message["To"] = _header("To", email.to)
+    if not email.to.isascii() or "\n" in email.to or "\r" in email.to:
+        raise ValueError("recipient address must be plain ASCII")
+    message["To"] = email.to
     message["Subject"] = _header("Subject", email.subject)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=email.sender.partition("@")[2] or None)

@@ -24,11 +24,10 @@ from lifecycle.authoring.samples import LAYOUTS, SAMPLE_FILE, SampleError, Sampl
 from lifecycle.messaging.catalog import CATALOG, SUPPORTED_LOCALES, MessageSpec
 from lifecycle.messaging.errors import RenderError
 from lifecycle.messaging.message import Channel, Kind
-from lifecycle.messaging.renderer import EMAIL_PARTS, RENDERER_VARIABLES, SMS_PART, Renderer
+from lifecycle.messaging.renderer import LAYOUT_PARTS, RENDERER_VARIABLES, SMS_PART, Renderer
 from lifecycle.messaging.sms import measure
 
 MAX_SUBJECT = 78
-LAYOUT_PARTS = ("email.html.j2", "email.txt.j2", "footer.html.j2", "footer.txt.j2")
 _LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+)$")
 
 
@@ -41,15 +40,6 @@ class Finding:
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
         return f"{where}: {self.message}"
-
-
-def parts_of(spec: MessageSpec) -> tuple[str, ...]:
-    parts: tuple[str, ...] = ()
-    if Channel.EMAIL in spec.channels:
-        parts += EMAIL_PARTS
-    if Channel.SMS in spec.channels:
-        parts += (SMS_PART,)
-    return parts
 
 
 class _Linter:
@@ -66,7 +56,7 @@ class _Linter:
             if folder.name != LAYOUTS and folder.name not in CATALOG:
                 self.add(folder.name, 0, "folder is not a message in the catalog")
         for spec in CATALOG.values():
-            self._check_parts(spec.template, parts_of(spec), SAMPLE_FILE)
+            self._check_parts(spec.template, spec.parts, SAMPLE_FILE)
         self._check_parts(
             LAYOUTS, LAYOUT_PARTS, None, localised=("footer.html.j2", "footer.txt.j2")
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lifecycle.messaging.message import Channel, Kind
+from lifecycle.messaging.renderer import EMAIL_PARTS, SMS_PART
 
 # Locales every message ships in. English lives at the message folder's root; the others
 # are sub-folders with the same files.
@@ -22,6 +23,16 @@ class MessageSpec:
     variables: frozenset[str]  # what the journey puts in the context, beside the renderer's own
     topic: str | None = None  # marketing messages belong to a topic
     sms_segments: int = 1  # most SMS segments one message may take (each is billed)
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The template files this message needs in its folder (and each locale folder)."""
+        parts: tuple[str, ...] = ()
+        if Channel.EMAIL in self.channels:
+            parts += EMAIL_PARTS
+        if Channel.SMS in self.channels:
+            parts += (SMS_PART,)
+        return parts
 
 
 WELCOME = MessageSpec(

@@ -19,8 +19,8 @@ from lifecycle.messaging.channels import (
     SmsSender,
     UnsubscribeLinks,
 )
-from lifecycle.messaging.errors import PermanentError
-from lifecycle.messaging.ledger import Ledger
+from lifecycle.messaging.errors import PermanentError, TransientError
+from lifecycle.messaging.ledger import Claim, Ledger, LedgerState
 from lifecycle.messaging.message import Channel, Kind, Message, Outcome, Status
 from lifecycle.messaging.policy import ContactPolicy, address_of
 from lifecycle.messaging.renderer import Renderer
@@ -78,10 +78,15 @@ class Dispatcher:
             return self._outcome(message, Status.SKIPPED, reason=refusal)
 
         claim = self._ledger.claim(message, self._clock())
-        if claim is None:
+        if claim is LedgerState.SENT:
             self._count("MessagesDuplicate")
-            logger.info("message already sent or in flight", extra=log)
-            return self._outcome(message, Status.DUPLICATE, reason="already sent or in flight")
+            logger.info("message already sent", extra=log)
+            return self._outcome(message, Status.DUPLICATE, reason="already sent")
+        if not isinstance(claim, Claim):
+            # Another sender holds a live claim (or died holding it): come back after its lease.
+            self._count("MessagesRetried")
+            logger.warning("message claimed by another sender", extra=log)
+            raise TransientError(f"{message.key} is claimed by another sender")
 
         try:
             provider_id = self._deliver(message)
@@ -90,16 +95,35 @@ class Dispatcher:
             self._count("MessagesFailed")
             logger.error("message failed permanently", extra={**log, "reason": error.reason})
             return self._outcome(message, Status.FAILED, reason=error.reason)
-        except BaseException:
-            # Transient (or unknown): give the key back and let the trigger redeliver.
-            self._ledger.release(claim)
+        except BaseException as error:
             self._count("MessagesRetried")
+            transient = error if isinstance(error, TransientError) else None
+            reason = transient.reason if transient else type(error).__name__
+            if transient is not None and not transient.ambiguous:
+                # The provider certainly did not take it: give the key back for the retry.
+                self._ledger.release(claim)
+            else:
+                # It may have been sent: keep the claim so no retry sends it within the lease.
+                self._ledger.mark_uncertain(claim, reason, self._clock())
+            logger.warning("message will be retried", extra={**log, "reason": reason})
             raise
 
-        self._ledger.mark_sent(claim, provider_id, self._clock())
-        self._count("MessagesSent")
-        logger.info("message sent", extra={**log, "provider_id": provider_id})
+        self._record_sent(claim, provider_id, log)
         return self._outcome(message, Status.SENT, provider_id=provider_id)
+
+    def _record_sent(self, claim: Claim, provider_id: str, log: dict[str, str]) -> None:
+        self._count("MessagesSent")
+        try:
+            self._ledger.mark_sent(claim, provider_id, self._clock())
+        except Exception:
+            # The provider accepted the message: failing the record now would send it again.
+            # The key stays claimed; ops can find it by the log line and the metric.
+            self._count("MessagesSentUnmarked")
+            logger.exception(
+                "message sent but not marked", extra={**log, "provider_id": provider_id}
+            )
+            return
+        logger.info("message sent", extra={**log, "provider_id": provider_id})
 
     def _deliver(self, message: Message) -> str:
         address = address_of(message)

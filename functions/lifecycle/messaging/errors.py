@@ -15,7 +15,17 @@ class PermanentError(Exception):
 
 
 class TransientError(Exception):
-    """Retrying may help: throttling, a 5xx, a timeout."""
+    """Retrying may help: throttling, a 5xx, a timeout.
+
+    `ambiguous` means the provider may have accepted the message before the error (a timeout
+    after the request was sent, a 5xx): the claim is then kept until its lease runs out rather
+    than released, so an immediate retry cannot send it a second time.
+    """
+
+    def __init__(self, reason: str, *, ambiguous: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.ambiguous = ambiguous
 
 
 class RenderError(PermanentError):

@@ -1,8 +1,11 @@
 """The send ledger protocol: claim -> send -> mark, so each message key is sent at most once.
 
 A claim is a conditional write that succeeds only if the key was never sent and no live claim
-holds it. A claim whose sender died is taken over once its lease expires. The one window for a
-duplicate is a process dying after the provider accepted the message and before `mark_sent`.
+holds it. A claim whose sender died is taken over once its lease expires; until then a retry
+of the same message fails as transient and comes back later. Duplicates are possible only when
+the provider accepted a message but we could not learn it: the process died after the send and
+before `mark_sent`, or the send timed out (or got a 5xx) after the provider took it and the
+lease ran out before the retry.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ class Claim:
 
 
 class Ledger(Protocol):
-    def claim(self, message: Message, now: datetime) -> Claim | None:
-        """Take the key, or return None if it is already sent or claimed by a live sender."""
+    def claim(self, message: Message, now: datetime) -> Claim | LedgerState:
+        """Take the key; or say why not: SENT (done before) or CLAIMED (a live claim holds it)."""
         ...
 
     def mark_sent(self, claim: Claim, provider_id: str, now: datetime) -> None:
@@ -41,6 +44,10 @@ class Ledger(Protocol):
 
     def mark_failed(self, claim: Claim, reason: str, now: datetime) -> None:
         """Record a permanent failure; the key may be claimed again by a later redrive."""
+        ...
+
+    def mark_uncertain(self, claim: Claim, reason: str, now: datetime) -> None:
+        """Keep the claim (its lease runs on) after an error that may hide a sent message."""
         ...
 
     def release(self, claim: Claim) -> None:

@@ -40,6 +40,7 @@ from lifecycle.settings import Business
 LAYOUTS = "_layouts"
 FALLBACK_LOCALE = "en"
 EMAIL_PARTS = ("email.subject.j2", "email.html.j2", "email.txt.j2")
+LAYOUT_PARTS = ("email.html.j2", "email.txt.j2", "footer.html.j2", "footer.txt.j2")
 SMS_PART = "sms.txt.j2"
 
 # What the renderer itself puts in every template's context, beside the message's own values.
