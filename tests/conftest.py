@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import copy
-import email
 import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from email.message import Message as MimeMessage
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
 
 from lifecycle import runtime
+from lifecycle.local.mailbox import SentEmail, sent_emails, sent_sms
 from lifecycle.local.stack import REGION, LocalContext, LocalStack, moto_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,24 +49,6 @@ def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @dataclass
-class SentEmail:
-    to: str
-    mime: MimeMessage
-
-    def part(self, subtype: str) -> str:
-        for part in self.mime.walk():
-            if part.get_content_type() == f"text/{subtype}":
-                payload = part.get_payload(decode=True)
-                assert isinstance(payload, bytes)
-                return payload.decode(part.get_content_charset() or "utf-8")
-        raise AssertionError(f"no text/{subtype} part")
-
-    @property
-    def subject(self) -> str:
-        return str(email.header.make_header(email.header.decode_header(self.mime["Subject"])))
-
-
-@dataclass
 class Aws:
     stack: LocalStack
 
@@ -81,19 +61,10 @@ class Aws:
             return spec.load()(event, LocalContext.for_function(spec))
 
     def emails(self) -> list[SentEmail]:
-        from moto.ses.models import ses_backends
-
-        sent = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
-        out = []
-        for message in sent:
-            mime = email.message_from_string(message.raw_data)
-            out.append(SentEmail(to=str(mime["To"]), mime=mime))
-        return out
+        return sent_emails()
 
     def sms(self) -> list[tuple[str, str]]:
-        from moto.sns.models import sns_backends
-
-        return list(sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.values())
+        return sent_sms()
 
     def ledger(self, key: str) -> dict[str, Any] | None:
         item = (

@@ -8,9 +8,6 @@ writes every rendered email to files a person can open.
 
 from __future__ import annotations
 
-import email
-import email.header
-import html
 import json
 import logging
 import os
@@ -19,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import Message as MimeMessage
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,14 +25,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from lifecycle import runtime
-from lifecycle.local.stack import (
-    ACCOUNT_ID,
-    REGION,
-    Invocation,
-    LocalContext,
-    LocalStack,
-    moto_environment,
-)
+from lifecycle.local.mailbox import sent_emails, sent_sms, write_emails
+from lifecycle.local.stack import REGION, Invocation, LocalContext, LocalStack, moto_environment
 from lifecycle.observability import logger
 from lifecycle.privacy import mask_email, mask_phone
 
@@ -110,32 +100,6 @@ def _ledger() -> list[LedgerRow]:
             )
         )
     return sorted(rows, key=lambda r: (r.customer_id, r.channel))
-
-
-def _sent_emails() -> list[MimeMessage]:
-    from moto.ses.models import ses_backends
-
-    backend = ses_backends[ACCOUNT_ID][REGION]
-    return [email.message_from_string(m.raw_data) for m in backend.sent_messages]
-
-
-def _sent_sms() -> list[tuple[str, str]]:
-    from moto.sns.models import sns_backends
-
-    return list(sns_backends[ACCOUNT_ID][REGION].sms_messages.values())
-
-
-def _subject(message: MimeMessage) -> str:
-    return str(email.header.make_header(email.header.decode_header(message["Subject"])))
-
-
-def _part(message: MimeMessage, subtype: str) -> str:
-    for part in message.walk():
-        if part.get_content_type() == f"text/{subtype}":
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                return payload.decode(part.get_content_charset() or "utf-8")
-    return ""
 
 
 def _throttle_once(recipient: str) -> None:
@@ -216,8 +180,8 @@ def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
         say()
 
         rows = _ledger()
-        emails = {str(m["To"]): m for m in _sent_emails()}
-        sms = dict(_sent_sms())
+        emails = {sent.to: sent for sent in sent_emails()}
+        sms = dict(sent_sms())
         say(f"   {'customer':<9} {'name':<13} {'locale':<7} {'channel':<8} {'result':<9} detail")
         for row in rows:
             customer = by_id.get(row.customer_id, {})
@@ -226,7 +190,7 @@ def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
             detail = row.reason
             if row.status == "sent" and row.channel == "email":
                 sent = emails[customer["email"]]
-                detail = f'{mask_email(customer["email"])}  "{_subject(sent)}"'
+                detail = f'{mask_email(customer["email"])}  "{sent.subject}"'
             elif row.status == "sent" and row.channel == "sms":
                 detail = f'{mask_phone(customer["phone"])}  "{sms[customer["phone"]]}"'
             status = "REJECTED" if row.key.endswith("#rejected") else row.status.upper()
@@ -235,7 +199,7 @@ def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
         say()
 
         # 2. exactly once: an update, then the whole stream replayed
-        before = (len(_sent_emails()), len(_sent_sms()))
+        before = (len(sent_emails()), len(sent_sms()))
         table.update_item(
             TableName="CustomersTable",
             Key={"customer_id": {"S": "c-1001"}},
@@ -251,7 +215,7 @@ def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
         stack.rewind()  # replay the stream from the start, as a redrive would
         replayed = stack.pump(LocalContext.for_function)
         say(_join(_describe(replayed)))
-        after = (len(_sent_emails()), len(_sent_sms()))
+        after = (len(sent_emails()), len(sent_sms()))
         say(
             f"   messages sent by the replay: {after[0] - before[0]} email, "
             f"{after[1] - before[1]} SMS (the send ledger already holds every key)"
@@ -259,16 +223,9 @@ def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
         say()
 
         # 3. what a person can open
-        out_dir.mkdir(parents=True, exist_ok=True)
-        links = []
-        for message in _sent_emails():
-            customer_id = next(c for c, v in by_id.items() if v.get("email") == message["To"])
-            stem = f"{customer_id}-welcome"
-            (out_dir / f"{stem}.html").write_text(_part(message, "html"), encoding="utf-8")
-            (out_dir / f"{stem}.txt").write_text(_part(message, "plain"), encoding="utf-8")
-            (out_dir / f"{stem}.eml").write_bytes(message.as_bytes())
-            links.append((customer_id, _subject(message), stem))
-        (out_dir / "index.html").write_text(_index(links), encoding="utf-8")
+        by_address = {str(v.get("email")): c for c, v in by_id.items()}
+        named = [(f"{by_address[sent.to]}-welcome", sent) for sent in sent_emails()]
+        write_emails(out_dir, named, "Welcome emails sent by the demo")
 
         sent_rows = [r for r in _ledger() if r.status == "sent"]
         skipped = [r for r in _ledger() if r.status == "skipped"]
@@ -287,19 +244,3 @@ def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
 
 def _join(lines: list[str]) -> str:
     return "\n".join(lines) if lines else "  (no invocations)"
-
-
-def _index(links: list[tuple[str, str, str]]) -> str:
-    rows = "\n".join(
-        f'<li><a href="{stem}.html">{html.escape(customer)}: {html.escape(subject)}</a> '
-        f'(<a href="{stem}.txt">text</a>, <a href="{stem}.eml">.eml</a>)</li>'
-        for customer, subject, stem in links
-    )
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<title>Welcome emails sent by the demo</title></head>\n"
-        '<body style="font-family:Arial,sans-serif;max-width:720px;margin:24px auto;'
-        'padding:0 12px">'
-        f"<h1>Welcome emails sent by the demo</h1>\n<ul>\n{rows}\n</ul>\n</body></html>\n"
-    )

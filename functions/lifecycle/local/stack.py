@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +75,44 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class ScheduleSource:
+    """One Schedule (EventBridge rule) or ScheduleV2 (EventBridge Scheduler) event."""
+
+    name: str
+    kind: str  # "Schedule" or "ScheduleV2"
+    expression: str
+    timezone: str
+    input: str | None
+
+    def payload(self, moment: datetime, function: str) -> dict[str, Any]:
+        """What the function receives: the event's Input, else EventBridge's scheduled event."""
+        if self.input is not None:
+            loaded: dict[str, Any] = json.loads(self.input)
+            return loaded
+        return {
+            "version": "0",
+            "id": f"{function}-{self.name}-{int(moment.timestamp())}",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events" if self.kind == "Schedule" else "aws.scheduler",
+            "account": ACCOUNT_ID,
+            "time": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{function}-{self.name}"],
+            "detail": {},
+        }
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     handler: str
     environment: dict[str, str]
     streams: tuple[StreamSource, ...]
+    schedules: tuple[ScheduleSource, ...] = ()
+
+    @property
+    def arn(self) -> str:
+        return function_arn(self.logical_id)
 
     def load(self) -> Callable[[dict[str, Any], Any], Any]:
         module, _, attribute = self.handler.rpartition(".")
@@ -204,13 +237,38 @@ class LocalStack:
             props = resource["Properties"]
             variables = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
             environment = {k: self._resolve(v) for k, v in variables.items()}
+            events = props.get("Events", {})
             streams = tuple(
                 self._stream_source(name, event["Properties"])
-                for name, event in props.get("Events", {}).items()
+                for name, event in events.items()
                 if event.get("Type") == "DynamoDB"
             )
-            specs.append(FunctionSpec(logical_id, props["Handler"], environment, streams))
+            schedules = tuple(
+                self._schedule_source(name, event["Type"], event["Properties"])
+                for name, event in events.items()
+                if event.get("Type") in ("Schedule", "ScheduleV2")
+            )
+            specs.append(
+                FunctionSpec(logical_id, props["Handler"], environment, streams, schedules)
+            )
         return specs
+
+    def function_by_arn(self, arn: str) -> FunctionSpec | None:
+        """The function a one-time schedule or other target ARN points at, if it is ours."""
+        return next((spec for spec in self.functions() if spec.arn == arn), None)
+
+    def _schedule_source(self, name: str, kind: str, props: Mapping[str, Any]) -> ScheduleSource:
+        expression = props.get("Schedule" if kind == "Schedule" else "ScheduleExpression")
+        if not isinstance(expression, str):
+            raise TemplateError(f"event {name}: the schedule expression must be a plain string")
+        raw_input = props.get("Input")
+        return ScheduleSource(
+            name=name,
+            kind=kind,
+            expression=expression,
+            timezone=str(props.get("ScheduleExpressionTimezone", "UTC")),
+            input=None if raw_input is None else str(raw_input),
+        )
 
     def function(self, logical_id: str) -> FunctionSpec:
         for spec in self.functions():
@@ -244,6 +302,11 @@ class LocalStack:
                 return self.parameters[ref]
             if ref in self.template["Resources"]:
                 return self.table_name(ref)
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            target, attribute = value["Fn::GetAtt"]
+            resource = self.template["Resources"].get(target, {})
+            if resource.get("Type") == "AWS::Serverless::Function" and attribute == "Arn":
+                return function_arn(target)
         raise TemplateError(f"cannot resolve {value!r} locally")
 
     def _layer_dir(self) -> Path:
@@ -319,6 +382,23 @@ class LocalStack:
                         made.extend(self.deliver(spec, source, batch, context_factory))
         return made
 
+    def invoke(
+        self,
+        spec: FunctionSpec,
+        event: dict[str, Any],
+        context_factory: Callable[[FunctionSpec], Any],
+    ) -> Invocation:
+        """One asynchronous-style invocation (a schedule firing); errors are reported."""
+        with self.environment_of(spec):
+            try:
+                spec.load()(event, context_factory(spec))
+                failed: list[str] = []
+            except Exception as error:
+                failed = [type(error).__name__]
+        made = Invocation(spec.logical_id, 1, failed)
+        self.invocations.append(made)
+        return made
+
     def deliver(
         self,
         spec: FunctionSpec,
@@ -359,6 +439,11 @@ class LocalStack:
         return made
 
 
+def function_arn(logical_id: str) -> str:
+    """Local functions are named after their logical id."""
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
+
+
 def to_lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     """moto's stream record -> the shape Lambda delivers (epoch seconds, eventSourceARN)."""
     stream = dict(record["dynamodb"])
@@ -388,8 +473,7 @@ class LocalContext:
 
     @classmethod
     def for_function(cls, spec: FunctionSpec) -> LocalContext:
-        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{spec.logical_id}"
-        return cls(function_name=spec.logical_id, invoked_function_arn=arn)
+        return cls(function_name=spec.logical_id, invoked_function_arn=spec.arn)
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
