@@ -23,7 +23,7 @@ $(SAM_VENV)/.installed:
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/lifecycle demo
+	$(BIN)/lifecycle simulate
 
 test: lint typecheck check-infra lint-templates browser
 	$(BIN)/pytest -m "not slow"

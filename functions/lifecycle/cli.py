@@ -78,6 +78,23 @@ def _send_test(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from lifecycle.local.simulate import WorldError, simulate
+
+    try:
+        simulate(
+            days=args.days,
+            seed=args.seed,
+            world_path=Path(args.world),
+            template=Path(args.template),
+            out_dir=Path(args.out),
+        )
+    except WorldError as error:
+        print(f"lifecycle simulate: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from lifecycle.local import bench
 
@@ -91,8 +108,26 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="command", required=True)
 
+    from lifecycle.local.stack import TEMPLATE
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="play a sample world through the whole lifecycle over moto (no AWS account)",
+    )
+    simulate.add_argument("--days", type=int, default=120, help="simulated days (default 120)")
+    simulate.add_argument("--seed", type=int, default=7, help="random seed for orders")
+    simulate.add_argument(
+        "--world",
+        default=str(Path(__file__).with_name("local") / "simulation.json"),
+        help="sample world: customers, orders, mailboxes",
+    )
+    simulate.add_argument("--template", default=str(TEMPLATE), help="SAM template to wire from")
+    simulate.add_argument("--out", default="out/simulate", help="where emails and logs go")
+    simulate.set_defaults(run=_simulate)
+
     demo = commands.add_parser(
-        "demo", help="run the welcome stage end to end over moto (no AWS account needed)"
+        "welcome-demo",
+        help="walk through the welcome stage: partial batch failure, retry, replay",
     )
     demo.add_argument("--out", default="out/demo", help="where rendered emails are written")
     demo.set_defaults(run=_demo)

@@ -9,11 +9,7 @@ writes every rendered email to files a person can open.
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +18,16 @@ from typing import Any, TextIO
 import boto3
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from lifecycle import runtime
 from lifecycle.local.mailbox import sent_emails, sent_sms, write_emails
-from lifecycle.local.stack import REGION, Invocation, LocalContext, LocalStack, moto_environment
-from lifecycle.observability import logger
+from lifecycle.local.stack import (
+    REGION,
+    Invocation,
+    LocalContext,
+    LocalStack,
+    local_aws,
+    logs_to,
+)
 from lifecycle.privacy import mask_email, mask_phone
 
 SAMPLE_CUSTOMERS = Path(__file__).with_name("demo_customers.json")
@@ -49,39 +49,6 @@ class LedgerRow:
     channel: str
     status: str
     reason: str
-
-
-@contextmanager
-def _logs_to(path: Path) -> Iterator[None]:
-    """Keep the handlers' JSON log lines out of the report: they go to a file instead."""
-    handler = logger.registered_handler
-    if not isinstance(handler, logging.StreamHandler):
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as sink:
-        previous = handler.setStream(sink)
-        try:
-            yield
-        finally:
-            handler.setStream(previous)
-
-
-@contextmanager
-def _local_aws() -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.update(moto_environment())
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        os.environ.pop(key, None)
-    try:
-        with mock_aws():
-            boto3.setup_default_session()
-            runtime.current.cache_clear()
-            yield
-    finally:
-        runtime.current.cache_clear()
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _ledger() -> list[LedgerRow]:
@@ -145,7 +112,7 @@ def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
     by_id = {c["customer_id"]: c for c in customers}
 
     log_file = out_dir / "lambda-logs.jsonl"
-    with _local_aws(), _logs_to(log_file):
+    with local_aws(), logs_to(log_file):
         stack = LocalStack.from_template(DEMO_PARAMETERS)
         stack.create_tables()
         boto3.client("sesv2", region_name=REGION).create_email_identity(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +22,10 @@ from typing import Any
 
 import boto3
 import yaml
+from moto import mock_aws
+
+from lifecycle import runtime
+from lifecycle.observability import logger
 
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -492,3 +497,37 @@ def moto_environment() -> dict[str, str]:
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "lifecycle-local",
     }
+
+
+@contextmanager
+def logs_to(path: Path) -> Iterator[None]:
+    """Keep the handlers' JSON log lines out of the report: they go to a file instead."""
+    handler = logger.registered_handler
+    if not isinstance(handler, logging.StreamHandler):
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as sink:
+        previous = handler.setStream(sink)
+        try:
+            yield
+        finally:
+            handler.setStream(previous)
+
+
+@contextmanager
+def local_aws() -> Iterator[None]:
+    """In-process moto with fake credentials: nothing this block does can reach AWS."""
+    saved = dict(os.environ)
+    os.environ.update(moto_environment())
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(key, None)
+    try:
+        with mock_aws():
+            boto3.setup_default_session()
+            runtime.current.cache_clear()
+            yield
+    finally:
+        runtime.current.cache_clear()
+        os.environ.clear()
+        os.environ.update(saved)

@@ -1,0 +1,625 @@
+"""`lifecycle simulate`: the whole lifecycle of a set of sample customers over simulated time.
+
+A sample world (simulation.json: customers, what they order, how their mailboxes behave) plays
+out over moto on a simulated clock. The business's side is written to the Customers and Orders
+tables as its own systems would; everything the product does follows from infra/template.yaml
+alone: stream records reach the functions subscribed to that table, the template's Schedule
+and ScheduleV2 events fire at their times, and one-time EventBridge Scheduler schedules that
+handlers create fire when the clock reaches them. A new function in the template with a stream
+or schedule event joins the simulation with no change here.
+
+It prints a day-by-day timeline of every message sent or skipped (with the reason) and what
+the world did, then a KPI summary. Rendered emails are written for a person to open.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+import boto3
+import time_machine
+from boto3.dynamodb.types import TypeSerializer
+
+from lifecycle.local.mailbox import SentEmail, sent_emails, write_emails
+from lifecycle.local.schedule import occurrences
+from lifecycle.local.stack import (
+    REGION,
+    TEMPLATE,
+    FunctionSpec,
+    Invocation,
+    LocalContext,
+    LocalStack,
+    local_aws,
+    logs_to,
+)
+from lifecycle.privacy import mask_email
+
+WORLD = Path(__file__).with_name("simulation.json")
+
+PARAMETERS = {
+    "SenderEmail": "hello@freshfold.example",
+    "BusinessName": "Fresh Fold Laundry",
+    "BusinessPostalAddress": "Keizersgracht 100, 1015 CJ Amsterdam, Netherlands",
+    "BusinessWebsite": "https://freshfold.example/book",
+    "DefaultLocale": "en",
+    "DefaultTimezone": "Europe/Amsterdam",
+}
+
+_SERIALIZER = TypeSerializer()
+
+
+class WorldError(ValueError):
+    """The sample world file is malformed; the message says where."""
+
+
+@dataclass(frozen=True, order=True)
+class Happening:
+    at: datetime
+    seq: int
+    kind: str = field(compare=False)
+    data: dict[str, Any] = field(compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Line:
+    at: datetime
+    text: str
+
+
+@dataclass
+class Order:
+    order_id: str
+    customer_id: str
+    total: Decimal
+    status: str = "scheduled"
+
+
+@dataclass
+class Report:
+    start: date
+    days: int
+    lines: list[Line]
+    ledger: dict[str, dict[str, str]]
+    customers: dict[str, dict[str, Any]]
+    orders: dict[str, Order]
+    currency: str
+    bounces: int
+    complaints: int
+    marketing_off: int
+    parked: int
+    wiring: list[str]
+
+    def sent(self) -> list[dict[str, str]]:
+        return [r for r in self.ledger.values() if r.get("status") == "sent"]
+
+
+class Progress:
+    """A progress bar on a terminal; a line every quarter elsewhere (CI logs)."""
+
+    def __init__(self, stream: TextIO | None, total: int) -> None:
+        self._stream = stream
+        self._total = max(total, 1)
+        self._tty = bool(stream and stream.isatty())
+        self._shown = -1
+
+    def update(self, day: int, messages: int) -> None:
+        if self._stream is None:
+            return
+        done = min(day, self._total)
+        if self._tty:
+            filled = done * 30 // self._total
+            bar = "#" * filled + "-" * (30 - filled)
+            self._stream.write(f"\r[{bar}] day {done}/{self._total}, {messages} messages ")
+            self._stream.flush()
+        elif done * 4 // self._total > self._shown:
+            self._shown = done * 4 // self._total
+            self._stream.write(f"simulating: day {done}/{self._total}, {messages} messages\n")
+
+    def finish(self) -> None:
+        if self._stream is not None and self._tty:
+            self._stream.write("\n")
+
+
+def load_world(path: Path) -> dict[str, Any]:
+    try:
+        world: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WorldError(f"{path}: {exc}") from None
+    for key in ("start", "currency", "catalogue", "customers"):
+        if key not in world:
+            raise WorldError(f"{path}: missing {key!r}")
+    return world
+
+
+class Simulation:
+    def __init__(
+        self,
+        world: dict[str, Any],
+        *,
+        days: int,
+        seed: int,
+        stack: LocalStack,
+        progress: Progress,
+    ) -> None:
+        self.world = world
+        self.days = days
+        self.rng = random.Random(seed)  # noqa: S311 - a repeatable sample world, not security
+        self.stack = stack
+        self.progress = progress
+        self.start = date.fromisoformat(world["start"])
+        self.customers = {c["customer_id"]: c for c in world["customers"]}
+        self.queue: list[Happening] = []
+        self.seq = 0
+        self.lines: list[Line] = []
+        self.ledger: dict[str, dict[str, str]] = {}
+        self.orders: dict[str, Order] = {}
+        self.known_schedules: set[tuple[str, str, str]] = set()
+        self.emails_seen = 0
+        self.named_emails: list[tuple[str, SentEmail]] = []
+        self.bounces = self.complaints = self.marketing_off = 0
+        self.functions = stack.functions()
+        self.end = self._moment(self.days, "00:00", "UTC")
+
+    # ------------------------------------------------------------------ planning
+    def _moment(self, day: int, clock: str, zone: str) -> datetime:
+        local = datetime.combine(self.start + timedelta(days=day), time.fromisoformat(clock))
+        return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+    def _push(self, at: datetime, kind: str, **data: Any) -> None:
+        if at < self.end:
+            self.seq += 1
+            heapq.heappush(self.queue, Happening(at, self.seq, kind, data))
+
+    def plan(self) -> None:
+        for customer in self.world["customers"]:
+            zone = customer.get("timezone") or PARAMETERS["DefaultTimezone"]
+            signup = int(customer.get("signup_day", 0))
+            self._push(
+                self._moment(signup, customer.get("signup_time", "09:00"), zone),
+                "signup",
+                customer=customer,
+            )
+            if "turns_off_marketing_on_day" in customer:
+                day = int(customer["turns_off_marketing_on_day"])
+                self._push(self._moment(day, "12:30", zone), "marketing_off", customer=customer)
+            self._plan_orders(customer, zone)
+        start = self._moment(0, "00:00", "UTC")
+        for spec in self.functions:
+            for source in spec.schedules:
+                for moment in occurrences(source.expression, source.timezone, start, self.end):
+                    self._push(moment, "schedule", function=spec.logical_id, source=source)
+
+    def _plan_orders(self, customer: dict[str, Any], zone: str) -> None:
+        every = customer.get("orders_every_days")
+        if not every or "first_order_day" not in customer:
+            return
+        stop = int(customer.get("stops_ordering_after_day", self.days))
+        day, number = int(customer["first_order_day"]), 1
+        while day < min(stop, self.days):
+            order_id = f"o-{customer['customer_id'][2:]}-{number:02d}"
+            placed = self._moment(
+                day,
+                f"{self.rng.randint(7, 21):02d}:{self.rng.choice(['05', '20', '35', '50'])}",
+                zone,
+            )
+            items = self._basket()
+            total = sum((Decimal(i["unit_price"]) * i["quantity"] for i in items), Decimal(0))
+            plan = {"customer": customer, "order_id": order_id, "items": items, "total": total}
+            self._push(placed, "order_placed", **plan, zone=zone, day=day)
+            if self.rng.random() < 0.05:
+                self._push(placed + timedelta(hours=3), "order_status", **plan, status="cancelled")
+            else:
+                steps = [
+                    (1, "09:40", "picked_up"),
+                    (1, "14:00", "in_process"),
+                    (2, "10:15", "ready"),
+                    (2, "17:05", "out_for_delivery"),
+                    (2, "18:25", "delivered"),
+                ]
+                for offset, clock, status in steps:
+                    when = self._moment(day + offset, clock, zone)
+                    self._push(when, "order_status", **plan, status=status)
+            day += int(every) + self.rng.choice([-1, 0, 0, 0, 1, 2])
+            number += 1
+
+    def _basket(self) -> list[dict[str, Any]]:
+        picks = self.rng.sample(self.world["catalogue"], k=self.rng.randint(1, 3))
+        return [
+            {
+                "name": p["name"],
+                "quantity": self.rng.randint(1, int(p.get("max_quantity", 3))),
+                "unit_price": Decimal(p["unit_price"]),
+            }
+            for p in picks
+        ]
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> Report:
+        self.plan()
+        while self.queue:
+            happening = heapq.heappop(self.queue)
+            with time_machine.travel(happening.at, tick=False):
+                self._apply(happening)
+                self._settle(happening.at)
+            day = (happening.at - self._moment(0, "00:00", "UTC")).days
+            self.progress.update(day, sum(1 for r in self.ledger.values() if r["status"] == "sent"))
+        self.progress.update(
+            self.days, sum(1 for r in self.ledger.values() if r["status"] == "sent")
+        )
+        self.progress.finish()
+        return Report(
+            start=self.start,
+            days=self.days,
+            lines=self.lines,
+            ledger=self.ledger,
+            customers=self.customers,
+            orders=self.orders,
+            currency=self.world["currency"],
+            bounces=self.bounces,
+            complaints=self.complaints,
+            marketing_off=self.marketing_off,
+            parked=len(self.stack.failures),
+            wiring=self._wiring(),
+        )
+
+    def _say(self, at: datetime, text: str) -> None:
+        self.lines.append(Line(at, text))
+
+    def _apply(self, happening: Happening) -> None:
+        data = happening.data
+        table = boto3.client("dynamodb", region_name=REGION)
+        if happening.kind == "signup":
+            customer = data["customer"]
+            item = {k: v for k, v in customer.items() if k in _CUSTOMER_ATTRIBUTES}
+            item["created_at"] = happening.at.isoformat()
+            table.put_item(TableName="CustomersTable", Item=_serialize(item))
+            self._say(
+                happening.at,
+                f"signup    {customer['customer_id']} {customer['first_name']} "
+                f"({customer.get('locale', '-')})",
+            )
+        elif happening.kind == "marketing_off":
+            customer = data["customer"]
+            table.update_item(
+                TableName="CustomersTable",
+                Key={"customer_id": {"S": customer["customer_id"]}},
+                UpdateExpression="SET consent.email_marketing = :off",
+                ExpressionAttributeValues={":off": {"BOOL": False}},
+            )
+            self.marketing_off += 1
+            self._say(
+                happening.at,
+                f"consent   {customer['customer_id']} {customer['first_name']} turns marketing "
+                "email off in the app (Customers MODIFY)",
+            )
+        elif happening.kind == "order_placed":
+            self._place(happening, table)
+        elif happening.kind == "order_status":
+            self._status(happening, table)
+        elif happening.kind == "schedule":
+            spec = self.stack.function(data["function"])
+            source = data["source"]
+            made = self.stack.invoke(
+                spec, source.payload(happening.at, spec.logical_id), LocalContext.for_function
+            )
+            self._report_invocation(happening.at, made, f"{source.name} ({source.expression})")
+        elif happening.kind == "one_time":
+            self._fire_one_time(happening)
+
+    def _place(self, happening: Happening, table: Any) -> None:
+        data = happening.data
+        customer, zone = data["customer"], data["zone"]
+        pickup_start = self._moment(data["day"] + 1, "09:00", zone)
+        order = {
+            "order_id": data["order_id"],
+            "customer_id": customer["customer_id"],
+            "status": "scheduled",
+            "updated_at": happening.at.isoformat(),
+            "pickup_window": {
+                "start": pickup_start.isoformat(),
+                "end": (pickup_start + timedelta(hours=2)).isoformat(),
+            },
+            "delivery_window": {
+                "start": self._moment(data["day"] + 2, "18:00", zone).isoformat(),
+                "end": self._moment(data["day"] + 2, "20:00", zone).isoformat(),
+            },
+            "items": data["items"],
+            "total": data["total"],
+            "currency": self.world["currency"],
+        }
+        table.put_item(TableName="OrdersTable", Item=_serialize(order))
+        self.orders[data["order_id"]] = Order(
+            data["order_id"], customer["customer_id"], data["total"]
+        )
+        local = pickup_start.astimezone(ZoneInfo(zone))
+        self._say(
+            happening.at,
+            f"order     {data['order_id']} placed by {customer['customer_id']} "
+            f"{customer['first_name']}: {len(data['items'])} item(s), "
+            f"{self.world['currency']} {data['total']:.2f}; pickup {local:%a %H:%M}",
+        )
+
+    def _status(self, happening: Happening, table: Any) -> None:
+        data = happening.data
+        order = self.orders.get(data["order_id"])
+        if order is None or order.status == "cancelled":
+            return
+        table.update_item(
+            TableName="OrdersTable",
+            Key={"order_id": {"S": data["order_id"]}},
+            UpdateExpression="SET #s = :s, updated_at = :u",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":s": {"S": data["status"]},
+                ":u": {"S": happening.at.isoformat()},
+            },
+        )
+        order.status = data["status"]
+        if data["status"] in ("delivered", "cancelled"):
+            self._say(happening.at, f"order     {data['order_id']} {data['status']}")
+
+    def _fire_one_time(self, happening: Happening) -> None:
+        scheduler = boto3.client("scheduler", region_name=REGION)
+        data = happening.data
+        try:
+            schedule = scheduler.get_schedule(Name=data["name"], GroupName=data["group"])
+        except scheduler.exceptions.ResourceNotFoundException:
+            return  # deleted before it was due (an order cancelled, say)
+        if schedule["ScheduleExpression"] != data["expression"]:
+            return  # moved; the new time has its own happening
+        target = schedule["Target"]
+        spec = self.stack.function_by_arn(target["Arn"])
+        if spec is None:
+            self._say(happening.at, f"schedule  {data['name']}: target is not a function here")
+            return
+        payload = json.loads(target.get("Input") or "{}")
+        made = self.stack.invoke(spec, payload, LocalContext.for_function)
+        self._report_invocation(happening.at, made, f"one-time schedule {data['name']}")
+        if schedule.get("ActionAfterCompletion") == "DELETE":
+            scheduler.delete_schedule(Name=data["name"], GroupName=data["group"])
+
+    def _report_invocation(self, at: datetime, made: Invocation, what: str) -> None:
+        if made.failed_sequence_numbers:
+            self._say(
+                at, f"schedule  {made.function} {what} FAILED: {made.failed_sequence_numbers[0]}"
+            )
+
+    def _settle(self, at: datetime) -> None:
+        """After a happening: deliver stream records, queue new one-time schedules, and
+        record what the product did."""
+        before = len(self.stack.invocations)
+        self.stack.pump(LocalContext.for_function)
+        self._queue_one_time_schedules()
+        if len(self.stack.invocations) != before or self.stack.failures:
+            self._read_ledger(at)
+
+    def _queue_one_time_schedules(self) -> None:
+        scheduler = boto3.client("scheduler", region_name=REGION)
+        for listed in scheduler.list_schedules()["Schedules"]:
+            group, name = listed.get("GroupName", "default"), listed["Name"]
+            detail = scheduler.get_schedule(Name=name, GroupName=group)
+            expression = detail["ScheduleExpression"]
+            if (group, name, expression) in self.known_schedules:
+                continue
+            self.known_schedules.add((group, name, expression))
+            zone = detail.get("ScheduleExpressionTimezone", "UTC")
+            start = datetime.now(UTC) - timedelta(minutes=1)
+            for moment in occurrences(expression, zone, start, self.end):
+                self._push(moment, "one_time", group=group, name=name, expression=expression)
+                break
+
+    def _read_ledger(self, at: datetime) -> None:
+        client = boto3.client("dynamodb", region_name=REGION)
+        pages = client.get_paginator("scan").paginate(TableName="LedgerTable")
+        fresh_emails = sent_emails()[self.emails_seen :]
+        self.emails_seen += len(fresh_emails)
+        for page in pages:
+            for item in page["Items"]:
+                row = {name: str(next(iter(value.values()))) for name, value in item.items()}
+                key = row["message_key"]
+                old = self.ledger.get(key)
+                if old and (old["status"], old.get("reason")) == (row["status"], row.get("reason")):
+                    continue
+                self.ledger[key] = row
+                if row["status"] == "claimed":
+                    continue
+                self._report_message(at, row, fresh_emails)
+
+    def _report_message(self, at: datetime, row: dict[str, str], fresh: list[SentEmail]) -> None:
+        customer = self.customers.get(row.get("customer_id", ""), {})
+        who = f"{row.get('customer_id', '?')} {customer.get('first_name', '')}".strip()
+        stage, channel = row.get("stage", "?"), row.get("channel", "-")
+        status = "rejected" if row["message_key"].endswith("#rejected") else row["status"]
+        detail = row.get("reason", "")
+        if status == "sent" and channel == "email":
+            address = customer.get("email", "")
+            match = next((e for e in fresh if e.to.lower() == str(address).lower()), None)
+            if match is not None:
+                day = (at.date() - self.start).days
+                self.named_emails.append((f"day{day:03d}-{row['customer_id']}-{stage}", match))
+                detail = f'{mask_email(match.to)} "{match.subject}"'
+            self._mailbox_reacts(at, customer, stage)
+        self._say(at, f"{stage:<9} {channel:<5} {status.upper():<8} {who}  {detail}".rstrip())
+
+    def _mailbox_reacts(self, at: datetime, customer: dict[str, Any], stage: str) -> None:
+        """What SES would report back for this mailbox (nothing in the template consumes SES
+        notifications yet, so they are recorded here and counted in the KPIs)."""
+        mailbox = customer.get("mailbox", "delivers")
+        if mailbox == "bounces":
+            self.bounces += 1
+            self._say(
+                at,
+                f"ses       BOUNCE   {customer['customer_id']} {customer['first_name']}  "
+                f"permanent bounce on the {stage} email",
+            )
+        elif mailbox == "complains":
+            self.complaints += 1
+            self._say(
+                at,
+                f"ses       COMPLAINT {customer['customer_id']} {customer['first_name']}  "
+                f"marked the {stage} email as spam",
+            )
+
+    def _wiring(self) -> list[str]:
+        lines = []
+        subscribed = set()
+        for spec in self.functions:
+            for stream in spec.streams:
+                subscribed.add(stream.table)
+                lines.append(f"{spec.logical_id} <- {stream.table} stream {list(stream.patterns)}")
+            for schedule in spec.schedules:
+                lines.append(f"{spec.logical_id} <- {schedule.kind} {schedule.expression}")
+        for table, resource in self.stack.resources("AWS::DynamoDB::Table").items():
+            if "StreamSpecification" in resource["Properties"] and table not in subscribed:
+                lines.append(f"(no function on the {table} stream yet)")
+        return lines
+
+
+_CUSTOMER_ATTRIBUTES = {
+    "customer_id",
+    "email",
+    "phone",
+    "first_name",
+    "locale",
+    "timezone",
+    "consent",
+}
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _SERIALIZER.serialize(value) for key, value in item.items()}
+
+
+# ---------------------------------------------------------------------- printing
+def print_report(report: Report, out: TextIO) -> None:
+    def say(text: str = "") -> None:
+        print(text, file=out)
+
+    end = report.start + timedelta(days=report.days - 1)
+    say(
+        f"Simulation: {report.days} days, {report.start} to {end}, "
+        f"{len(report.customers)} sample customers"
+    )
+    say("Wiring read from infra/template.yaml:")
+    for wire in report.wiring:
+        say(f"  {wire}")
+    say()
+    say("Timeline (times UTC)")
+    current: date | None = None
+    for line in report.lines:
+        day = line.at.date()
+        if day != current:
+            current = day
+            say(f"Day {(day - report.start).days:>3}  {day:%a %Y-%m-%d}")
+        say(f"  {line.at:%H:%M}  {line.text}")
+    say()
+    print_kpis(report, out)
+
+
+def _rate(part: int, whole: int) -> str:
+    return f"{100 * part / whole:5.1f}%" if whole else "   n/a"
+
+
+def print_kpis(report: Report, out: TextIO) -> None:
+    def say(text: str = "") -> None:
+        print(text, file=out)
+
+    sent = report.sent()
+    by_stage = Counter((r.get("stage", "?"), r.get("channel", "-")) for r in sent)
+    stages = sorted({stage for stage, _ in by_stage})
+    say(f"KPI summary, {report.days} days")
+    say(f"  {'messages sent':<22}{'email':>7}{'sms':>7}{'total':>7}")
+    for stage in stages:
+        email, sms = by_stage[(stage, "email")], by_stage[(stage, "sms")]
+        say(f"    {stage:<20}{email:>7}{sms:>7}{email + sms:>7}")
+    emails = sum(n for (_, channel), n in by_stage.items() if channel == "email")
+    texts = sum(n for (_, channel), n in by_stage.items() if channel == "sms")
+    say(f"    {'all stages':<20}{emails:>7}{texts:>7}{emails + texts:>7}")
+    skipped = Counter(
+        r.get("reason", "")
+        for r in report.ledger.values()
+        if r["status"] == "skipped" and not r["message_key"].endswith("#rejected")
+    )
+    rejected = sum(1 for k in report.ledger if k.endswith("#rejected"))
+    failed = sum(
+        1
+        for k, r in report.ledger.items()
+        if r["status"] == "failed" and not k.endswith("#rejected")
+    )
+    reasons = ", ".join(f"{reason} x{n}" for reason, n in skipped.most_common()) or "none"
+    say(
+        f"  not sent: {sum(skipped.values())} skipped ({reasons}); "
+        f"{rejected} record(s) rejected as bad data; {failed} failed; "
+        f"{report.parked} batch(es) parked in a failure queue"
+    )
+    delivered = emails - report.bounces
+    say(f"  {'email delivery rate':<24}{_rate(delivered, emails)}  ({delivered} of {emails})")
+    say(f"  {'bounce rate':<24}{_rate(report.bounces, emails)}  ({report.bounces})")
+    say(f"  {'complaint rate':<24}{_rate(report.complaints, emails)}  ({report.complaints})")
+    signed_up = len(report.customers)
+    say(
+        f"  {'unsubscribe rate':<24}{_rate(report.marketing_off, signed_up)}  "
+        f"({report.marketing_off} of {signed_up} customers turned marketing email off)"
+    )
+    if any(r.get("stage") == "feedback" for r in report.ledger.values()):
+        say(f"  {'feedback':<24}requests sent; ratings are not recorded yet")
+    else:
+        say(f"  {'feedback':<24}   n/a  (no feedback stage in the template yet)")
+    delivered_orders = [o for o in report.orders.values() if o.status == "delivered"]
+    cancelled = sum(1 for o in report.orders.values() if o.status == "cancelled")
+    value = sum((o.total for o in delivered_orders), Decimal(0))
+    buyers = {o.customer_id for o in report.orders.values()}
+    ltv = value / signed_up if signed_up else Decimal(0)
+    say(
+        f"  {'orders':<24}{len(report.orders):>6}  ({len(delivered_orders)} delivered, "
+        f"{cancelled} cancelled, {len(buyers)} customers ordered)"
+    )
+    say(
+        f"  {'lifetime value':<24}{report.currency} {ltv:.2f} per customer on average "
+        f"({report.currency} {value:.2f} delivered in all)"
+    )
+
+
+def simulate(
+    *,
+    days: int = 120,
+    seed: int = 7,
+    world_path: Path = WORLD,
+    template: Path = TEMPLATE,
+    out_dir: Path = Path("out/simulate"),
+    out: TextIO = sys.stdout,
+    progress: TextIO | None = sys.stderr,
+) -> Report:
+    """Run the sample world for `days` and print the timeline and KPIs."""
+    if days < 1:
+        raise WorldError("the simulation needs at least one day")
+    world = load_world(world_path)
+    with local_aws(), logs_to(out_dir / "lambda-logs.jsonl"):
+        stack = LocalStack.from_template(PARAMETERS, template)
+        stack.create_tables()
+        boto3.client("sesv2", region_name=REGION).create_email_identity(
+            EmailIdentity=PARAMETERS["SenderEmail"].split("@")[1]
+        )
+        simulation = Simulation(
+            world, days=days, seed=seed, stack=stack, progress=Progress(progress, days)
+        )
+        report = simulation.run()
+        print_report(report, out)
+        index = write_emails(
+            out_dir / "emails", simulation.named_emails, "Emails sent in the simulation"
+        )
+    print(f"\nRendered emails: {index}; handler logs: {out_dir / 'lambda-logs.jsonl'}", file=out)
+    return report
+
+
+__all__ = ["FunctionSpec", "Report", "WorldError", "simulate"]

@@ -1,0 +1,105 @@
+"""`lifecycle simulate`: the sample world over moto, wired from the template alone."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lifecycle.local.simulate import simulate
+from lifecycle.local.stack import TEMPLATE, load_template
+from tests import probe_handler
+from tests.conftest import ROOT
+
+
+def test_thirty_days_print_a_timeline_and_kpis(tmp_path: Path) -> None:
+    out, progress = io.StringIO(), io.StringIO()
+
+    report = simulate(days=30, out_dir=tmp_path, out=out, progress=progress)
+
+    text = out.getvalue()
+    assert "WelcomeFunction <- CustomersTable stream [{'eventName': ['INSERT']}]" in text
+    assert "(no function on the OrdersTable stream yet)" in text
+    assert "Day   0  Tue 2026-12-01" in text
+    assert 'welcome   email SENT     c-1002 Sanne  s***@example.nl "Welkom bij' in text
+    assert "welcome   sms   SKIPPED  c-1004 Elif  no consent: sms_transactional" in text
+    assert "welcome   -     REJECTED c-1006 Joost  email: not a valid email address" in text
+    assert "ses       BOUNCE   c-1007 Mehmet" in text
+    assert "KPI summary, 30 days" in text
+    assert "bounce rate" in text
+    assert "lifetime value" in text
+    assert "simulating: day 30/30" in progress.getvalue()
+    # addresses never appear unmasked
+    assert "sanne.devries@example.nl" not in text
+    assert "+31612345678" not in text
+    # the figures agree with the ledger the handler wrote
+    sent = report.sent()
+    assert len([r for r in sent if r["channel"] == "email"]) == 7
+    assert (tmp_path / "emails" / "index.html").is_file()
+    assert len(list((tmp_path / "emails").glob("*.html"))) == 8  # 7 emails and the index
+
+
+@pytest.fixture
+def template_with_probe(tmp_path: Path) -> Iterator[Path]:
+    """infra/template.yaml plus one function with a schedule and an Orders stream event."""
+    text = TEMPLATE.read_text(encoding="utf-8")
+    text += """
+  ProbeFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: tests.probe_handler.handler
+      Role: !GetAtt WelcomeRole.Arn
+      Environment:
+        Variables:
+          SELF_ARN: !GetAtt ProbeFunction.Arn
+      Events:
+        Nightly:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: cron(0 3 * * ? *)
+            ScheduleExpressionTimezone: Europe/Amsterdam
+        OrderChanged:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt OrdersTable.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+"""
+    # Outputs follow Resources in the file: move them behind the new function.
+    head, outputs = text.split("\nOutputs:\n", 1)
+    resources_end = outputs.index("\n  ProbeFunction:")
+    probe = outputs[resources_end:]
+    text = head + probe + "\nOutputs:\n" + outputs[:resources_end]
+    infra = tmp_path / "infra"
+    infra.mkdir()
+    (tmp_path / "templates").symlink_to(ROOT / "templates")
+    (infra / "template.yaml").write_text(text, encoding="utf-8")
+    assert "ProbeFunction" in load_template(infra / "template.yaml")["Resources"]
+    probe_handler.received.clear()
+    yield infra / "template.yaml"
+    probe_handler.received.clear()
+    os.environ.pop("SELF_ARN", None)
+
+
+def test_a_new_function_in_the_template_is_routed_without_other_changes(
+    template_with_probe: Path, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+
+    simulate(
+        days=10, template=template_with_probe, out_dir=tmp_path / "out", out=out, progress=None
+    )
+
+    events = probe_handler.received
+    scheduled = [e for e in events if e.get("detail-type") == "Scheduled Event"]
+    streamed = [r for e in events for r in e.get("Records", [])]
+    one_time = [e for e in events if e.get("kind") == "one-time"]
+    assert len(scheduled) == 10  # 03:00 Amsterdam on each of the 10 days
+    assert {r["eventSourceARN"].split("/")[1] for r in streamed} == {"OrdersTable"}
+    assert {r["eventName"] for r in streamed} == {"INSERT", "MODIFY"}
+    assert len(one_time) == 1  # the schedule it created fired once, then was deleted
+    assert "ProbeFunction <- ScheduleV2 cron(0 3 * * ? *)" in out.getvalue()
+    assert "ProbeFunction <- OrdersTable stream" in out.getvalue()
