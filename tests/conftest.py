@@ -16,17 +16,17 @@ from moto import mock_aws
 
 from lifecycle import runtime
 from lifecycle.local.mailbox import SentEmail, sent_emails, sent_sms
-from lifecycle.local.stack import REGION, LocalContext, LocalStack, moto_environment
+from lifecycle.local.stack import (
+    LOCAL_PARAMETERS,
+    LocalContext,
+    LocalStack,
+    moto_environment,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 
-PARAMETERS = {
-    "SenderEmail": "hello@freshfold.example",
-    "BusinessName": "Fresh Fold Laundry",
-    "BusinessPostalAddress": "Keizersgracht 100, 1015 CJ Amsterdam, NL",
-    "BusinessWebsite": "https://freshfold.example/book",
-}
+PARAMETERS = dict(LOCAL_PARAMETERS)
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -105,9 +105,4 @@ def aws() -> Iterator[Aws]:
     """Moto with the template's tables, a verified sender domain, fresh clients."""
     with mock_aws():
         boto3.setup_default_session()
-        stack = LocalStack.from_template(PARAMETERS)
-        stack.create_tables()
-        boto3.client("sesv2", region_name=REGION).create_email_identity(
-            EmailIdentity="freshfold.example"
-        )
-        yield Aws(stack)
+        yield Aws(LocalStack.deployed(PARAMETERS))

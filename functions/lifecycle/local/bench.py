@@ -27,16 +27,15 @@ from botocore.awsrequest import AWSResponse
 
 from lifecycle import runtime
 from lifecycle.adapters.ses import build_mime
-from lifecycle.local.stack import REPO_ROOT, LocalContext, LocalStack, moto_environment
+from lifecycle.local.stack import (
+    LOCAL_PARAMETERS,
+    REPO_ROOT,
+    LocalContext,
+    LocalStack,
+    moto_environment,
+)
 from lifecycle.messaging.channels import OutboundEmail
 from lifecycle.observability import logger
-
-PARAMETERS = {
-    "SenderEmail": "hello@freshfold.example",
-    "BusinessName": "Fresh Fold Laundry",
-    "BusinessPostalAddress": "Keizersgracht 100, 1015 CJ Amsterdam, Netherlands",
-    "BusinessWebsite": "https://freshfold.example/book",
-}
 
 _SNS_XML = (
     '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult>'
@@ -145,7 +144,7 @@ def run(messages: int = 500, repeats: int = 5) -> dict[str, float]:
     try:
         boto3.setup_default_session()
         runtime.current.cache_clear()
-        stack = LocalStack.from_template(PARAMETERS)
+        stack = LocalStack.from_template(LOCAL_PARAMETERS)
         spec = stack.function("WelcomeFunction")
         calls: list[str] = []
         _install_stubs(calls)

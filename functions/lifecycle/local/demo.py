@@ -32,15 +32,6 @@ from lifecycle.privacy import mask_email, mask_phone
 
 SAMPLE_CUSTOMERS = Path(__file__).with_name("demo_customers.json")
 
-DEMO_PARAMETERS = {
-    "SenderEmail": "hello@freshfold.example",
-    "BusinessName": "Fresh Fold Laundry",
-    "BusinessPostalAddress": "Keizersgracht 100, 1015 CJ Amsterdam, Netherlands",
-    "BusinessWebsite": "https://freshfold.example/book",
-    "DefaultLocale": "en",
-    "DefaultTimezone": "Europe/Amsterdam",
-}
-
 
 @dataclass(frozen=True)
 class LedgerRow:
@@ -113,11 +104,7 @@ def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
 
     log_file = out_dir / "lambda-logs.jsonl"
     with local_aws(), logs_to(log_file):
-        stack = LocalStack.from_template(DEMO_PARAMETERS)
-        stack.create_tables()
-        boto3.client("sesv2", region_name=REGION).create_email_identity(
-            EmailIdentity=DEMO_PARAMETERS["SenderEmail"].split("@")[1]
-        )
+        stack = LocalStack.deployed()
         functions = stack.functions()
         say("Lifecycle demo: the stack in infra/template.yaml, run locally over moto")
         say(f"  tables:    {', '.join(stack.resources('AWS::DynamoDB::Table'))}")

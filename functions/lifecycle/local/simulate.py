@@ -33,6 +33,7 @@ from boto3.dynamodb.types import TypeSerializer
 from lifecycle.local.mailbox import SentEmail, sent_emails, write_emails
 from lifecycle.local.schedule import occurrences
 from lifecycle.local.stack import (
+    LOCAL_PARAMETERS,
     REGION,
     TEMPLATE,
     FunctionSpec,
@@ -46,14 +47,6 @@ from lifecycle.privacy import mask_email
 
 WORLD = Path(__file__).with_name("simulation.json")
 
-PARAMETERS = {
-    "SenderEmail": "hello@freshfold.example",
-    "BusinessName": "Fresh Fold Laundry",
-    "BusinessPostalAddress": "Keizersgracht 100, 1015 CJ Amsterdam, Netherlands",
-    "BusinessWebsite": "https://freshfold.example/book",
-    "DefaultLocale": "en",
-    "DefaultTimezone": "Europe/Amsterdam",
-}
 
 _SERIALIZER = TypeSerializer()
 
@@ -182,7 +175,7 @@ class Simulation:
 
     def plan(self) -> None:
         for customer in self.world["customers"]:
-            zone = customer.get("timezone") or PARAMETERS["DefaultTimezone"]
+            zone = customer.get("timezone") or LOCAL_PARAMETERS["DefaultTimezone"]
             signup = int(customer.get("signup_day", 0))
             self._push(
                 self._moment(signup, customer.get("signup_time", "09:00"), zone),
@@ -605,11 +598,7 @@ def simulate(
         raise WorldError("the simulation needs at least one day")
     world = load_world(world_path)
     with local_aws(), logs_to(out_dir / "lambda-logs.jsonl"):
-        stack = LocalStack.from_template(PARAMETERS, template)
-        stack.create_tables()
-        boto3.client("sesv2", region_name=REGION).create_email_identity(
-            EmailIdentity=PARAMETERS["SenderEmail"].split("@")[1]
-        )
+        stack = LocalStack.deployed(path=template)
         simulation = Simulation(
             world, days=days, seed=seed, stack=stack, progress=Progress(progress, days)
         )

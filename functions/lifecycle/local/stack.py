@@ -33,6 +33,18 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
 
 
+# Stack parameters for local runs: the sample business that templates/_layouts/sample.json
+# also describes.
+LOCAL_PARAMETERS = {
+    "SenderEmail": "hello@freshfold.example",
+    "BusinessName": "Fresh Fold Laundry",
+    "BusinessPostalAddress": "Keizersgracht 100, 1015 CJ Amsterdam, Netherlands",
+    "BusinessWebsite": "https://freshfold.example/book",
+    "DefaultLocale": "en",
+    "DefaultTimezone": "Europe/Amsterdam",
+}
+
+
 class TemplateError(ValueError):
     """The template uses something the local runner cannot reproduce."""
 
@@ -187,6 +199,18 @@ class LocalStack:
         if missing:
             raise TemplateError(f"template parameters need values: {', '.join(sorted(missing))}")
         return cls(template=template, parameters=values, template_dir=path.parent)
+
+    @classmethod
+    def deployed(
+        cls, parameters: Mapping[str, str] | None = None, path: Path = TEMPLATE
+    ) -> LocalStack:
+        """The template's stack created in (already started) moto: tables and a verified
+        sender domain, ready for handlers."""
+        stack = cls.from_template(dict(parameters or LOCAL_PARAMETERS), path)
+        stack.create_tables()
+        domain = stack.parameters["SenderEmail"].split("@", 1)[1]
+        boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=domain)
+        return stack
 
     # ------------------------------------------------------------------ resources
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
