@@ -475,6 +475,10 @@ class Simulation:
         for table, resource in self.stack.resources("AWS::DynamoDB::Table").items():
             if "StreamSpecification" in resource["Properties"] and table not in subscribed:
                 lines.append(f"(no function on the {table} stream yet)")
+        lines.append(
+            "(no function consumes SES bounce and complaint notifications yet: the BOUNCE and "
+            "COMPLAINT lines below are what SES would report, counted in the KPIs only)"
+        )
         return lines
 
 
