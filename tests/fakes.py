@@ -10,6 +10,7 @@ from typing import Any
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
 from lifecycle.messaging.ledger import Claim, LedgerState
 from lifecycle.messaging.message import Channel, Message
+from lifecycle.messaging.preferences import Change, Preferences, Source
 from lifecycle.models import Customer
 from lifecycle.settings import Business
 
@@ -74,6 +75,33 @@ class FakeSuppressions:
 
     def reason_for(self, channel: Channel, address: str) -> str | None:
         return self.entries.get((channel, address))
+
+
+@dataclass
+class FakePreferences:
+    state: dict[str, Preferences] = field(default_factory=dict)
+    events: set[str] = field(default_factory=set)
+
+    def get(self, customer_id: str) -> Preferences:
+        return self.state.get(customer_id, Preferences())
+
+    def apply(
+        self, customer_id: str, changes: list[Change], source: Source, at: datetime, event_id: str
+    ) -> bool:
+        if event_id in self.events:
+            return False
+        self.events.add(event_id)
+        current = self.get(customer_id)
+        self.state[customer_id] = Preferences(current.after(changes), current.version + 1)
+        return True
+
+
+@dataclass
+class FakeSmsOptOuts:
+    numbers: set[str] = field(default_factory=set)
+
+    def is_opted_out(self, phone: str) -> bool:
+        return phone in self.numbers
 
 
 @dataclass

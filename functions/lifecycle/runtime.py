@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from lifecycle.adapters.dynamo import DynamoLedger, DynamoSuppressions
+from lifecycle.adapters.dynamo import DynamoLedger, DynamoPreferences, DynamoSuppressions
 from lifecycle.adapters.ses import SesEmailSender
 from lifecycle.adapters.sns import SnsSmsSender
 from lifecycle.messaging.catalog import CATALOG
@@ -58,14 +58,19 @@ def build(settings: Settings, count: Counter) -> Runtime:
         lease_seconds=settings.claim_lease_seconds,
         retention_days=settings.ledger_retention_days,
     )
+    sms = SnsSmsSender(boto3.client("sns", config=_SEND_CONFIG), settings.sms_sender_id)
     dispatcher = Dispatcher(
-        policy=ContactPolicy(DynamoSuppressions(dynamodb, settings.suppressions_table)),
+        policy=ContactPolicy(
+            DynamoSuppressions(dynamodb, settings.suppressions_table),
+            DynamoPreferences(dynamodb, settings.preferences_table),
+            sms,
+        ),
         ledger=ledger,
         renderer=Renderer(settings.templates_dir, settings.default_locale, settings.business),
         email=SesEmailSender(
             boto3.client("sesv2", config=_SEND_CONFIG), settings.ses_configuration_set
         ),
-        sms=SnsSmsSender(boto3.client("sns", config=_SEND_CONFIG), settings.sms_sender_id),
+        sms=sms,
         business=settings.business,
         count=count,
     )

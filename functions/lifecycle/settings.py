@@ -33,6 +33,7 @@ class Settings:
     orders_table: str
     ledger_table: str
     suppressions_table: str
+    preferences_table: str
     business: Business
     default_locale: str
     default_timezone: str
@@ -85,6 +86,7 @@ class Settings:
             orders_table=required("ORDERS_TABLE"),
             ledger_table=required("LEDGER_TABLE"),
             suppressions_table=required("SUPPRESSIONS_TABLE"),
+            preferences_table=required("PREFERENCES_TABLE"),
             business=Business(
                 name=required("BUSINESS_NAME"),
                 postal_address=required("BUSINESS_POSTAL_ADDRESS"),

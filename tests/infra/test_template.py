@@ -93,6 +93,7 @@ def test_roles_use_wildcards_only_where_aws_offers_nothing_narrower(name: str) -
             if statement["Resource"] == "*":
                 assert set(actions) <= {
                     "sns:Publish",
+                    "sns:CheckIfPhoneNumberIsOptedOut",
                     "xray:PutTraceSegments",
                     "xray:PutTelemetryRecords",
                 }, statement["Sid"]

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from lifecycle.adapters.dynamo import DynamoLedger, DynamoSuppressions
+from lifecycle.adapters.dynamo import DynamoLedger, DynamoPreferences, DynamoSuppressions
 from lifecycle.adapters.errors import classify
 from lifecycle.adapters.ses import SesEmailSender
 from lifecycle.adapters.sns import SnsSmsSender
@@ -16,6 +16,7 @@ from lifecycle.messaging.channels import OutboundEmail, OutboundSms
 from lifecycle.messaging.errors import PermanentError, TransientError
 from lifecycle.messaging.ledger import Claim, LedgerState
 from lifecycle.messaging.message import Channel, Kind, Message
+from lifecycle.messaging.preferences import Action, Change, Source
 from tests.conftest import Aws
 from tests.fakes import customer, now
 
@@ -208,3 +209,36 @@ def test_suppressions_are_stored_as_hashes(aws: Aws) -> None:
     assert suppressions.reason_for(Channel.SMS, "ann@example.com") is None
     items = boto3.client("dynamodb").scan(TableName="SuppressionsTable")["Items"]
     assert "example.com" not in str(items).lower()
+
+
+def test_preferences_change_once_per_event_and_keep_an_audit_trail(aws: Aws) -> None:
+    store = DynamoPreferences(boto3.client("dynamodb"), "PreferencesTable")
+    leave_offers = [Change(Channel.EMAIL, "offers", Action.UNSUBSCRIBE)]
+
+    assert store.apply("c-1", leave_offers, Source.ONE_CLICK, now(), "evt-1") is True
+    # the same notification or form post again changes nothing
+    assert store.apply("c-1", leave_offers, Source.ONE_CLICK, now(), "evt-1") is False
+    later = now() + timedelta(days=3)
+    back = [Change(Channel.EMAIL, "offers", Action.RESUBSCRIBE)]
+    leave_sms = [Change(Channel.SMS, "*", Action.UNSUBSCRIBE)]
+    assert store.apply("c-1", back + leave_sms, Source.PREFERENCE_CENTRE, later, "evt-2")
+
+    prefs = store.get("c-1")
+    assert prefs.opt_outs == {"sms:*"}
+    assert prefs.allows(Channel.EMAIL, "offers")
+    assert not prefs.allows(Channel.SMS, "loyalty")
+    history = store.history("c-1")
+    assert [e["source"] for e in history] == ["one-click", "preference-centre"]
+    assert history[1]["changes"][0] == {
+        "channel": "email",
+        "topic": "offers",
+        "action": "resubscribe",
+    }
+
+
+def test_sns_opt_out_list_is_asked(aws: Aws) -> None:
+    sender = SnsSmsSender(boto3.client("sns"))
+
+    # moto answers "opted out" for numbers ending in 99
+    assert sender.is_opted_out("+31612345699") is True
+    assert sender.is_opted_out("+31612345678") is False

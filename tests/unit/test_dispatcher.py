@@ -8,6 +8,7 @@ from lifecycle.messaging.dispatcher import Dispatcher
 from lifecycle.messaging.errors import PermanentError, TransientError
 from lifecycle.messaging.message import Channel, Kind, Message, Status
 from lifecycle.messaging.policy import ContactPolicy
+from lifecycle.messaging.preferences import Preferences
 from lifecycle.messaging.renderer import Renderer
 from lifecycle.models import Customer
 from tests.conftest import ROOT
@@ -16,7 +17,9 @@ from tests.fakes import (
     FakeEmail,
     FakeLedger,
     FakeLinks,
+    FakePreferences,
     FakeSms,
+    FakeSmsOptOuts,
     FakeSuppressions,
     customer,
     now,
@@ -27,11 +30,13 @@ class World:
     def __init__(self, links: FakeLinks | None = None) -> None:
         self.ledger = FakeLedger()
         self.suppressions = FakeSuppressions()
+        self.preferences = FakePreferences()
+        self.sms_opt_outs = FakeSmsOptOuts()
         self.email = FakeEmail()
         self.sms = FakeSms()
         self.counted: list[str] = []
         self.dispatcher = Dispatcher(
-            policy=ContactPolicy(self.suppressions),
+            policy=ContactPolicy(self.suppressions, self.preferences, self.sms_opt_outs),
             ledger=self.ledger,
             renderer=Renderer(ROOT / "templates", "en", BUSINESS),
             email=self.email,
@@ -233,3 +238,83 @@ def test_sent_message_whose_mark_fails_is_still_reported_sent() -> None:
     assert outcome.status is Status.SENT
     assert len(world.email.sent) == 1
     assert world.counted == ["MessagesSent", "MessagesSentUnmarked"]
+
+
+def _topic_message(topic: str = "offers", channel: Channel = Channel.EMAIL) -> Message:
+    who = customer(consent={"email_marketing": True, "sms_marketing": True})
+    return Message(
+        key=f"offer#{who.customer_id}#{channel}",
+        stage="retention",
+        template="welcome",
+        channel=channel,
+        kind=Kind.MARKETING,
+        customer=who,
+        context={"first_name": who.first_name},
+        topic=topic,
+    )
+
+
+@pytest.mark.parametrize(
+    ("opt_outs", "reason"),
+    [
+        ({"email:offers"}, "unsubscribed: offers by email"),
+        ({"email:*"}, "unsubscribed: all email marketing"),
+    ],
+)
+def test_a_topic_the_customer_left_is_not_sent(opt_outs: set[str], reason: str) -> None:
+    world = World(links=FakeLinks())
+    world.preferences.state["c-1"] = Preferences(frozenset(opt_outs))
+
+    outcome = world.dispatcher.dispatch(_topic_message())
+
+    assert outcome.status is Status.SKIPPED
+    assert outcome.reason == reason
+    assert world.email.sent == []
+
+
+def test_leaving_one_topic_keeps_the_others() -> None:
+    world = World(links=FakeLinks())
+    world.preferences.state["c-1"] = Preferences(frozenset({"email:loyalty", "sms:*"}))
+
+    assert world.dispatcher.dispatch(_topic_message("offers")).status is Status.SENT
+
+
+def test_number_that_replied_stop_gets_no_sms() -> None:
+    world = World()
+    world.sms_opt_outs.numbers.add("+31612345678")
+
+    outcome = world.dispatcher.dispatch(message(Channel.SMS))
+
+    assert outcome.status is Status.SKIPPED
+    assert outcome.reason == "opted out of SMS (replied STOP)"
+    assert world.sms.sent == []
+
+
+def test_marketing_sms_ends_with_the_opt_out_text() -> None:
+    world = World()
+
+    world.dispatcher.dispatch(_topic_message(channel=Channel.SMS))
+
+    (sms,) = world.sms.sent
+    assert sms.marketing is True
+    assert sms.text.endswith("Reply STOP to opt out")
+
+
+def test_service_email_with_a_topic_carries_the_unsubscribe_headers() -> None:
+    # the feedback request is service mail, but it belongs to the feedback topic
+    world = World(links=FakeLinks())
+    feedback = Message(
+        key="feedback#o-1#email",
+        stage="feedback",
+        template="welcome",
+        channel=Channel.EMAIL,
+        kind=Kind.SERVICE,
+        customer=customer(consent={}),
+        context={"first_name": "Ann"},
+        topic="feedback",
+    )
+
+    world.dispatcher.dispatch(feedback)
+
+    (email,) = world.email.sent
+    assert email.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

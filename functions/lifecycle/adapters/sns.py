@@ -43,3 +43,11 @@ class SnsSmsSender:
         except Exception as exc:
             raise classify(exc, "SNS") from None
         return str(response["MessageId"])
+
+    def is_opted_out(self, phone: str) -> bool:
+        """SNS's own list of numbers that replied STOP (checked before every SMS)."""
+        try:
+            response = self._client.check_if_phone_number_is_opted_out(phoneNumber=phone)
+        except Exception as exc:
+            raise classify(exc, "SNS") from None
+        return bool(response["isOptedOut"])

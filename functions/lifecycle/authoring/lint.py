@@ -57,9 +57,7 @@ class _Linter:
                 self.add(folder.name, 0, "folder is not a message in the catalog")
         for spec in CATALOG.values():
             self._check_parts(spec.template, spec.parts, SAMPLE_FILE)
-        self._check_parts(
-            LAYOUTS, LAYOUT_PARTS, None, localised=("footer.html.j2", "footer.txt.j2")
-        )
+        self._check_parts(LAYOUTS, LAYOUT_PARTS, None, localised=LAYOUT_PARTS[2:])
 
     def _check_parts(
         self,
@@ -147,7 +145,7 @@ class _Linter:
         folder: str,
         context: dict[str, object],
     ) -> None:
-        if spec.kind is Kind.MARKETING:
+        if spec.topic is not None:
             context = {**context, "unsubscribe_url": samples.unsubscribe_url}
         try:
             email = renderer.email(spec.template, locale, context)
@@ -161,14 +159,14 @@ class _Linter:
                 f"subject is {len(email.subject)} characters with sample data "
                 f"(at most {MAX_SUBJECT}): {email.subject!r}",
             )
-        if spec.kind is Kind.MARKETING:
+        if spec.topic is not None:
             business = samples.business
             for part, body in (("email.html.j2", email.html), ("email.txt.j2", email.text)):
                 where = _source(self.root, folder, spec.template, part)
                 if samples.unsubscribe_url not in body.replace("&amp;", "&"):
-                    self.add(where, 0, "marketing email has no visible unsubscribe link")
+                    self.add(where, 0, f"{spec.kind} email has no visible unsubscribe link")
                 if business.postal_address not in body:
-                    self.add(where, 0, "marketing email does not show the postal address")
+                    self.add(where, 0, f"{spec.kind} email does not show the postal address")
 
     def _check_sms(
         self,
@@ -179,7 +177,7 @@ class _Linter:
         context: dict[str, object],
     ) -> None:
         try:
-            sms = renderer.sms(spec.template, locale, context)
+            sms = renderer.sms(spec.template, locale, context, opt_out=spec.kind is Kind.MARKETING)
         except RenderError as error:
             self._render_failed(error)
             return

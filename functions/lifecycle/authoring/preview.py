@@ -50,7 +50,7 @@ def _render(
     entry = Entry(spec=spec, locale=locale)
     try:
         context = samples.context(spec, locale)
-        if spec.kind is Kind.MARKETING:
+        if spec.topic is not None:
             context["unsubscribe_url"] = samples.unsubscribe_url
         if Channel.EMAIL in spec.channels:
             email = renderer.email(spec.template, locale, context)
@@ -65,7 +65,8 @@ def _render(
                 text_file=f"{spec.template}/{locale}/email.txt",
             )
         if Channel.SMS in spec.channels:
-            text = renderer.sms(spec.template, locale, context).text
+            opt_out = spec.kind is Kind.MARKETING
+            text = renderer.sms(spec.template, locale, context, opt_out=opt_out).text
             entry = replace(entry, sms=text, sms_size=measure(text))
     except (RenderError, SampleError) as error:
         return Entry(spec=spec, locale=locale, error=str(error))

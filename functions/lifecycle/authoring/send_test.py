@@ -64,7 +64,8 @@ def send_test(
             phone = e164(to)
         except ValueError as exc:
             raise SendTestError(f"--to {to!r}: {exc}") from None
-        text = TEST_MARK + renderer.sms(spec.template, chosen, context).text
+        marketing = spec.kind is Kind.MARKETING
+        text = TEST_MARK + renderer.sms(spec.template, chosen, context, opt_out=marketing).text
         sms = OutboundSms(phone, text, marketing=spec.kind is Kind.MARKETING, message_key="test")
         provider_id = SnsSmsSender(boto3.client("sns")).send(sms)
         return TestSend(channel, chosen, provider_id, text)
@@ -76,7 +77,7 @@ def send_test(
     if not sender:
         raise SendTestError("--sender (or SENDER_EMAIL) is needed: a verified SES identity")
     headers = {TEST_HEADER: "true"}
-    if spec.kind is Kind.MARKETING:
+    if spec.topic is not None:
         context["unsubscribe_url"] = samples.unsubscribe_url
         headers["List-Unsubscribe"] = f"<{samples.unsubscribe_url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

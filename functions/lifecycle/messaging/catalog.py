@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lifecycle.messaging.message import Channel, Kind
+from lifecycle.messaging.preferences import TOPICS
 from lifecycle.messaging.renderer import EMAIL_PARTS, SMS_PART
 
 # Locales every message ships in. English lives at the message folder's root; the others
@@ -23,6 +24,12 @@ class MessageSpec:
     variables: frozenset[str]  # what the journey puts in the context, beside the renderer's own
     topic: str | None = None  # marketing messages belong to a topic
     sms_segments: int = 1  # most SMS segments one message may take (each is billed)
+
+    def __post_init__(self) -> None:
+        if self.kind is Kind.MARKETING and self.topic is None:
+            raise ValueError(f"{self.template}: a marketing message must belong to a topic")
+        if self.topic is not None and self.topic not in TOPICS:
+            raise ValueError(f"{self.template}: unknown topic {self.topic!r}")
 
     @property
     def parts(self) -> tuple[str, ...]:

@@ -130,7 +130,12 @@ class Dispatcher:
         if address is None:  # the policy refuses this first; kept for the type checker
             raise PermanentError("no address")
         if message.channel is Channel.SMS:
-            sms = self._renderer.sms(message.template, message.customer.locale, message.context)
+            sms = self._renderer.sms(
+                message.template,
+                message.customer.locale,
+                message.context,
+                opt_out=message.kind is Kind.MARKETING,
+            )
             return self._sms.send(
                 OutboundSms(
                     phone=address,
@@ -142,9 +147,10 @@ class Dispatcher:
 
         context = dict(message.context)
         headers: dict[str, str] = {}
-        if message.kind is Kind.MARKETING:
+        if message.topic is not None:
+            # Every email that belongs to a topic can be left in one click (RFC 8058).
             if self._links is None:
-                raise PermanentError("marketing email needs an unsubscribe link; none configured")
+                raise PermanentError("topic email needs an unsubscribe link; none configured")
             url = self._links.url_for(message.customer.customer_id, message.topic)
             context["unsubscribe_url"] = url
             # RFC 8058 one-click unsubscribe: mailbox providers POST to the URL.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from lifecycle.messaging.message import Channel, Kind, Message
+from lifecycle.messaging.preferences import PreferenceStore
 
 
 class SuppressionList(Protocol):
@@ -40,9 +41,22 @@ def consent_refusal(message: Message) -> str | None:
     return None if consent.sms_transactional else "no consent: sms_transactional"
 
 
+class SmsOptOutList(Protocol):
+    def is_opted_out(self, phone: str) -> bool:
+        """True if the number replied STOP (the provider's own opt-out list)."""
+        ...
+
+
 class ContactPolicy:
-    def __init__(self, suppressions: SuppressionList) -> None:
+    def __init__(
+        self,
+        suppressions: SuppressionList,
+        preferences: PreferenceStore,
+        sms_opt_outs: SmsOptOutList,
+    ) -> None:
         self._suppressions = suppressions
+        self._preferences = preferences
+        self._sms_opt_outs = sms_opt_outs
 
     def refusal(self, message: Message) -> str | None:
         """The reason this message must not be sent, or None when it may be."""
@@ -52,7 +66,16 @@ class ContactPolicy:
         refused = consent_refusal(message)
         if refused:
             return refused
+        if message.topic is not None:
+            # Only topic messages pay for this lookup; transactional ones have no topic.
+            left = self._preferences.get(message.customer.customer_id).refusal(
+                message.channel, message.topic
+            )
+            if left:
+                return left
         suppressed = self._suppressions.reason_for(message.channel, address)
         if suppressed:
             return f"suppressed: {suppressed}"
+        if message.channel is Channel.SMS and self._sms_opt_outs.is_opted_out(address):
+            return "opted out of SMS (replied STOP)"
         return None

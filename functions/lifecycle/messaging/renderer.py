@@ -40,7 +40,8 @@ from lifecycle.settings import Business
 LAYOUTS = "_layouts"
 FALLBACK_LOCALE = "en"
 EMAIL_PARTS = ("email.subject.j2", "email.html.j2", "email.txt.j2")
-LAYOUT_PARTS = ("email.html.j2", "email.txt.j2", "footer.html.j2", "footer.txt.j2")
+SMS_OPT_OUT = "sms.optout.txt.j2"
+LAYOUT_PARTS = ("email.html.j2", "email.txt.j2", "footer.html.j2", "footer.txt.j2", SMS_OPT_OUT)
 SMS_PART = "sms.txt.j2"
 
 # What the renderer itself puts in every template's context, beside the message's own values.
@@ -133,10 +134,21 @@ class Renderer:
             locale=chosen,
         )
 
-    def sms(self, template: str, locale: str | None, context: Mapping[str, Any]) -> RenderedSms:
-        """Render the SMS text, whitespace collapsed so every character counts."""
+    def sms(
+        self,
+        template: str,
+        locale: str | None,
+        context: Mapping[str, Any],
+        *,
+        opt_out: bool = False,
+    ) -> RenderedSms:
+        """Render the SMS text, whitespace collapsed so every character counts. Marketing SMS
+        end with the carrier-required opt-out text from the layout (`sms.optout.txt.j2`)."""
         chosen = self.resolve_locale(template, locale)
-        text = self._render(self._part(template, chosen, SMS_PART), self._context(chosen, context))
+        values = self._context(chosen, context)
+        text = self._render(self._part(template, chosen, SMS_PART), values)
+        if opt_out:
+            text += " " + self._render(self._part(LAYOUTS, chosen, SMS_OPT_OUT), values)
         return RenderedSms(text=_WHITESPACE.sub(" ", text).strip(), locale=chosen)
 
     def _context(self, locale: str, context: Mapping[str, Any]) -> dict[str, Any]:
