@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -10,10 +11,12 @@ import boto3
 from botocore.config import Config
 
 from lifecycle.adapters.dynamo import DynamoLedger, DynamoPreferences, DynamoSuppressions
+from lifecycle.adapters.secrets import secret_bytes
 from lifecycle.adapters.ses import SesEmailSender
 from lifecycle.adapters.sns import SnsSmsSender
 from lifecycle.messaging.catalog import CATALOG
 from lifecycle.messaging.dispatcher import Counter, Dispatcher
+from lifecycle.messaging.links import LinkSigner
 from lifecycle.messaging.policy import ContactPolicy
 from lifecycle.messaging.renderer import LAYOUT_PARTS, LAYOUTS, Renderer
 from lifecycle.settings import Settings, SettingsError
@@ -39,6 +42,18 @@ def check_templates(templates_dir: Path) -> None:
             f"templates missing under {templates_dir}: {', '.join(missing)} "
             "(is the templates layer attached and TEMPLATES_DIR right?)"
         )
+
+
+def link_signer(settings: Settings) -> LinkSigner | None:
+    """The signer for unsubscribe and preference links, where the function has the key."""
+    if not settings.link_signing_secret:
+        return None
+    client = boto3.client("secretsmanager", config=_TABLE_CONFIG)
+    return LinkSigner(
+        secret_bytes(client, settings.link_signing_secret),
+        settings.preferences_url or "",
+        valid_days=settings.link_valid_days,
+    )
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,7 @@ def build(settings: Settings, count: Counter) -> Runtime:
         ),
         sms=sms,
         business=settings.business,
+        unsubscribe_links=link_signer(settings) if settings.preferences_url else None,
         count=count,
     )
     return Runtime(settings=settings, ledger=ledger, dispatcher=dispatcher)
@@ -81,3 +97,40 @@ def build(settings: Settings, count: Counter) -> Runtime:
 def current(count: Counter) -> Runtime:
     """The runtime for this process, built on first use from the environment."""
     return build(Settings.from_env(), count)
+
+
+@dataclass(frozen=True)
+class PreferenceCentre:
+    """What the preference centre's handler needs, built once per cold start."""
+
+    settings: Settings
+    signer: LinkSigner
+    preferences: DynamoPreferences
+    renderer: Renderer
+    customers: Callable[[str], dict[str, str]]
+
+
+@cache
+def preference_centre() -> PreferenceCentre:
+    settings = Settings.from_env()
+    signer = link_signer(settings)
+    if signer is None:
+        raise SettingsError("LINK_SIGNING_SECRET is required by the preference centre")
+    dynamodb = boto3.client("dynamodb", config=_TABLE_CONFIG)
+
+    def customer(customer_id: str) -> dict[str, str]:
+        # Only what the page shows; a forgotten or unknown customer still gets the page.
+        item = dynamodb.get_item(
+            TableName=settings.customers_table,
+            Key={"customer_id": {"S": customer_id}},
+            ProjectionExpression="first_name, locale",
+        ).get("Item", {})
+        return {k: v["S"] for k, v in item.items() if "S" in v}
+
+    return PreferenceCentre(
+        settings=settings,
+        signer=signer,
+        preferences=DynamoPreferences(dynamodb, settings.preferences_table),
+        renderer=Renderer(settings.templates_dir, settings.default_locale, settings.business),
+        customers=customer,
+    )

@@ -42,6 +42,9 @@ class Settings:
     sms_sender_id: str | None
     claim_lease_seconds: int
     ledger_retention_days: int
+    link_signing_secret: str | None
+    preferences_url: str | None
+    link_valid_days: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -100,4 +103,9 @@ class Settings:
             sms_sender_id=env.get("SMS_SENDER_ID", "").strip() or None,
             claim_lease_seconds=integer("CLAIM_LEASE_SECONDS", 90),
             ledger_retention_days=integer("LEDGER_RETENTION_DAYS", 400),
+            link_signing_secret=env.get("LINK_SIGNING_SECRET", "").strip() or None,
+            preferences_url=(
+                https("PREFERENCES_URL") if env.get("PREFERENCES_URL", "").strip() else None
+            ),
+            link_valid_days=integer("LINK_VALID_DAYS", 365),
         )

@@ -13,6 +13,7 @@ Rendering uses the sample data beside the templates, in every supported locale.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -24,7 +25,15 @@ from lifecycle.authoring.samples import LAYOUTS, SAMPLE_FILE, SampleError, Sampl
 from lifecycle.messaging.catalog import CATALOG, SUPPORTED_LOCALES, MessageSpec
 from lifecycle.messaging.errors import RenderError
 from lifecycle.messaging.message import Channel, Kind
-from lifecycle.messaging.renderer import LAYOUT_PARTS, RENDERER_VARIABLES, SMS_PART, Renderer
+from lifecycle.messaging.renderer import (
+    LAYOUT_PARTS,
+    PAGE_STRINGS,
+    PAGE_VARIABLES,
+    PAGES,
+    RENDERER_VARIABLES,
+    SMS_PART,
+    Renderer,
+)
 from lifecycle.messaging.sms import measure
 
 MAX_SUBJECT = 78
@@ -53,7 +62,7 @@ class _Linter:
     # ------------------------------------------------------------------ files
     def check_files(self) -> None:
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
-            if folder.name != LAYOUTS and folder.name not in CATALOG:
+            if folder.name not in (LAYOUTS, PAGES) and folder.name not in CATALOG:
                 self.add(folder.name, 0, "folder is not a message in the catalog")
         for spec in CATALOG.values():
             self._check_parts(spec.template, spec.parts, SAMPLE_FILE)
@@ -85,6 +94,27 @@ class _Linter:
             if path.name not in known:
                 self.add(str(path.relative_to(self.root)), 0, "not a known template part")
 
+    def check_page_strings(self) -> None:
+        """Every supported locale has every text the pages use, with the same keys."""
+        path = self.root / PAGES / PAGE_STRINGS
+        relative = f"{PAGES}/{PAGE_STRINGS}"
+        try:
+            strings = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            self.add(relative, 0, "missing page texts")
+            return
+        except json.JSONDecodeError as exc:
+            self.add(relative, exc.lineno, f"not valid JSON ({exc.msg})")
+            return
+        english = _keys(strings.get("en", {}))
+        for locale in SUPPORTED_LOCALES:
+            if locale not in strings:
+                self.add(relative, 0, f"missing locale variant {locale}")
+                continue
+            missing = english - _keys(strings[locale])
+            if missing:
+                self.add(relative, 0, f"{locale} lacks {', '.join(sorted(missing))}")
+
     # ------------------------------------------------------------------ source checks
     def check_sources(self, renderer: Renderer) -> None:
         env = renderer.environment
@@ -93,7 +123,8 @@ class _Linter:
             relative = path.relative_to(self.root).as_posix()
             folder = relative.split("/", 1)[0]
             spec = CATALOG.get(folder)
-            allowed = RENDERER_VARIABLES | (spec.variables if spec else frozenset()) | builtins
+            own = spec.variables if spec else PAGE_VARIABLES if folder == PAGES else frozenset()
+            allowed = RENDERER_VARIABLES | own | builtins
             source = path.read_text(encoding="utf-8")
             try:
                 tree = env.parse(source, name=relative)
@@ -102,9 +133,7 @@ class _Linter:
                 continue
             for name in sorted(meta.find_undeclared_variables(tree) - allowed):
                 line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), 0)
-                provided = ", ".join(
-                    sorted((spec.variables if spec else set()) | RENDERER_VARIABLES)
-                )
+                provided = ", ".join(sorted(own | RENDERER_VARIABLES))
                 self.add(
                     relative, line, f"variable '{name}' is not provided (provided: {provided})"
                 )
@@ -196,6 +225,15 @@ def _source(root: Path, folder: str, template: str, part: str) -> str:
     return f"{folder}/{part}" if (root / folder / part).is_file() else f"{template}/{part}"
 
 
+def _keys(tree: object, prefix: str = "") -> set[str]:
+    if not isinstance(tree, dict):
+        return {prefix.rstrip(".")}
+    keys: set[str] = set()
+    for key, value in tree.items():
+        keys |= _keys(value, f"{prefix}{key}.")
+    return keys
+
+
 class _HtmlScan(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -226,6 +264,7 @@ def lint(templates_dir: Path) -> list[Finding]:
     """Every problem found in `templates_dir`, sorted by file and line."""
     linter = _Linter(templates_dir)
     linter.check_files()
+    linter.check_page_strings()
     try:
         samples = Samples.load(templates_dir)
     except SampleError as exc:

@@ -14,6 +14,7 @@ message never mixes languages. English lives at the message's root.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Mapping
@@ -46,6 +47,12 @@ SMS_PART = "sms.txt.j2"
 
 # What the renderer itself puts in every template's context, beside the message's own values.
 RENDERER_VARIABLES = frozenset({"business", "locale", "layout", "unsubscribe_url"})
+# Web pages (the preference centre): templates/_pages/<page>.html.j2, texts in strings.json.
+PAGES = "_pages"
+PAGE_STRINGS = "strings.json"
+PAGE_VARIABLES = frozenset(
+    {"t", "first_name", "action", "form_token", "link_topic", "topics", "email", "sms", "problem"}
+)
 
 _UNDEFINED = re.compile(r"^'(?P<name>[^']+)' is undefined$")
 _NO_ATTRIBUTE = re.compile(r"has no attribute '(?P<name>[^']+)'$")
@@ -103,6 +110,7 @@ class Renderer:
             auto_reload=False,
         )
         self._folders: dict[str, set[str]] = {}
+        self._strings: dict[str, Any] | None = None
 
     @property
     def environment(self) -> ImmutableSandboxedEnvironment:
@@ -150,6 +158,31 @@ class Renderer:
         if opt_out:
             text += " " + self._render(self._part(LAYOUTS, chosen, SMS_OPT_OUT), values)
         return RenderedSms(text=_WHITESPACE.sub(" ", text).strip(), locale=chosen)
+
+    def page(self, name: str, locale: str | None, context: Mapping[str, Any]) -> str:
+        """Render a web page in the customer's locale (texts from _pages/strings.json)."""
+        chosen = self._page_locale(locale)
+        values = {**self._context(chosen, {}), "t": self._page_strings()[chosen], **context}
+        return self._render(f"{PAGES}/{name}.html.j2", values)
+
+    def page_strings(self, locale: str | None) -> dict[str, Any]:
+        """The page texts in the customer's locale (with the usual fallback)."""
+        strings: dict[str, Any] = self._page_strings()[self._page_locale(locale)]
+        return strings
+
+    def _page_locale(self, locale: str | None) -> str:
+        strings = self._page_strings()
+        return next(
+            (c for c in locale_chain(locale, self._default_locale) if c in strings),
+            FALLBACK_LOCALE,
+        )
+
+    def _page_strings(self) -> dict[str, Any]:
+        if self._strings is None:
+            path = self._root / PAGES / PAGE_STRINGS
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            self._strings = {k: v for k, v in loaded.items() if not k.startswith("_")}
+        return self._strings
 
     def _context(self, locale: str, context: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {

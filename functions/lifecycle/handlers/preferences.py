@@ -1,0 +1,158 @@
+"""Preference centre Lambda (Function URL): one-click unsubscribe and the preferences page.
+
+GET  /preferences?t=<token>   the page: leave one topic, all marketing, or a channel
+POST /preferences?t=<token>   body `List-Unsubscribe=One-Click`: RFC 8058, takes effect at once
+                              any other body: the page's form (needs its form token and a
+                              same-origin request; a cross-site form changes nothing)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lifecycle import runtime
+from lifecycle.journeys import preferences as journey
+from lifecycle.messaging.links import InvalidLink, LinkClaims
+from lifecycle.messaging.preferences import TOPICS, Source
+from lifecycle.observability import logger
+
+app = LambdaFunctionUrlResolver()
+
+HTML = "text/html; charset=utf-8"
+# Pages carry no script at all, and may not be framed or post anywhere but here.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+_STATUS = {"malformed": 400, "forged": 403, "expired": 410, "request": 403}
+
+
+def _respond(status: int, body: str, content_type: str = HTML) -> Response[str]:
+    return Response(
+        status_code=status, content_type=content_type, body=body, headers=dict(SECURITY_HEADERS)
+    )
+
+
+def _token() -> str:
+    return app.current_event.get_query_string_value("t", "") or ""
+
+
+def _refuse(problem: str, locale: str | None = None) -> Response[str]:
+    centre = runtime.preference_centre()
+    page = centre.renderer.page("invalid", locale, {"problem": problem})
+    logger.warning("preference request refused", extra={"problem": problem})
+    return _respond(_STATUS[problem], page)
+
+
+def _claims() -> LinkClaims:
+    return runtime.preference_centre().signer.verify(_token())
+
+
+def _page(name: str, claims: LinkClaims, customer: dict[str, str]) -> Response[str]:
+    centre = runtime.preference_centre()
+    shown = journey.view(centre.preferences.get(claims.customer_id))
+    token = _token()
+    page = centre.renderer.page(
+        name,
+        customer.get("locale"),
+        {
+            "first_name": customer.get("first_name", ""),
+            "action": "?" + urlencode({"t": token}),
+            "form_token": centre.signer.form_token(token),
+            "link_topic": claims.topic,
+            "topics": TOPICS,
+            "email": shown.email,
+            "sms": shown.sms,
+        },
+    )
+    return _respond(200, page)
+
+
+@app.get("/preferences")
+def show() -> Response[str]:
+    """Showing the page never changes anything (link scanners open links too)."""
+    try:
+        claims = _claims()
+    except InvalidLink as invalid:
+        return _refuse(invalid.kind)
+    customer = runtime.preference_centre().customers(claims.customer_id)
+    return _page("preferences", claims, customer)
+
+
+@app.post("/preferences")
+def change() -> Response[str]:
+    try:
+        claims = _claims()
+    except InvalidLink as invalid:
+        return _refuse(invalid.kind)
+    centre = runtime.preference_centre()
+    form = parse_qs(app.current_event.decoded_body or "", keep_blank_values=True)
+    now = datetime.now(UTC)
+
+    if form.get("List-Unsubscribe") == ["One-Click"]:
+        # RFC 8058: the mailbox provider posts this; it can only ever unsubscribe, and the same
+        # link posted twice is one event.
+        event_id = "one-click-" + hashlib.sha256(_token().encode()).hexdigest()[:40]
+        changed = centre.preferences.apply(
+            claims.customer_id, journey.one_click(claims.topic), Source.ONE_CLICK, now, event_id
+        )
+        logger.info(
+            "one-click unsubscribe",
+            extra={"customer_id": claims.customer_id, "topic": claims.topic, "new": changed},
+        )
+        customer = centre.customers(claims.customer_id)
+        strings = centre.renderer.page_strings(customer.get("locale"))
+        return _respond(200, strings["one_click_done"] + "\n", "text/plain; charset=utf-8")
+
+    customer = centre.customers(claims.customer_id)
+    if not _same_origin() or not centre.signer.check_form_token(
+        _token(), (form.get("form_token") or [""])[0]
+    ):
+        return _refuse("request", customer.get("locale"))
+    action = (form.get("action") or ["save"])[0]
+    try:
+        changes = journey.form_changes(
+            centre.preferences.get(claims.customer_id), action, claims.topic, form
+        )
+    except ValueError:
+        return _refuse("request", customer.get("locale"))
+    if changes:
+        centre.preferences.apply(
+            claims.customer_id, changes, Source.PREFERENCE_CENTRE, now, uuid.uuid4().hex
+        )
+    logger.info(
+        "preferences saved",
+        extra={"customer_id": claims.customer_id, "action": action, "changes": len(changes)},
+    )
+    return _page("saved", claims, customer)
+
+
+def _same_origin() -> bool:
+    """Browsers say where a form post came from; only this page's own origin may change state."""
+    headers = app.current_event.headers
+    site = headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = headers.get("origin")
+    if origin is not None:
+        host = headers.get("host", "")
+        return origin in (f"https://{host}", f"http://{host}") and bool(host)
+    return True
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Entry point named in infra/template.yaml (Function URL, auth NONE: the token is the key)."""
+    return app.resolve(event, context)
