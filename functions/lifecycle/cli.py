@@ -95,6 +95,33 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from lifecycle.local.serve import describe, running, seed
+    from lifecycle.local.stack import LocalStack, local_aws
+
+    customers = [
+        c
+        for c in json.loads(
+            (Path(__file__).with_name("local") / "demo_customers.json").read_text("utf-8")
+        )
+        if "@" in c["email"] and ".at." not in c["email"]
+    ]
+    with local_aws():
+        stack = LocalStack.deployed()
+        seed(stack, customers)
+        with running(stack, port=args.port) as server:
+            print(describe(server, customers), flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                print("stopped")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from lifecycle.local import bench
 
@@ -158,6 +185,12 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--configuration-set", help="SES configuration set to send with")
     send.add_argument("--templates", default="templates", help="templates folder")
     send.set_defaults(run=_send_test)
+
+    serve = commands.add_parser(
+        "serve", help="run the preference centre locally over moto, and print signed links"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1")
+    serve.set_defaults(run=_serve)
 
     bench = commands.add_parser(
         "bench", help="per-message cost of the welcome path with AWS calls stubbed"
