@@ -1,0 +1,260 @@
+"""The preference centre handler, fed Function URL events: one-click, the page, and attacks."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+import time_machine
+
+from lifecycle import runtime
+from lifecycle.local.serve import function_url_event, seed
+from lifecycle.local.stack import LocalContext
+from lifecycle.messaging.catalog import WELCOME
+from lifecycle.messaging.message import Channel, Kind, Message, Status
+from lifecycle.models import Customer
+from lifecycle.settings import Settings
+from tests.conftest import Aws
+
+FUNCTION = "PreferencesFunction"
+HOST = "abc123.lambda-url.eu-west-1.on.aws"
+NASTY = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+CUSTOMERS = [
+    {
+        "customer_id": "c-1",
+        "first_name": NASTY,
+        "email": "ann@example.com",
+        "locale": "nl-NL",
+        "created_at": "2026-11-22T09:00:00+00:00",
+        "consent": {"email_marketing": True},
+    },
+    {
+        "customer_id": "c-2",
+        "first_name": "Bo",
+        "email": "bo@example.com",
+        "locale": "en",
+        "created_at": "2026-11-22T09:00:00+00:00",
+        "consent": {"email_marketing": True},
+    },
+]
+
+
+@pytest.fixture
+def centre(aws: Aws) -> Aws:
+    seed(aws.stack, CUSTOMERS)
+    return aws
+
+
+def call(aws: Aws, method: str, token: str, body: str | None = None, **headers: str) -> Any:
+    spec = aws.stack.function(FUNCTION)
+    target = f"/preferences?t={token}"
+    sent = {"host": HOST, **{k.replace("_", "-"): v for k, v in headers.items()}}
+    if body is not None:
+        sent.setdefault("content-type", "application/x-www-form-urlencoded")
+    event = function_url_event(method, target, sent, body.encode() if body else None)
+    with aws.stack.environment_of(spec):
+        response = spec.load()(event, LocalContext.for_function(spec))
+    text = response["body"]
+    if response.get("isBase64Encoded"):
+        text = base64.b64decode(text).decode()
+    return response["statusCode"], text, response.get("headers", {})
+
+
+def token(aws: Aws, customer_id: str = "c-1", topic: str | None = "offers") -> str:
+    with aws.stack.environment_of(aws.stack.function(FUNCTION)):
+        return runtime.preference_centre().signer.token(customer_id, topic)
+
+
+def form_token(aws: Aws, link: str) -> str:
+    with aws.stack.environment_of(aws.stack.function(FUNCTION)):
+        return runtime.preference_centre().signer.form_token(link)
+
+
+def opt_outs(customer_id: str = "c-1") -> set[str]:
+    item = (
+        boto3.client("dynamodb")
+        .get_item(
+            TableName="PreferencesTable",
+            Key={"customer_id": {"S": customer_id}, "entry": {"S": "state"}},
+        )
+        .get("Item", {})
+    )
+    return set(item.get("opt_outs", {}).get("SS", []))
+
+
+def audit_events(customer_id: str = "c-1") -> list[dict[str, Any]]:
+    items = boto3.client("dynamodb").scan(TableName="PreferencesTable")["Items"]
+    return [
+        i
+        for i in items
+        if i["customer_id"]["S"] == customer_id and i["entry"]["S"].startswith("event#")
+    ]
+
+
+def test_one_click_post_unsubscribes_at_once_and_later_sends_are_skipped(centre: Aws) -> None:
+    link = token(centre)
+
+    status, body, _ = call(centre, "POST", link, "List-Unsubscribe=One-Click")
+
+    assert status == 200
+    assert body.strip() == "Je bent afgemeld."
+    assert opt_outs() == {"email:offers"}
+
+    # when a marketing email on that topic is dispatched later, through the real runtime
+    spec = centre.stack.function("WelcomeFunction")
+    env = {
+        **spec.environment,
+        "LINK_SIGNING_SECRET": "LinkSigningSecret",
+        "PREFERENCES_URL": f"https://{HOST}/preferences",
+    }
+    customer = Customer.model_validate(CUSTOMERS[0])
+    offer = Message(
+        key="offer#c-1#email",
+        stage="retention",
+        template=WELCOME.template,
+        channel=Channel.EMAIL,
+        kind=Kind.MARKETING,
+        customer=customer,
+        context={"first_name": "Ann"},
+        topic="offers",
+    )
+    outcome = runtime.build(Settings.from_env(env), lambda _: None).dispatcher.dispatch(offer)
+
+    # then nothing is sent and the reason is recorded
+    assert outcome.status is Status.SKIPPED
+    assert centre.emails() == []
+    assert centre.ledger("offer#c-1#email")["reason"] == "unsubscribed: offers by email"
+
+
+def test_replayed_one_click_records_one_event(centre: Aws) -> None:
+    link = token(centre)
+
+    call(centre, "POST", link, "List-Unsubscribe=One-Click")
+    call(centre, "POST", link, "List-Unsubscribe=One-Click")
+
+    assert len(audit_events()) == 1
+    event = audit_events()[0]
+    assert event["source"]["S"] == "one-click"
+    assert event["at"]["S"]
+
+
+def test_opening_the_link_changes_nothing_and_shows_the_localised_page(centre: Aws) -> None:
+    status, page, headers = call(centre, "GET", token(centre))
+
+    assert status == 200
+    assert '<html lang="nl">' in page
+    assert "Afmelden voor Aanbiedingen en kortingen" in page
+    assert opt_outs() == set()
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+
+
+def test_customer_fields_are_escaped_on_every_page(centre: Aws) -> None:
+    link = token(centre)
+    _, page, _ = call(centre, "GET", link)
+    _, saved, _ = call(
+        centre,
+        "POST",
+        link,
+        f"form_token={form_token(centre, link)}&action=leave_all",
+        sec_fetch_site="same-origin",
+        origin=f"https://{HOST}",
+    )
+
+    for html in (page, saved):
+        assert "<script>" not in html
+        assert "<img src=x" not in html
+        assert "&lt;script&gt;" in html or "Je keuzes zijn opgeslagen" in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
+def test_form_saves_exactly_the_boxes(centre: Aws) -> None:
+    link = token(centre, topic=None)
+    body = f"form_token={form_token(centre, link)}&action=save&email=offers&email=loyalty"
+
+    status, page, _ = call(centre, "POST", link, body, sec_fetch_site="same-origin")
+
+    assert status == 200
+    assert opt_outs() == {"email:announcements", "email:feedback", "sms:*"}
+    assert "Je keuzes zijn opgeslagen" in page
+    (event,) = audit_events()
+    assert event["source"]["S"] == "preference-centre"
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        pytest.param(lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), id="altered"),
+        pytest.param(lambda t: t[: len(t) // 2], id="truncated"),
+        pytest.param(lambda t: "", id="missing"),
+        pytest.param(lambda t: "1.e30.AAAA", id="made-up"),
+    ],
+)
+def test_bad_tokens_are_refused_and_change_nothing(centre: Aws, mangle: Any) -> None:
+    bad = mangle(token(centre))
+
+    for method, body in (("GET", None), ("POST", "List-Unsubscribe=One-Click")):
+        status, page, _ = call(centre, method, bad, body)
+        assert status in (400, 403)
+        assert "This link does not work" in page
+    assert opt_outs() == set()
+    assert audit_events() == []
+
+
+def test_expired_token_is_refused_with_410(centre: Aws) -> None:
+    link = token(centre)
+
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=400), tick=False):
+        status, page, _ = call(centre, "POST", link, "List-Unsubscribe=One-Click")
+
+    assert status == 410
+    assert "expired" in page
+    assert opt_outs() == set()
+
+
+def test_one_customers_form_token_does_not_work_on_anothers_link(centre: Aws) -> None:
+    mine, theirs = token(centre, "c-2"), token(centre, "c-1")
+    body = f"form_token={form_token(centre, mine)}&action=leave_all"
+
+    status, _, _ = call(centre, "POST", theirs, body, sec_fetch_site="same-origin")
+
+    assert status == 403
+    assert opt_outs("c-1") == set()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sec_fetch_site": "cross-site"},
+        {"origin": "https://evil.example"},
+        {"sec_fetch_site": "same-site", "origin": "https://other.lambda-url.eu-west-1.on.aws"},
+    ],
+)
+def test_cross_site_form_post_changes_nothing(centre: Aws, headers: dict[str, str]) -> None:
+    link = token(centre)
+    body = f"form_token={form_token(centre, link)}&action=leave_all"
+
+    status, page, _ = call(centre, "POST", link, body, **headers)
+
+    assert status == 403
+    assert "nothing was changed" in page or "niets gewijzigd" in page
+    assert opt_outs() == set()
+
+
+def test_form_without_its_token_changes_nothing(centre: Aws) -> None:
+    status, _, _ = call(centre, "POST", token(centre), "action=leave_all")
+
+    assert status == 403
+    assert opt_outs() == set()
+
+
+def test_links_reveal_no_address(centre: Aws) -> None:
+    link = token(centre)
+    payload = json.loads(base64.urlsafe_b64decode(link.split(".")[1] + "=="))
+
+    assert "@" not in link
+    assert set(payload) == {"c", "t", "x"}
