@@ -43,9 +43,9 @@ def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             monkeypatch.delenv(key, raising=False)
     for key, value in moto_environment().items():
         monkeypatch.setenv(key, value)
-    runtime.current.cache_clear()
+    runtime.reset()
     yield
-    runtime.current.cache_clear()
+    runtime.reset()
 
 
 @dataclass

@@ -134,3 +134,30 @@ def preference_centre() -> PreferenceCentre:
         renderer=Renderer(settings.templates_dir, settings.default_locale, settings.business),
         customers=customer,
     )
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The product's own tables, for functions that keep records but send nothing."""
+
+    ledger: DynamoLedger
+    suppressions: DynamoSuppressions
+    preferences: DynamoPreferences
+
+
+@cache
+def stores() -> Stores:
+    settings = Settings.from_env()
+    client = boto3.client("dynamodb", config=_TABLE_CONFIG)
+    return Stores(
+        ledger=DynamoLedger(client, settings.ledger_table),
+        suppressions=DynamoSuppressions(client, settings.suppressions_table),
+        preferences=DynamoPreferences(client, settings.preferences_table),
+    )
+
+
+def reset() -> None:
+    """Forget every cached runtime (tests and local runs that swap the AWS behind them)."""
+    current.cache_clear()
+    preference_centre.cache_clear()
+    stores.cache_clear()

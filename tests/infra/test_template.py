@@ -165,3 +165,50 @@ def test_claim_lease_outlives_the_function_timeout() -> None:
 def test_ledger_problem_index_is_sparse() -> None:
     (index,) = TABLES["LedgerTable"]["Properties"]["GlobalSecondaryIndexes"]
     assert index["KeySchema"][0]["AttributeName"] == "problem"
+
+
+def _has_alarm(queue: str) -> bool:
+    return any(
+        r["Type"] == "AWS::CloudWatch::Alarm"
+        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+        in r["Properties"]["Dimensions"]
+        for r in RESOURCES.values()
+    )
+
+
+ASYNC_FUNCTIONS = sorted(
+    name
+    for name, function in FUNCTIONS.items()
+    if {e["Type"] for e in function["Properties"].get("Events", {}).values()}
+    & {"SNS", "Schedule", "ScheduleV2", "EventBridgeRule"}
+)
+
+
+def test_there_are_asynchronously_invoked_functions() -> None:
+    assert "SesFeedbackFunction" in ASYNC_FUNCTIONS
+
+
+@pytest.mark.parametrize("name", ASYNC_FUNCTIONS)
+def test_asynchronously_invoked_functions_park_failures_in_an_alarmed_queue(name: str) -> None:
+    props = FUNCTIONS[name]["Properties"]
+    queue = props["DeadLetterQueue"]["TargetArn"]["Fn::GetAtt"][0]
+    assert _has_alarm(queue)
+
+
+def test_ses_notifications_flow_from_the_configuration_set_to_the_feedback_function() -> None:
+    destination = RESOURCES["SesEventDestination"]["Properties"]["EventDestination"]
+    assert set(destination["MatchingEventTypes"]) >= {"bounce", "complaint"}
+    topic = destination["SnsDestination"]["TopicARN"]["Ref"]
+    events = FUNCTIONS["SesFeedbackFunction"]["Properties"]["Events"]
+    assert [e["Properties"]["Topic"] for e in events.values()] == [{"Ref": topic}]
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["SES_CONFIGURATION_SET"] == {"Ref": "SesConfigurationSet"}
+
+
+def test_sample_ses_events_are_sns_notifications_with_ses_json() -> None:
+    for path in sorted((ROOT / "events").glob("ses-*.json")):
+        (record,) = json.loads(path.read_text(encoding="utf-8"))["Records"]
+        assert record["EventSource"] == "aws:sns", path.name
+        message = json.loads(record["Sns"]["Message"])
+        assert message["eventType"] in ("Bounce", "Complaint"), path.name
+        assert message["mail"]["tags"]["customer"], path.name

@@ -153,6 +153,26 @@ class DynamoLedger:
             key, LedgerState.FAILED, now, reason=reason, stage=stage, customer_id=customer_id
         )
 
+    def first_time(self, key: str, what: str, now: datetime) -> bool:
+        """Record that `key` (an SES feedback id, say) was handled; False if it already was."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "message_key": {"S": key},
+                    "status": {"S": "handled"},
+                    "stage": {"S": what},
+                    "updated_at": {"S": now.isoformat()},
+                    "expires_at": {"N": _epoch(now + self._retention)},
+                },
+                ConditionExpression="attribute_not_exists(message_key)",
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
     def get(self, key: str) -> dict[str, Any] | None:
         """One ledger item, plain values (for ops tooling and tests)."""
         item = self._item(key)
@@ -266,6 +286,17 @@ class DynamoSuppressions:
         if item is None:
             return None
         return item.get("reason", {}).get("S", "suppressed")
+
+    def count_soft_bounce(self, address: str, now: datetime) -> int:
+        """Add one transient bounce to the address's tally; returns the new count."""
+        response = self._client.update_item(
+            TableName=self._table,
+            Key={"address_hash": {"S": "soft#" + address_hash(Channel.EMAIL, address)}},
+            UpdateExpression="ADD soft_bounces :one SET last_soft_bounce_at = :now",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"S": now.isoformat()}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["soft_bounces"]["N"])
 
     def suppress(self, channel: Channel, address: str, reason: str, now: datetime) -> None:
         self._client.put_item(

@@ -6,6 +6,7 @@ such as List-Unsubscribe travel exactly as built, and a moto-backed test can rea
 
 from __future__ import annotations
 
+import re
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 # The compat32 MIME classes build a message about three times faster than EmailMessage's
 # header registry; header safety is checked explicitly below instead.
 _WIRE = compat32.clone(linesep="\r\n")
+_TAG_VALUE = re.compile(r"[A-Za-z0-9_\-]{1,256}")
 
 
 def _header(name: str, value: str) -> Any:  # str or Header; typeshed wants str
@@ -66,7 +68,12 @@ class SesEmailSender:
             "FromEmailAddress": formataddr((email.sender_name, email.sender), charset="utf-8"),
             "Destination": {"ToAddresses": [email.to]},
             "Content": {"Raw": {"Data": raw}},
-            "EmailTags": [{"Name": k, "Value": v} for k, v in sorted(email.tags.items())],
+            # SES refuses the whole send over one bad tag value: drop such tags instead.
+            "EmailTags": [
+                {"Name": k, "Value": v}
+                for k, v in sorted(email.tags.items())
+                if _TAG_VALUE.fullmatch(v)
+            ],
         }
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set

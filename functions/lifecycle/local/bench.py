@@ -143,7 +143,7 @@ def run(messages: int = 500, repeats: int = 5) -> dict[str, float]:
     os.environ.pop("POWERTOOLS_METRICS_DISABLED", None)  # measure with metrics on, as deployed
     try:
         boto3.setup_default_session()
-        runtime.current.cache_clear()
+        runtime.reset()
         stack = LocalStack.from_template(LOCAL_PARAMETERS)
         spec = stack.function("WelcomeFunction")
         calls: list[str] = []
@@ -192,7 +192,7 @@ def run(messages: int = 500, repeats: int = 5) -> dict[str, float]:
         )
         bare = _median_seconds(bare_sends, repeats) / per_batch
     finally:
-        runtime.current.cache_clear()
+        runtime.reset()
         os.environ.clear()
         os.environ.update(saved)
 

@@ -549,9 +549,9 @@ def local_aws() -> Iterator[None]:
     try:
         with mock_aws():
             boto3.setup_default_session()
-            runtime.current.cache_clear()
+            runtime.reset()
             yield
     finally:
-        runtime.current.cache_clear()
+        runtime.reset()
         os.environ.clear()
         os.environ.update(saved)

@@ -167,7 +167,12 @@ class Dispatcher:
                 text=rendered.text,
                 message_key=message.key,
                 headers=headers,
-                tags={"stage": message.stage, "kind": str(message.kind)},
+                # The customer tag comes back on bounce and complaint notifications.
+                tags={
+                    "stage": message.stage,
+                    "kind": str(message.kind),
+                    "customer": message.customer.customer_id,
+                },
             )
         )
 
