@@ -6,11 +6,16 @@ import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
+import boto3
 import pytest
 
+import lifecycle.local.simulate as simulation
+from lifecycle.adapters.dynamo import DynamoPreferences, DynamoSuppressions
 from lifecycle.local.simulate import simulate
 from lifecycle.local.stack import TEMPLATE, load_template
+from lifecycle.messaging.message import Channel
 from tests import probe_handler
 from tests.conftest import ROOT
 
@@ -27,7 +32,11 @@ def test_thirty_days_print_a_timeline_and_kpis(tmp_path: Path) -> None:
     assert 'welcome   email SENT     c-1002 Sanne  s***@example.nl "Welkom bij' in text
     assert "welcome   sms   SKIPPED  c-1004 Elif  no consent: sms_transactional" in text
     assert "welcome   -     REJECTED c-1006 Joost  email: not a valid email address" in text
-    assert "ses       BOUNCE   c-1007 Mehmet" in text
+    assert (
+        "ses       BOUNCE    c-1007 Mehmet  permanent bounce on the welcome email "
+        "-> SesFeedbackFunction" in text
+    )
+    assert "SesFeedbackFunction <- SES bounces and complaints via SesEventsTopic" in text
     assert "KPI summary, 30 days" in text
     assert "bounce rate" in text
     assert "lifetime value" in text
@@ -103,3 +112,30 @@ def test_a_new_function_in_the_template_is_routed_without_other_changes(
     assert len(one_time) == 1  # the schedule it created fired once, then was deleted
     assert "ProbeFunction <- ScheduleV2 cron(0 3 * * ? *)" in out.getvalue()
     assert "ProbeFunction <- OrdersTable stream" in out.getvalue()
+
+
+def test_simulated_feedback_reaches_the_products_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the bouncing mailbox is suppressed, the complainer and the one-click customer have left
+    # marketing, all through the template's own functions: read just before moto is torn down
+    seen: dict[str, object] = {}
+    original = simulation.print_report
+
+    def capture(report: simulation.Report, out: TextIO) -> None:
+        client = boto3.client("dynamodb")
+        seen["bounce"] = DynamoSuppressions(client, "SuppressionsTable").reason_for(
+            Channel.EMAIL, "mehmet.kaya@bounce.example.com"
+        )
+        prefs = DynamoPreferences(client, "PreferencesTable")
+        seen["one-click"] = prefs.get("c-1003").opt_outs
+        seen["complaint"] = prefs.get("c-1010").opt_outs
+        original(report, out)
+
+    monkeypatch.setattr(simulation, "print_report", capture)
+
+    simulate(days=60, out_dir=tmp_path, out=io.StringIO(), progress=None)
+
+    assert str(seen["bounce"]).startswith("permanent bounce")
+    assert seen["one-click"] == {"email:offers"}
+    assert seen["complaint"] == {"email:*", "sms:*"}

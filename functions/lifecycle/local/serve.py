@@ -117,10 +117,7 @@ class PreferenceServer:
 
 
 def seed(stack: LocalStack, customers: list[dict[str, Any]]) -> None:
-    """The signing key the template would generate, and some customers to manage."""
-    boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name="LinkSigningSecret", SecretString=base64.b64encode(b"local-key" * 8).decode()
-    )
+    """Some customers to manage (the stack already holds its generated signing key)."""
     table = boto3.client("dynamodb", region_name=REGION)
     serializer = TypeSerializer()
     for customer in customers:

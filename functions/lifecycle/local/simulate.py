@@ -30,8 +30,10 @@ import boto3
 import time_machine
 from boto3.dynamodb.types import TypeSerializer
 
+from lifecycle import runtime
 from lifecycle.local.mailbox import SentEmail, sent_emails, write_emails
 from lifecycle.local.schedule import occurrences
+from lifecycle.local.serve import function_url_event
 from lifecycle.local.stack import (
     LOCAL_PARAMETERS,
     REGION,
@@ -88,7 +90,7 @@ class Report:
     currency: str
     bounces: int
     complaints: int
-    marketing_off: int
+    unsubscribes: int
     parked: int
     wiring: list[str]
 
@@ -159,7 +161,7 @@ class Simulation:
         self.known_schedules: set[tuple[str, str, str]] = set()
         self.emails_seen = 0
         self.named_emails: list[tuple[str, SentEmail]] = []
-        self.bounces = self.complaints = self.marketing_off = 0
+        self.bounces = self.complaints = self.unsubscribes = 0
         self.functions = stack.functions()
         self.end = self._moment(self.days, "00:00", "UTC")
 
@@ -185,6 +187,9 @@ class Simulation:
             if "turns_off_marketing_on_day" in customer:
                 day = int(customer["turns_off_marketing_on_day"])
                 self._push(self._moment(day, "12:30", zone), "marketing_off", customer=customer)
+            if "one_click_unsubscribe_on_day" in customer:
+                day = int(customer["one_click_unsubscribe_on_day"])
+                self._push(self._moment(day, "20:10", zone), "one_click", customer=customer)
             self._plan_orders(customer, zone)
         start = self._moment(0, "00:00", "UTC")
         for spec in self.functions:
@@ -260,7 +265,7 @@ class Simulation:
             currency=self.world["currency"],
             bounces=self.bounces,
             complaints=self.complaints,
-            marketing_off=self.marketing_off,
+            unsubscribes=self.unsubscribes,
             parked=len(self.stack.failures),
             wiring=self._wiring(),
         )
@@ -281,6 +286,8 @@ class Simulation:
                 f"signup    {customer['customer_id']} {customer['first_name']} "
                 f"({customer.get('locale', '-')})",
             )
+        elif happening.kind == "one_click":
+            self._one_click(happening)
         elif happening.kind == "marketing_off":
             customer = data["customer"]
             table.update_item(
@@ -289,7 +296,7 @@ class Simulation:
                 UpdateExpression="SET consent.email_marketing = :off",
                 ExpressionAttributeValues={":off": {"BOOL": False}},
             )
-            self.marketing_off += 1
+            self.unsubscribes += 1
             self._say(
                 happening.at,
                 f"consent   {customer['customer_id']} {customer['first_name']} turns marketing "
@@ -308,6 +315,33 @@ class Simulation:
             self._report_invocation(happening.at, made, f"{source.name} ({source.expression})")
         elif happening.kind == "one_time":
             self._fire_one_time(happening)
+
+    def _one_click(self, happening: Happening) -> None:
+        """The customer taps unsubscribe in their mail app: the provider POSTs the link."""
+        customer = happening.data["customer"]
+        topic = str(customer.get("one_click_topic", "offers"))
+        served = [spec for spec in self.functions if spec.has_url]
+        who = f"{customer['customer_id']} {customer['first_name']}"
+        if not served:
+            self._say(happening.at, f"consent   {who} cannot unsubscribe: no preference centre")
+            return
+        spec = served[0]
+        with self.stack.environment_of(spec):
+            token = runtime.preference_centre().signer.token(customer["customer_id"], topic)
+        event = function_url_event(
+            "POST",
+            f"/preferences?t={token}",
+            {"host": "preferences.local", "content-type": "application/x-www-form-urlencoded"},
+            b"List-Unsubscribe=One-Click",
+        )
+        with self.stack.environment_of(spec):
+            response = spec.load()(event, LocalContext.for_function(spec))
+        self.unsubscribes += 1
+        self._say(
+            happening.at,
+            f"consent   {who} unsubscribes from {topic} in one click (RFC 8058 POST) -> "
+            f"{spec.logical_id}: {response.get('statusCode')}",
+        )
 
     def _place(self, happening: Happening, table: Any) -> None:
         data = happening.data
@@ -424,8 +458,8 @@ class Simulation:
                 if old and (old["status"], old.get("reason")) == (row["status"], row.get("reason")):
                     continue
                 self.ledger[key] = row
-                if row["status"] == "claimed":
-                    continue
+                if row["status"] not in ("sent", "skipped", "failed"):
+                    continue  # claims in flight, markers of handled SES notifications
                 self._report_message(at, row, fresh_emails)
 
     def _report_message(self, at: datetime, row: dict[str, str], fresh: list[SentEmail]) -> None:
@@ -445,23 +479,28 @@ class Simulation:
         self._say(at, f"{stage:<9} {channel:<5} {status.upper():<8} {who}  {detail}".rstrip())
 
     def _mailbox_reacts(self, at: datetime, customer: dict[str, Any], stage: str) -> None:
-        """What SES would report back for this mailbox (nothing in the template consumes SES
-        notifications yet, so they are recorded here and counted in the KPIs)."""
+        """What SES reports back for this mailbox, published to the topic the template's SES
+        configuration set sends notifications to, so the functions on it act on them."""
         mailbox = customer.get("mailbox", "delivers")
+        if mailbox not in ("bounces", "complains"):
+            return
+        self.seq += 1
+        notification = ses_notification(mailbox, customer, stage, at, f"sim-{self.seq}")
+        topic = self.stack.ses_feedback_topic()
+        made = (
+            self.stack.publish(topic, json.dumps(notification), LocalContext.for_function)
+            if topic
+            else []
+        )
+        handled = ", ".join(m.function for m in made) or "no function subscribed"
+        who = f"{customer['customer_id']} {customer['first_name']}"
         if mailbox == "bounces":
             self.bounces += 1
-            self._say(
-                at,
-                f"ses       BOUNCE   {customer['customer_id']} {customer['first_name']}  "
-                f"permanent bounce on the {stage} email",
-            )
-        elif mailbox == "complains":
+            what = f"BOUNCE    {who}  permanent bounce on the {stage} email"
+        else:
             self.complaints += 1
-            self._say(
-                at,
-                f"ses       COMPLAINT {customer['customer_id']} {customer['first_name']}  "
-                f"marked the {stage} email as spam",
-            )
+            what = f"COMPLAINT {who}  marked the {stage} email as spam"
+        self._say(at, f"ses       {what} -> {handled}")
 
     def _wiring(self) -> list[str]:
         lines = []
@@ -475,11 +514,53 @@ class Simulation:
         for table, resource in self.stack.resources("AWS::DynamoDB::Table").items():
             if "StreamSpecification" in resource["Properties"] and table not in subscribed:
                 lines.append(f"(no function on the {table} stream yet)")
-        lines.append(
-            "(no function consumes SES bounce and complaint notifications yet: the BOUNCE and "
-            "COMPLAINT lines below are what SES would report, counted in the KPIs only)"
-        )
+        topic = self.stack.ses_feedback_topic()
+        listeners = [spec.logical_id for spec in self.functions if topic and topic in spec.topics]
+        if listeners:
+            lines.append(f"{', '.join(listeners)} <- SES bounces and complaints via {topic}")
+        else:
+            lines.append("(no function consumes SES bounce and complaint notifications)")
+        for spec in self.functions:
+            if spec.has_url:
+                lines.append(f"{spec.logical_id} <- Function URL (unsubscribe links)")
         return lines
+
+
+def ses_notification(
+    mailbox: str, customer: dict[str, Any], stage: str, at: datetime, feedback_id: str
+) -> dict[str, Any]:
+    """A bounce or complaint as SES publishes it through a configuration set."""
+    address = str(customer["email"])
+    mail = {
+        "timestamp": at.isoformat(),
+        "source": LOCAL_PARAMETERS["SenderEmail"],
+        "messageId": f"sim-{feedback_id}",
+        "destination": [address],
+        "tags": {"stage": [stage], "customer": [customer["customer_id"]]},
+    }
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if mailbox == "bounces":
+        return {
+            "eventType": "Bounce",
+            "mail": mail,
+            "bounce": {
+                "feedbackId": feedback_id,
+                "bounceType": "Permanent",
+                "bounceSubType": "General",
+                "bouncedRecipients": [{"emailAddress": address, "status": "5.1.1"}],
+                "timestamp": stamp,
+            },
+        }
+    return {
+        "eventType": "Complaint",
+        "mail": mail,
+        "complaint": {
+            "feedbackId": feedback_id,
+            "complaintFeedbackType": "abuse",
+            "complainedRecipients": [{"emailAddress": address}],
+            "timestamp": stamp,
+        },
+    }
 
 
 _CUSTOMER_ATTRIBUTES = {
@@ -565,8 +646,8 @@ def print_kpis(report: Report, out: TextIO) -> None:
     say(f"  {'complaint rate':<24}{_rate(report.complaints, emails)}  ({report.complaints})")
     signed_up = len(report.customers)
     say(
-        f"  {'unsubscribe rate':<24}{_rate(report.marketing_off, signed_up)}  "
-        f"({report.marketing_off} of {signed_up} customers turned marketing email off)"
+        f"  {'unsubscribe rate':<24}{_rate(report.unsubscribes, signed_up)}  "
+        f"({report.unsubscribes} of {signed_up} customers unsubscribed or turned marketing off)"
     )
     if any(r.get("stage") == "feedback" for r in report.ledger.values()):
         say(f"  {'feedback':<24}requests sent; ratings are not recorded yet")

@@ -13,6 +13,7 @@ import importlib
 import json
 import logging
 import os
+import secrets as secrets_module
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -126,6 +127,8 @@ class FunctionSpec:
     environment: dict[str, str]
     streams: tuple[StreamSource, ...]
     schedules: tuple[ScheduleSource, ...] = ()
+    topics: tuple[str, ...] = ()  # logical ids of the SNS topics it subscribes to
+    has_url: bool = False  # served by a Function URL
 
     @property
     def arn(self) -> str:
@@ -210,7 +213,47 @@ class LocalStack:
         stack.create_tables()
         domain = stack.parameters["SenderEmail"].split("@", 1)[1]
         boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=domain)
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        for name in stack.resources("AWS::SecretsManager::Secret"):
+            # What GenerateSecretString would make: a random key nobody wrote down.
+            secrets.create_secret(Name=name, SecretString=secrets_module.token_urlsafe(48))
         return stack
+
+    def ses_feedback_topic(self) -> str | None:
+        """The SNS topic the SES configuration set publishes bounces and complaints to."""
+        for resource in self.resources("AWS::SES::ConfigurationSetEventDestination").values():
+            destination = resource["Properties"]["EventDestination"].get("SnsDestination")
+            if destination and isinstance(destination.get("TopicARN"), dict):
+                return str(destination["TopicARN"]["Ref"])
+        return None
+
+    def publish(
+        self, topic: str, message: str, context_factory: Callable[[FunctionSpec], Any]
+    ) -> list[Invocation]:
+        """Deliver an SNS message to every function subscribed to `topic`, as SNS would."""
+        arn = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{topic}"
+        event = {
+            "Records": [
+                {
+                    "EventSource": "aws:sns",
+                    "EventVersion": "1.0",
+                    "EventSubscriptionArn": f"{arn}:local",
+                    "Sns": {
+                        "Type": "Notification",
+                        "MessageId": secrets_module.token_hex(16),
+                        "TopicArn": arn,
+                        "Message": message,
+                        "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                        "MessageAttributes": {},
+                    },
+                }
+            ]
+        }
+        return [
+            self.invoke(spec, event, context_factory)
+            for spec in self.functions()
+            if topic in spec.topics
+        ]
 
     # ------------------------------------------------------------------ resources
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
@@ -277,8 +320,21 @@ class LocalStack:
                 for name, event in events.items()
                 if event.get("Type") in ("Schedule", "ScheduleV2")
             )
+            topics = tuple(
+                event["Properties"]["Topic"]["Ref"]
+                for event in events.values()
+                if event.get("Type") == "SNS"
+            )
             specs.append(
-                FunctionSpec(logical_id, props["Handler"], environment, streams, schedules)
+                FunctionSpec(
+                    logical_id,
+                    props["Handler"],
+                    environment,
+                    streams,
+                    schedules,
+                    topics,
+                    has_url="FunctionUrlConfig" in props,
+                )
             )
         return specs
 
