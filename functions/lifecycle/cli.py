@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -122,6 +123,85 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _subject_requests(args: argparse.Namespace) -> Any:
+    import os
+
+    import boto3
+
+    from lifecycle.subject_requests import SubjectRequests, Tables
+
+    if args.stack:
+        stacks = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        tables = Tables.from_outputs(outputs)
+    else:
+        names = ("CUSTOMERS_TABLE", "LEDGER_TABLE", "PREFERENCES_TABLE", "SUPPRESSIONS_TABLE")
+        missing = [n for n in names if not os.environ.get(n)]
+        if missing:
+            raise ValueError(f"give --stack, or set {', '.join(missing)}")
+        tables = Tables(*(os.environ[n] for n in names))
+    return SubjectRequests(
+        boto3.client("dynamodb"), tables, progress=lambda text: print(text, file=sys.stderr)
+    )
+
+
+def _addresses(args: argparse.Namespace) -> dict[Any, str]:
+    from lifecycle.messaging.message import Channel
+
+    found = {}
+    if args.email:
+        found[Channel.EMAIL] = args.email
+    if args.phone:
+        found[Channel.SMS] = args.phone
+    return found
+
+
+def _export(args: argparse.Namespace) -> int:
+    import json
+
+    try:
+        data = _subject_requests(args).export(args.customer_id, _addresses(args))
+    except ValueError as error:
+        print(f"lifecycle export: {error}", file=sys.stderr)
+        return 2
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        print(f"exported {args.customer_id} to {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def _forget(args: argparse.Namespace) -> int:
+    import json
+
+    if not args.yes:
+        print(
+            "lifecycle forget: this erases the customer from the product's tables for good; "
+            "add --yes to go ahead (run lifecycle export first if they asked for a copy)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        summary = _subject_requests(args).forget(
+            args.customer_id,
+            _addresses(args),
+            include_customer_record=args.include_customer_record,
+        )
+    except ValueError as error:
+        print(f"lifecycle forget: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps({"forgotten": args.customer_id, **summary}, indent=2))
+    if not args.include_customer_record:
+        print(
+            "The Customers and Orders rows belong to your own systems: erase them there "
+            "(or rerun with --include-customer-record for the Customers row).",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from lifecycle.local import bench
 
@@ -191,6 +271,27 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1")
     serve.set_defaults(run=_serve)
+
+    for name, text in (
+        ("export", "print everything the product holds on a customer, as JSON"),
+        ("forget", "erase a customer from the product's tables, keeping only counts"),
+    ):
+        request = commands.add_parser(name, help=text)
+        request.add_argument("customer_id")
+        request.add_argument("--stack", help="CloudFormation stack name (else *_TABLE variables)")
+        request.add_argument("--email", help="their address, if the Customers row is gone")
+        request.add_argument("--phone", help="their number, if the Customers row is gone")
+        if name == "export":
+            request.add_argument("--out", help="write to this file instead of stdout")
+            request.set_defaults(run=_export)
+        else:
+            request.add_argument("--yes", action="store_true", help="really erase")
+            request.add_argument(
+                "--include-customer-record",
+                action="store_true",
+                help="also delete the customer's row in the Customers table",
+            )
+            request.set_defaults(run=_forget)
 
     bench = commands.add_parser(
         "bench", help="per-message cost of the welcome path with AWS calls stubbed"

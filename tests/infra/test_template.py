@@ -163,7 +163,8 @@ def test_claim_lease_outlives_the_function_timeout() -> None:
 
 
 def test_ledger_problem_index_is_sparse() -> None:
-    (index,) = TABLES["LedgerTable"]["Properties"]["GlobalSecondaryIndexes"]
+    indexes = TABLES["LedgerTable"]["Properties"]["GlobalSecondaryIndexes"]
+    (index,) = [i for i in indexes if i["IndexName"] == "by_problem"]
     assert index["KeySchema"][0]["AttributeName"] == "problem"
 
 
