@@ -37,8 +37,10 @@ def test_every_handler_named_in_the_template_exists(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_template_environment_satisfies_the_settings(name: str) -> None:
-    # given the environment Lambda would get from the template (layer path mapped locally)
-    spec = LocalStack.from_template(PARAMETERS).function(name)
+    # given the environment Lambda would get from the template (layer path mapped locally),
+    # with every optional feature switched on
+    params = {**PARAMETERS, "InboundSmsTopicArn": "arn:aws:sns:eu-west-1:1:replies"}
+    spec = LocalStack.from_template(params).function(name)
 
     settings = Settings.from_env(spec.environment)
 

@@ -298,6 +298,21 @@ class DynamoSuppressions:
         )
         return int(response["Attributes"]["soft_bounces"]["N"])
 
+    def lift(self, channel: Channel, address: str, *, only_if_reason_starts: str) -> bool:
+        """Remove a suppression of one kind (a STOP lifted by START), never another (a bounce)."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"address_hash": {"S": address_hash(channel, address)}},
+                ConditionExpression="begins_with(reason, :why)",
+                ExpressionAttributeValues={":why": {"S": only_if_reason_starts}},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
     def suppress(self, channel: Channel, address: str, reason: str, now: datetime) -> None:
         self._client.put_item(
             TableName=self._table,

@@ -257,11 +257,39 @@ class LocalStack:
 
     # ------------------------------------------------------------------ resources
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Resources of one type that this stack's parameters switch on (their Condition)."""
         return {
             name: resource
             for name, resource in self.template["Resources"].items()
-            if resource.get("Type") == kind
+            if resource.get("Type") == kind and self.condition(resource.get("Condition"))
         }
+
+    def condition(self, name: str | None) -> bool:
+        """Evaluate a named condition (Fn::Equals / Not / And / Or over parameters)."""
+        if name is None:
+            return True
+        return self._truth(self.template.get("Conditions", {})[name])
+
+    def _truth(self, expression: Any) -> bool:
+        if isinstance(expression, dict) and len(expression) == 1:
+            ((function, args),) = expression.items()
+            if function == "Fn::Equals":
+                left, right = (self._value(a) for a in args)
+                return bool(left == right)
+            if function == "Fn::Not":
+                return not self._truth(args[0])
+            if function == "Fn::And":
+                return all(self._truth(a) for a in args)
+            if function == "Fn::Or":
+                return any(self._truth(a) for a in args)
+            if function == "Condition":
+                return self.condition(args)
+        raise TemplateError(f"cannot evaluate condition {expression!r} locally")
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, dict) and "Ref" in value and value["Ref"] in self.parameters:
+            return self.parameters[value["Ref"]]
+        return value
 
     def table_name(self, logical_id: str) -> str:
         """Local tables are named after their logical id."""
