@@ -258,3 +258,43 @@ def test_links_reveal_no_address(centre: Aws) -> None:
 
     assert "@" not in link
     assert set(payload) == {"c", "t", "x"}
+
+
+def test_topic_email_carries_working_one_click_headers_and_a_visible_link(centre: Aws) -> None:
+    # given a sender with the link key, as the template would configure a marketing stage
+    spec = centre.stack.function("WelcomeFunction")
+    env = {
+        **spec.environment,
+        "LINK_SIGNING_SECRET": "LinkSigningSecret",
+        "PREFERENCES_URL": f"https://{HOST}/preferences",
+    }
+    customer = Customer.model_validate(CUSTOMERS[1])
+    offer = Message(
+        key="offer#c-2#email",
+        stage="retention",
+        template=WELCOME.template,
+        channel=Channel.EMAIL,
+        kind=Kind.MARKETING,
+        customer=customer,
+        context={"first_name": "Bo"},
+        topic="offers",
+    )
+
+    outcome = runtime.build(Settings.from_env(env), lambda _: None).dispatcher.dispatch(offer)
+
+    # then SES received both RFC 8058 headers and a visible link in both parts
+    assert outcome.status is Status.SENT
+    (sent,) = centre.emails()
+    # (a long header may be folded onto a continuation line, as RFC 5322 allows; unfold it)
+    header = " ".join(str(sent.mime["List-Unsubscribe"]).split())
+    assert header.startswith(f"<https://{HOST}/preferences?t=1.")
+    assert sent.mime["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = header.strip("<>")
+    assert url in sent.part("plain")
+    assert url.replace("&", "&amp;") in sent.part("html")
+
+    # and the mailbox provider's one-click POST to exactly that URL unsubscribes Bo from offers
+    link = url.split("?t=", 1)[1]
+    status, _, _ = call(centre, "POST", link, "List-Unsubscribe=One-Click")
+    assert status == 200
+    assert opt_outs("c-2") == {"email:offers"}
