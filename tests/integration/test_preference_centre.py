@@ -75,6 +75,28 @@ def form_token(aws: Aws, link: str) -> str:
         return runtime.preference_centre().signer.form_token(link)
 
 
+def dispatch_offer(aws: Aws, record: dict[str, Any]) -> Any:
+    """An offers email through the real runtime of a sender that has the link key."""
+    spec = aws.stack.function("WelcomeFunction")
+    env = {
+        **spec.environment,
+        "LINK_SIGNING_SECRET": "LinkSigningSecret",
+        "PREFERENCES_URL": f"https://{HOST}/preferences",
+    }
+    customer = Customer.model_validate(record)
+    offer = Message(
+        key=f"offer#{customer.customer_id}#email",
+        stage="retention",
+        template=WELCOME.template,
+        channel=Channel.EMAIL,
+        kind=Kind.MARKETING,
+        customer=customer,
+        context={"first_name": "Ann"},
+        topic="offers",
+    )
+    return runtime.build(Settings.from_env(env), lambda _: None).dispatcher.dispatch(offer)
+
+
 def opt_outs(customer_id: str = "c-1") -> set[str]:
     item = (
         boto3.client("dynamodb")
@@ -106,24 +128,7 @@ def test_one_click_post_unsubscribes_at_once_and_later_sends_are_skipped(centre:
     assert opt_outs() == {"email:offers"}
 
     # when a marketing email on that topic is dispatched later, through the real runtime
-    spec = centre.stack.function("WelcomeFunction")
-    env = {
-        **spec.environment,
-        "LINK_SIGNING_SECRET": "LinkSigningSecret",
-        "PREFERENCES_URL": f"https://{HOST}/preferences",
-    }
-    customer = Customer.model_validate(CUSTOMERS[0])
-    offer = Message(
-        key="offer#c-1#email",
-        stage="retention",
-        template=WELCOME.template,
-        channel=Channel.EMAIL,
-        kind=Kind.MARKETING,
-        customer=customer,
-        context={"first_name": "Ann"},
-        topic="offers",
-    )
-    outcome = runtime.build(Settings.from_env(env), lambda _: None).dispatcher.dispatch(offer)
+    outcome = dispatch_offer(centre, CUSTOMERS[0])
 
     # then nothing is sent and the reason is recorded
     assert outcome.status is Status.SKIPPED
@@ -262,25 +267,7 @@ def test_links_reveal_no_address(centre: Aws) -> None:
 
 def test_topic_email_carries_working_one_click_headers_and_a_visible_link(centre: Aws) -> None:
     # given a sender with the link key, as the template would configure a marketing stage
-    spec = centre.stack.function("WelcomeFunction")
-    env = {
-        **spec.environment,
-        "LINK_SIGNING_SECRET": "LinkSigningSecret",
-        "PREFERENCES_URL": f"https://{HOST}/preferences",
-    }
-    customer = Customer.model_validate(CUSTOMERS[1])
-    offer = Message(
-        key="offer#c-2#email",
-        stage="retention",
-        template=WELCOME.template,
-        channel=Channel.EMAIL,
-        kind=Kind.MARKETING,
-        customer=customer,
-        context={"first_name": "Bo"},
-        topic="offers",
-    )
-
-    outcome = runtime.build(Settings.from_env(env), lambda _: None).dispatcher.dispatch(offer)
+    outcome = dispatch_offer(centre, CUSTOMERS[1])
 
     # then SES received both RFC 8058 headers and a visible link in both parts
     assert outcome.status is Status.SENT

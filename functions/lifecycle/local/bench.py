@@ -44,6 +44,14 @@ _SNS_XML = (
 )
 
 
+_SNS_OPTED_OUT_XML = (
+    '<CheckIfPhoneNumberIsOptedOutResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">'
+    "<CheckIfPhoneNumberIsOptedOutResult><isOptedOut>false</isOptedOut>"
+    "</CheckIfPhoneNumberIsOptedOutResult><ResponseMetadata><RequestId>bench</RequestId>"
+    "</ResponseMetadata></CheckIfPhoneNumberIsOptedOutResponse>"
+)
+
+
 class _Body:
     def __init__(self, data: bytes) -> None:
         self._data = data
@@ -71,6 +79,10 @@ def _install_stubs(calls: list[str]) -> None:
             if sns_protocol == "query":
                 return _canned(_SNS_XML.encode(), "text/xml")
             return _canned(b'{"MessageId":"bench-sms"}', "application/x-amz-json-1.0")
+        if operation == "CheckIfPhoneNumberIsOptedOut":
+            if sns_protocol == "query":
+                return _canned(_SNS_OPTED_OUT_XML.encode(), "text/xml")
+            return _canned(b'{"isOptedOut":false}', "application/x-amz-json-1.0")
         return _canned(b"{}", "application/x-amz-json-1.0")
 
     sns_protocol = session.client("sns").meta.service_model.protocol
