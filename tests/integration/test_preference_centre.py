@@ -210,15 +210,62 @@ def test_bad_tokens_are_refused_and_change_nothing(centre: Aws, mangle: Any) -> 
     assert audit_events() == []
 
 
-def test_expired_token_is_refused_with_410(centre: Aws) -> None:
+def test_expired_link_no_longer_opens_the_page_or_changes_settings(centre: Aws) -> None:
     link = token(centre)
+    body = f"form_token={form_token(centre, link)}&action=leave_all"
 
     with time_machine.travel(datetime.now(UTC) + timedelta(days=400), tick=False):
-        status, page, _ = call(centre, "POST", link, "List-Unsubscribe=One-Click")
+        shown = call(centre, "GET", link)
+        saved = call(centre, "POST", link, body, sec_fetch_site="same-origin")
 
-    assert status == 410
-    assert "expired" in page
+    assert [shown[0], saved[0]] == [410, 410]
+    assert "expired" in shown[1]
     assert opt_outs() == set()
+
+
+def test_expired_but_genuine_link_still_unsubscribes_in_one_click(centre: Aws) -> None:
+    # one-click can only ever unsubscribe: an old email's link must keep working for that
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=400), tick=False):
+        status, _, _ = call(centre, "POST", token(centre), "List-Unsubscribe=One-Click")
+
+    assert status == 200
+    assert opt_outs() == {"email:offers"}
+
+
+def test_one_click_as_multipart_form_data_works(centre: Aws) -> None:
+    # RFC 8058 3.2: providers SHOULD send the body as multipart/form-data
+    boundary = "----provider7MA4YWxkTrZu0gW"
+    body = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+        f"One-Click\r\n--{boundary}--\r\n"
+    )
+
+    status, _, _ = call(
+        centre,
+        "POST",
+        token(centre),
+        body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+
+    assert status == 200
+    assert opt_outs() == {"email:offers"}
+
+
+def test_a_second_one_click_after_resubscribing_unsubscribes_again(centre: Aws) -> None:
+    link = token(centre)
+    call(centre, "POST", link, "List-Unsubscribe=One-Click")
+    page = token(centre, topic=None)
+    ticks = "&".join(f"email={t}" for t in ("announcements", "offers", "loyalty", "feedback"))
+    body = f"form_token={form_token(centre, page)}&action=save&{ticks}&sms=marketing"
+    call(centre, "POST", page, body, sec_fetch_site="same-origin")
+    assert opt_outs() == set()
+
+    call(centre, "POST", link, "List-Unsubscribe=One-Click")
+
+    assert opt_outs() == {"email:offers"}
+    assert len(audit_events()) == 3
 
 
 def test_one_customers_form_token_does_not_work_on_anothers_link(centre: Aws) -> None:
@@ -250,8 +297,11 @@ def test_cross_site_form_post_changes_nothing(centre: Aws, headers: dict[str, st
     assert opt_outs() == set()
 
 
-def test_form_without_its_token_changes_nothing(centre: Aws) -> None:
-    status, _, _ = call(centre, "POST", token(centre), "action=leave_all")
+@pytest.mark.parametrize("presented", ["", "wrong", "é" * 32])
+def test_form_without_its_token_changes_nothing(centre: Aws, presented: str) -> None:
+    body = f"form_token={presented}&action=leave_all"
+
+    status, _, _ = call(centre, "POST", token(centre), body, sec_fetch_site="same-origin")
 
     assert status == 403
     assert opt_outs() == set()

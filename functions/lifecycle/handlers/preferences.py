@@ -8,9 +8,11 @@ POST /preferences?t=<token>   body `List-Unsubscribe=One-Click`: RFC 8058, takes
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import uuid
 from datetime import UTC, datetime
+from email.parser import BytesParser
+from email.policy import default
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -93,31 +95,63 @@ def show() -> Response[str]:
     return _page("preferences", claims, customer)
 
 
+def _form() -> dict[str, list[str]]:
+    """The posted fields, URL-encoded or multipart/form-data (RFC 8058 asks providers for the
+    latter, and allows the former)."""
+    event = app.current_event
+    content_type = event.headers.get("content-type", "")
+    if content_type.lower().startswith("multipart/form-data"):
+        raw = (
+            base64.b64decode(event.body or "")
+            if event.is_base64_encoded
+            else ((event.body or "").encode())
+        )
+        header = f"Content-Type: {content_type}\r\n\r\n".encode()
+        message = BytesParser(policy=default).parsebytes(header + raw)
+        fields: dict[str, list[str]] = {}
+        for part in message.iter_parts() if message.is_multipart() else []:
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            if isinstance(name, str) and isinstance(payload, bytes):
+                fields.setdefault(name, []).append(payload.decode("utf-8", "replace").strip())
+        return fields
+    return parse_qs(event.decoded_body or "", keep_blank_values=True)
+
+
+def _one_click(token: str) -> Response[str]:
+    """RFC 8058: the mailbox provider posts this. It can only ever unsubscribe, so a genuine
+    link still works after its expiry; a repeated post finds the customer already out."""
+    centre = runtime.preference_centre()
+    try:
+        claims = centre.signer.verify(token, allow_expired=True)
+    except InvalidLink as invalid:
+        return _refuse(invalid.kind)
+    current = centre.preferences.get(claims.customer_id)
+    changes = [c for c in journey.one_click(claims.topic) if c.entry not in current.opt_outs]
+    if changes and current.allows(changes[0].channel, changes[0].topic):
+        centre.preferences.apply(
+            claims.customer_id, changes, Source.ONE_CLICK, datetime.now(UTC), uuid.uuid4().hex
+        )
+    logger.info(
+        "one-click unsubscribe",
+        extra={"customer_id": claims.customer_id, "topic": claims.topic, "changed": bool(changes)},
+    )
+    customer = centre.customers(claims.customer_id)
+    strings = centre.renderer.page_strings(customer.get("locale"))
+    return _respond(200, strings["one_click_done"] + "\n", "text/plain; charset=utf-8")
+
+
 @app.post("/preferences")
 def change() -> Response[str]:
+    form = _form()
+    if form.get("List-Unsubscribe") == ["One-Click"]:
+        return _one_click(_token())
     try:
         claims = _claims()
     except InvalidLink as invalid:
         return _refuse(invalid.kind)
     centre = runtime.preference_centre()
-    form = parse_qs(app.current_event.decoded_body or "", keep_blank_values=True)
     now = datetime.now(UTC)
-
-    if form.get("List-Unsubscribe") == ["One-Click"]:
-        # RFC 8058: the mailbox provider posts this; it can only ever unsubscribe, and the same
-        # link posted twice is one event.
-        event_id = "one-click-" + hashlib.sha256(_token().encode()).hexdigest()[:40]
-        changed = centre.preferences.apply(
-            claims.customer_id, journey.one_click(claims.topic), Source.ONE_CLICK, now, event_id
-        )
-        logger.info(
-            "one-click unsubscribe",
-            extra={"customer_id": claims.customer_id, "topic": claims.topic, "new": changed},
-        )
-        customer = centre.customers(claims.customer_id)
-        strings = centre.renderer.page_strings(customer.get("locale"))
-        return _respond(200, strings["one_click_done"] + "\n", "text/plain; charset=utf-8")
-
     customer = centre.customers(claims.customer_id)
     if not _same_origin() or not centre.signer.check_form_token(
         _token(), (form.get("form_token") or [""])[0]
