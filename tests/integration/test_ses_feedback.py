@@ -109,3 +109,29 @@ def test_sent_email_carries_the_customer_tag_for_feedback(aws: Aws) -> None:
     tags = {t["Name"]: t["Value"] for t in calls[0]["EmailTags"]}
     assert tags == {"customer": "c-1001", "kind": "service", "stage": "welcome"}
     assert calls[0]["ConfigurationSetName"] == "SesConfigurationSet"
+
+
+def test_customer_ids_outside_ses_tag_characters_still_come_back(aws: Aws) -> None:
+    from lifecycle.adapters.ses import tag_pairs
+
+    pairs = dict(tag_pairs({"customer": "shop:c.1@eu", "stage": "welcome"}))
+    assert pairs == {"customer_hex": b"shop:c.1@eu".hex(), "stage": "welcome"}
+
+    event = load_event("ses-complaint.json")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    del message["mail"]["tags"]["customer"]
+    message["mail"]["tags"]["customer_hex"] = [pairs["customer_hex"]]
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+
+    aws.invoke(FUNCTION, event)
+
+    store = DynamoPreferences(boto3.client("dynamodb"), "PreferencesTable")
+    assert store.get("shop:c.1@eu").opt_outs == {"email:*", "sms:*"}
+    assert _suppressions().reason_for(Channel.EMAIL, "grace.obi@example.com") is None
+
+
+def test_transient_bounce_keeps_its_reason(aws: Aws) -> None:
+    aws.invoke(FUNCTION, load_event("ses-bounce-transient.json"))
+
+    (tally,) = _items()
+    assert tally["last_reason"]["S"].startswith("transient bounce (Transient/MailboxFull)")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from lifecycle.adapters.dynamo import DynamoSuppressions
+from lifecycle.adapters.dynamo import DynamoPreferences, DynamoSuppressions, address_hash
 from lifecycle.handlers.sms_inbound import keyword
 from lifecycle.local.stack import LOCAL_PARAMETERS, LocalStack
 from lifecycle.messaging.message import Channel
@@ -61,6 +61,9 @@ def test_start_lifts_stop_but_not_other_suppressions_and_replays_change_nothing(
     two_way.invoke(FUNCTION, _reply("STOP", "in-1"))
     two_way.invoke(FUNCTION, _reply("start", "in-2"))
     assert _reason() is None
+    number = f"number#{address_hash(Channel.SMS, '+31612345678')}"
+    audit = DynamoPreferences(boto3.client("dynamodb"), "PreferencesTable").history(number)
+    assert [e["source"] for e in audit] == ["sms-stop", "sms-start"]
 
     # replaying the old STOP does not suppress again
     two_way.invoke(FUNCTION, _reply("STOP", "in-1"))

@@ -287,13 +287,19 @@ class DynamoSuppressions:
             return None
         return item.get("reason", {}).get("S", "suppressed")
 
-    def count_soft_bounce(self, address: str, now: datetime) -> int:
+    def count_soft_bounce(self, address: str, reason: str, now: datetime) -> int:
         """Add one transient bounce to the address's tally; returns the new count."""
         response = self._client.update_item(
             TableName=self._table,
             Key={"address_hash": {"S": "soft#" + address_hash(Channel.EMAIL, address)}},
-            UpdateExpression="ADD soft_bounces :one SET last_soft_bounce_at = :now",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"S": now.isoformat()}},
+            UpdateExpression=(
+                "ADD soft_bounces :one SET last_soft_bounce_at = :now, last_reason = :why"
+            ),
+            ExpressionAttributeValues={
+                ":one": {"N": "1"},
+                ":now": {"S": now.isoformat()},
+                ":why": {"S": reason},
+            },
             ReturnValues="UPDATED_NEW",
         )
         return int(response["Attributes"]["soft_bounces"]["N"])

@@ -33,6 +33,19 @@ def _header(name: str, value: str) -> Any:  # str or Header; typeshed wants str
     return value if value.isascii() else Header(value, "utf-8")
 
 
+def tag_pairs(tags: dict[str, str]) -> list[tuple[str, str]]:
+    """SES tag values allow only letters, digits, `_` and `-`. Any other value travels
+    hex-encoded under `<name>_hex` (a customer id such as `c.1@shop`), so it still comes
+    back on bounce and complaint notifications; one that is too long even so is dropped."""
+    pairs = []
+    for name, value in sorted(tags.items()):
+        if _TAG_VALUE.fullmatch(value):
+            pairs.append((name, value))
+        elif len(value.encode()) * 2 <= 256:
+            pairs.append((f"{name}_hex", value.encode().hex()))
+    return pairs
+
+
 def build_mime(email: OutboundEmail) -> bytes:
     """The message exactly as it will be handed to SES: multipart/alternative, text then HTML.
 
@@ -68,12 +81,7 @@ class SesEmailSender:
             "FromEmailAddress": formataddr((email.sender_name, email.sender), charset="utf-8"),
             "Destination": {"ToAddresses": [email.to]},
             "Content": {"Raw": {"Data": raw}},
-            # SES refuses the whole send over one bad tag value: drop such tags instead.
-            "EmailTags": [
-                {"Name": k, "Value": v}
-                for k, v in sorted(email.tags.items())
-                if _TAG_VALUE.fullmatch(v)
-            ],
+            "EmailTags": [{"Name": name, "Value": value} for name, value in tag_pairs(email.tags)],
         }
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set

@@ -34,7 +34,9 @@ def apply(feedback: Feedback, stores: runtime.Stores, now: datetime) -> str:
         done = "suppressed"
     elif feedback.kind is FeedbackKind.TRANSIENT_BOUNCE:
         for address in feedback.recipients:
-            stores.suppressions.count_soft_bounce(address, now)
+            stores.suppressions.count_soft_bounce(
+                address, f"transient bounce ({feedback.detail}) at {feedback.at}", now
+            )
         done = "counted"
     elif feedback.customer_id:
         changes = [

@@ -14,7 +14,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lifecycle import runtime
+from lifecycle.adapters.dynamo import address_hash
 from lifecycle.messaging.message import Channel
+from lifecycle.messaging.preferences import ALL_TOPICS, Action, Change, Source
 from lifecycle.models import e164
 from lifecycle.observability import logger
 from lifecycle.privacy import mask_phone
@@ -61,4 +63,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
             )
         else:
             stores.suppressions.lift(Channel.SMS, phone, only_if_reason_starts="replied STOP")
+        # The audit trail, kept under the number's hash: a reply names a number, not a customer.
+        action = Action.UNSUBSCRIBE if word == "stop" else Action.RESUBSCRIBE
+        stores.preferences.apply(
+            f"number#{address_hash(Channel.SMS, phone)}",
+            [Change(Channel.SMS, ALL_TOPICS, action)],
+            Source.SMS_STOP if word == "stop" else Source.SMS_START,
+            now,
+            f"sms-{inbound_id}",
+        )
         logger.info("inbound SMS keyword", extra={"keyword": word, "phone": mask_phone(phone)})

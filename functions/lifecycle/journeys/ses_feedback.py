@@ -42,7 +42,14 @@ def parse(notification: dict[str, Any]) -> Feedback:
     mail = notification.get("mail") or {}
     tags = mail.get("tags") or {}
     customers = tags.get("customer") or []
-    customer_id = str(customers[0]) if customers else None
+    encoded = tags.get("customer_hex") or []
+    customer_id = (
+        str(customers[0])
+        if customers
+        else bytes.fromhex(str(encoded[0])).decode()
+        if encoded
+        else None
+    )
     if kind == "Bounce":
         bounce = notification["bounce"]
         permanent = bounce.get("bounceType") == "Permanent"
