@@ -34,11 +34,7 @@ test-all: lint typecheck check-infra lint-templates browser
 # Browser tests drive Debian's Chromium with Playwright (no browser download). Without root or
 # apt-get they are skipped, and say so.
 browser:
-	@if command -v chromium >/dev/null 2>&1; then :; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-	  || echo "chromium could not be installed: browser tests will be skipped"; \
-	else echo "chromium is not installed (needs root and apt-get): browser tests will be skipped"; fi
+	@tests/browser/install-chromium.sh
 
 lint-templates: install
 	$(BIN)/lifecycle lint templates

@@ -135,7 +135,13 @@ def _subject_requests(args: argparse.Namespace) -> Any:
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
         tables = Tables.from_outputs(outputs)
     else:
-        names = ("CUSTOMERS_TABLE", "LEDGER_TABLE", "PREFERENCES_TABLE", "SUPPRESSIONS_TABLE")
+        names = (
+            "CUSTOMERS_TABLE",
+            "ORDERS_TABLE",
+            "LEDGER_TABLE",
+            "PREFERENCES_TABLE",
+            "SUPPRESSIONS_TABLE",
+        )
         missing = [n for n in names if not os.environ.get(n)]
         if missing:
             raise ValueError(f"give --stack, or set {', '.join(missing)}")
@@ -188,17 +194,13 @@ def _forget(args: argparse.Namespace) -> int:
             args.customer_id,
             _addresses(args),
             include_customer_record=args.include_customer_record,
+            erase_suppressions=args.erase_suppressions,
         )
     except ValueError as error:
         print(f"lifecycle forget: {error}", file=sys.stderr)
         return 2
     print(json.dumps({"forgotten": args.customer_id, **summary}, indent=2))
-    if not args.include_customer_record:
-        print(
-            "The Customers and Orders rows belong to your own systems: erase them there "
-            "(or rerun with --include-customer-record for the Customers row).",
-            file=sys.stderr,
-        )
+    print("Orders rows belong to your own systems: erase or anonymise them there.", file=sys.stderr)
     return 0
 
 
@@ -290,6 +292,12 @@ def parser() -> argparse.ArgumentParser:
                 "--include-customer-record",
                 action="store_true",
                 help="also delete the customer's row in the Customers table",
+            )
+            request.add_argument(
+                "--erase-suppressions",
+                action="store_true",
+                help="also erase bounce and complaint suppressions of their addresses "
+                "(they could then be mailed again)",
             )
             request.set_defaults(run=_forget)
 

@@ -1,9 +1,13 @@
-"""Data-subject requests: export everything the product holds on a customer, or forget them.
+"""Data-subject requests: export everything held on a customer, or forget them.
 
 The product owns the ledger, the preferences (with their audit trail) and the suppression
-list. Forgetting erases the customer's items from all three and leaves one anonymous record of
-counts in the ledger, so reports still add up. The Customers and Orders tables belong to the
-business's own systems: export reads the customer's row; forget deletes it only when asked.
+list. Forgetting erases the customer's items from the ledger and preferences and leaves one
+anonymous record of counts, so reports still add up. Suppressions of an address that bounced
+or complained stay, as the anonymous hashes they are, so that address is never mailed again
+(`erase_suppressions` removes them too). The Customers and Orders tables belong to the
+business's own systems: export reads them; forget deletes the Customers row only when asked,
+and refuses to run while that row still exists, since messages would carry on without the
+customer's opt-outs.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ _DESERIALIZER = TypeDeserializer()
 @dataclass(frozen=True)
 class Tables:
     customers: str
+    orders: str
     ledger: str
     preferences: str
     suppressions: str
@@ -39,6 +44,7 @@ class Tables:
         try:
             return cls(
                 customers=outputs["CustomersTableName"],
+                orders=outputs["OrdersTableName"],
                 ledger=outputs["LedgerTableName"],
                 preferences=outputs["PreferencesTableName"],
                 suppressions=outputs["SuppressionsTableName"],
@@ -51,6 +57,10 @@ class Tables:
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _DESERIALIZER.deserialize(v) for k, v in item.items()}
+
+
+class CustomerStillActive(ValueError):
+    """Forgetting opt-outs while the customer row stays would let marketing resume."""
 
 
 class SubjectRequests:
@@ -103,6 +113,28 @@ class SubjectRequests:
                 found.setdefault(Channel.SMS, str(customer["phone"]))
         return found
 
+    def _orders(self, customer_id: str) -> list[dict[str, Any]]:
+        # The Orders table has no customer index (it is the business's); a filtered scan will do
+        # for an occasional request, with progress for large tables.
+        found: list[dict[str, Any]] = []
+        scanned = 0
+        for page in self._client.get_paginator("scan").paginate(
+            TableName=self._tables.orders,
+            FilterExpression="customer_id = :c",
+            ExpressionAttributeValues={":c": {"S": customer_id}},
+        ):
+            scanned += page.get("ScannedCount", 0)
+            found.extend(_plain(item) for item in page["Items"])
+            self._progress(f"orders: {scanned} scanned, {len(found)} theirs")
+        return found
+
+    def _soft_bounces(self, address: str) -> int:
+        item = self._client.get_item(
+            TableName=self._tables.suppressions,
+            Key={"address_hash": {"S": "soft#" + address_hash(Channel.EMAIL, address)}},
+        ).get("Item")
+        return int(item["soft_bounces"]["N"]) if item else 0
+
     def export(
         self, customer_id: str, addresses: dict[Channel, str] | None = None
     ) -> dict[str, Any]:
@@ -125,7 +157,11 @@ class SubjectRequests:
                 str(channel): suppressions.reason_for(channel, address)
                 for channel, address in known.items()
             },
+            "transient_bounces": (
+                self._soft_bounces(known[Channel.EMAIL]) if Channel.EMAIL in known else 0
+            ),
             "messages": sorted(messages, key=lambda m: str(m.get("updated_at", ""))),
+            "orders": self._orders(customer_id),
         }
 
     def forget(
@@ -134,9 +170,16 @@ class SubjectRequests:
         addresses: dict[Channel, str] | None = None,
         *,
         include_customer_record: bool = False,
+        erase_suppressions: bool = False,
     ) -> dict[str, Any]:
         """Erase the customer from the product's tables; returns what was removed (counts)."""
         customer = self._customer(customer_id)
+        if customer is not None and not include_customer_record:
+            raise CustomerStillActive(
+                f"{customer_id} still has a row in the Customers table, so messages would go on "
+                "without their opt-outs: erase it in your systems first, or pass "
+                "--include-customer-record"
+            )
         known = self._addresses(customer, addresses or {})
         counts: Counter[str] = Counter()
 
@@ -168,7 +211,8 @@ class SubjectRequests:
         suppressions = 0
         for channel, address in known.items():
             hashed = address_hash(channel, address)
-            for entry in (hashed, f"soft#{hashed}"):
+            entries = [hashed, f"soft#{hashed}"] if erase_suppressions else [f"soft#{hashed}"]
+            for entry in entries:
                 deleted = self._client.delete_item(
                     TableName=self._tables.suppressions,
                     Key={"address_hash": {"S": entry}},

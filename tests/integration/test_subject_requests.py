@@ -13,6 +13,7 @@ from tests.conftest import Aws, load_event
 
 TABLES = {
     "CUSTOMERS_TABLE": "CustomersTable",
+    "ORDERS_TABLE": "OrdersTable",
     "LEDGER_TABLE": "LedgerTable",
     "PREFERENCES_TABLE": "PreferencesTable",
     "SUPPRESSIONS_TABLE": "SuppressionsTable",
@@ -59,15 +60,23 @@ def test_export_holds_preferences_messages_and_suppressions(
         "welcome#c-1001#sms",
     ]
     assert set(data["suppressions"]) == {"email", "sms"}
+    assert data["transient_bounces"] == 1
+    assert data["orders"] == []
 
 
 def test_forget_erases_the_customer_from_every_product_table_keeping_counts(
     history: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["forget", "c-1001"]) == 2  # refuses without --yes
+    assert main(["forget", "c-1001", "--yes"]) == 2  # and while the Customers row exists
+    assert "still has a row in the Customers table" in capsys.readouterr().err
     assert "c-1001" in _everything("LedgerTable")
+    # the business erases its own row first, then asks the product to forget
+    boto3.client("dynamodb").delete_item(
+        TableName="CustomersTable", Key={"customer_id": {"S": "c-1001"}}
+    )
 
-    assert main(["forget", "c-1001", "--yes"]) == 0
+    assert main(["forget", "c-1001", "--yes", "--email", "ann.fischer@example.com"]) == 0
 
     summary = json.loads(capsys.readouterr().out)
     assert summary["messages"] == {"welcome/email/sent": 1, "welcome/sms/sent": 1}
@@ -83,9 +92,34 @@ def test_forget_erases_the_customer_from_every_product_table_keeping_counts(
         if i["status"]["S"] == "forgotten"
     ]
     assert tombstones[0]["counts"]["M"]["welcome/email/sent"] == {"N": "1"}
-    # the other customer is untouched, and so is the business's own Customers row
+    # the other customer is untouched
     assert "c-1002" in _everything("LedgerTable")
-    assert "c-1001" in _everything("CustomersTable")
+
+
+def test_forget_keeps_bounce_suppressions_unless_asked(history: Aws) -> None:
+    history.invoke("SesFeedbackFunction", load_event("ses-bounce-permanent.json"))
+    hashes = _everything("SuppressionsTable")
+
+    assert main(["forget", "c-1001", "--yes", "--include-customer-record"]) == 0
+    kept = _everything("SuppressionsTable")
+    assert "permanent bounce" in kept  # Mehmet's address: anonymous, and never mailed again
+    assert "soft_bounces" not in kept  # Ann's tally went with her
+    assert hashes != kept
+
+    assert (
+        main(
+            [
+                "forget",
+                "c-1007",
+                "--yes",
+                "--erase-suppressions",
+                "--email",
+                "mehmet.kaya@bounce.example.com",
+            ]
+        )
+        == 0
+    )
+    assert "permanent bounce" not in _everything("SuppressionsTable")
 
 
 def test_forget_can_delete_the_customer_row_too(history: Aws) -> None:
