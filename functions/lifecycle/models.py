@@ -76,6 +76,11 @@ def _locale(value: str | None) -> str | None:
     return cleaned
 
 
+def _channel(value: str | None) -> str | None:
+    cleaned = value.strip().lower() if isinstance(value, str) else None
+    return cleaned if cleaned in ("email", "sms") else None
+
+
 def _strip_blank(value: Any) -> Any:
     # An empty string written for an optional attribute means "not given".
     if isinstance(value, str) and not value.strip():
@@ -111,6 +116,8 @@ class Customer(BaseModel):
     locale: Annotated[str | None, AfterValidator(_locale)] = None
     timezone: Annotated[str | None, AfterValidator(_timezone)] = None
     consent: Consent = Field(default_factory=Consent)
+    # Optional: where the customer wants order updates, overriding each status's default.
+    channel_preference: Annotated[str | None, AfterValidator(_channel)] = None
 
     @model_validator(mode="after")
     def _reachable(self) -> Customer:

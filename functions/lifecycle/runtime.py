@@ -6,11 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 
 from lifecycle.adapters.dynamo import DynamoLedger, DynamoPreferences, DynamoSuppressions
+from lifecycle.adapters.scheduler import OneTimeSchedules
 from lifecycle.adapters.secrets import secret_bytes
 from lifecycle.adapters.ses import SesEmailSender
 from lifecycle.adapters.sns import SnsSmsSender
@@ -61,6 +64,9 @@ class Runtime:
     settings: Settings
     ledger: DynamoLedger
     dispatcher: Dispatcher
+    customers: Callable[[str], dict[str, Any] | None]
+    orders: Callable[[str], dict[str, Any] | None]
+    schedules: OneTimeSchedules | None
 
 
 def build(settings: Settings, count: Counter) -> Runtime:
@@ -90,7 +96,30 @@ def build(settings: Settings, count: Counter) -> Runtime:
         unsubscribe_links=link_signer(settings) if settings.preferences_url else None,
         count=count,
     )
-    return Runtime(settings=settings, ledger=ledger, dispatcher=dispatcher)
+    deserializer = TypeDeserializer()
+
+    def reader(table: str, key: str) -> Callable[[str], dict[str, Any] | None]:
+        def read(value: str) -> dict[str, Any] | None:
+            item = dynamodb.get_item(
+                TableName=table, Key={key: {"S": value}}, ConsistentRead=True
+            ).get("Item")
+            return {k: deserializer.deserialize(v) for k, v in item.items()} if item else None
+
+        return read
+
+    group = settings.schedules.group
+    return Runtime(
+        settings=settings,
+        ledger=ledger,
+        dispatcher=dispatcher,
+        customers=reader(settings.customers_table, "customer_id"),
+        orders=reader(settings.orders_table, "order_id"),
+        schedules=(
+            OneTimeSchedules(boto3.client("scheduler", config=_SEND_CONFIG), group)
+            if group
+            else None
+        ),
+    )
 
 
 @cache

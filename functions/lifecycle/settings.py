@@ -28,6 +28,20 @@ class Business:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    """Delayed messages: where their one-time schedules live and what they invoke."""
+
+    group: str | None
+    role_arn: str | None
+    dead_letter_arn: str | None
+    reminder_function_arn: str | None
+    feedback_function_arn: str | None
+    reminder_lead_minutes: int
+    feedback_delay_hours: int
+    send_in_process: bool
+
+
+@dataclass(frozen=True)
 class Settings:
     customers_table: str
     orders_table: str
@@ -45,6 +59,7 @@ class Settings:
     link_signing_secret: str | None
     preferences_url: str | None
     link_valid_days: int
+    schedules: ScheduleSettings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -108,4 +123,14 @@ class Settings:
                 https("PREFERENCES_URL") if env.get("PREFERENCES_URL", "").strip() else None
             ),
             link_valid_days=integer("LINK_VALID_DAYS", 365),
+            schedules=ScheduleSettings(
+                group=env.get("SCHEDULE_GROUP", "").strip() or None,
+                role_arn=env.get("SCHEDULER_ROLE_ARN", "").strip() or None,
+                dead_letter_arn=env.get("SCHEDULE_DLQ_ARN", "").strip() or None,
+                reminder_function_arn=env.get("REMINDER_FUNCTION_ARN", "").strip() or None,
+                feedback_function_arn=env.get("FEEDBACK_FUNCTION_ARN", "").strip() or None,
+                reminder_lead_minutes=integer("REMINDER_LEAD_MINUTES", 120),
+                feedback_delay_hours=integer("FEEDBACK_DELAY_HOURS", 24),
+                send_in_process=env.get("SEND_IN_PROCESS", "").strip().lower() == "true",
+            ),
         )

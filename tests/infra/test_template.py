@@ -140,7 +140,8 @@ def test_lambda_requirements_match_the_project_dependencies() -> None:
 
 
 def test_sample_events_have_the_shape_lambda_delivers() -> None:
-    for path in sorted((ROOT / "events").glob("customers-*.json")):
+    paths = [*(ROOT / "events").glob("customers-*.json"), *(ROOT / "events").glob("orders-*.json")]
+    for path in sorted(paths):
         for record in json.loads(path.read_text(encoding="utf-8"))["Records"]:
             assert record["eventSource"] == "aws:dynamodb", path.name
             assert record["eventSourceARN"].startswith("arn:aws:dynamodb:"), path.name

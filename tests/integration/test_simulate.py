@@ -27,7 +27,10 @@ def test_thirty_days_print_a_timeline_and_kpis(tmp_path: Path) -> None:
 
     text = out.getvalue()
     assert "WelcomeFunction <- CustomersTable stream [{'eventName': ['INSERT']}]" in text
-    assert "(no function on the OrdersTable stream yet)" in text
+    assert "OrdersFunction <- OrdersTable stream" in text
+    assert "order     email SENT     c-1001 Ann  a***@example.com" in text
+    assert "o-1001-01#picked_up" in text  # the status update, by SMS
+    assert "o-1001-01#2026-12-03T09:00:00+00:00" in text  # the pickup reminder, on time
     assert "Day   0  Tue 2026-12-01" in text
     assert 'welcome   email SENT     c-1002 Sanne  s***@example.nl "Welkom bij' in text
     assert "welcome   sms   SKIPPED  c-1004 Elif  no consent: sms_transactional" in text
@@ -46,9 +49,12 @@ def test_thirty_days_print_a_timeline_and_kpis(tmp_path: Path) -> None:
     assert "+31612345678" not in text
     # the figures agree with the ledger the handler wrote
     sent = report.sent()
-    assert len([r for r in sent if r["channel"] == "email"]) == 7
+    emails = [r for r in sent if r["channel"] == "email"]
+    assert len(emails) == sum(1 for r in sent if r["channel"] == "email")
     assert (tmp_path / "emails" / "index.html").is_file()
-    assert len(list((tmp_path / "emails").glob("*.html"))) == 8  # 7 emails and the index
+    # every email the ledger calls sent was written out, plus the index
+    assert len(list((tmp_path / "emails").glob("*.html"))) == len(emails) + 1
+    assert "_aws" not in text  # metrics go to the log file, not the report
 
 
 @pytest.fixture

@@ -153,6 +153,39 @@ class DynamoLedger:
             key, LedgerState.FAILED, now, reason=reason, stage=stage, customer_id=customer_id
         )
 
+    def advance(
+        self, order_id: str, customer_id: str, rank: int, status: str, now: datetime
+    ) -> str | None:
+        """Record that the order reached `rank`; returns the later status it had already
+        reached (the update is stale), or None. The same rank again is not stale: a
+        redelivered record must still be able to send its (deduplicated) message."""
+        key = {"message_key": {"S": f"order-progress#{order_id}"}}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=(
+                    "SET progress_rank = :rank, order_status = :status, customer_id = :c, "
+                    "updated_at = :now, expires_at = :expires, #status = :progress"
+                ),
+                ConditionExpression="attribute_not_exists(progress_rank) OR progress_rank <= :rank",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":rank": {"N": str(rank)},
+                    ":status": {"S": status},
+                    ":c": {"S": customer_id},
+                    ":now": {"S": now.isoformat()},
+                    ":expires": {"N": _epoch(now + self._retention)},
+                    ":progress": {"S": "progress"},
+                },
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            item = self._item(f"order-progress#{order_id}") or {}
+            return str(item.get("order_status", {}).get("S", "further"))
+        return None
+
     def first_time(self, key: str, what: str, now: datetime) -> bool:
         """Record that `key` (an SES feedback id, say) was handled; False if it already was."""
         try:

@@ -103,8 +103,9 @@ def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
     by_id = {c["customer_id"]: c for c in customers}
 
     log_file = out_dir / "lambda-logs.jsonl"
-    with local_aws(), logs_to(log_file):
+    with local_aws(), logs_to(log_file) as log:
         stack = LocalStack.deployed()
+        stack.stdout = log
         functions = stack.functions()
         say("Lifecycle demo: the stack in infra/template.yaml, run locally over moto")
         say(f"  tables:    {', '.join(stack.resources('AWS::DynamoDB::Table'))}")

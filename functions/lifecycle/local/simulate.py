@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import json
 import random
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ from lifecycle.local.stack import (
     local_aws,
     logs_to,
 )
-from lifecycle.privacy import mask_email
+from lifecycle.privacy import mask_email, mask_phone
 
 WORLD = Path(__file__).with_name("simulation.json")
 
@@ -162,6 +163,7 @@ class Simulation:
         self.emails_seen = 0
         self.named_emails: list[tuple[str, SentEmail]] = []
         self.bounces = self.complaints = self.unsubscribes = 0
+        self.complained: set[str] = set()
         self.functions = stack.functions()
         self.end = self._moment(self.days, "00:00", "UTC")
 
@@ -247,8 +249,9 @@ class Simulation:
         while self.queue:
             happening = heapq.heappop(self.queue)
             with time_machine.travel(happening.at, tick=False):
+                before = len(self.stack.invocations)
                 self._apply(happening)
-                self._settle(happening.at)
+                self._settle(happening.at, before)
             day = (happening.at - self._moment(0, "00:00", "UTC")).days
             self.progress.update(day, sum(1 for r in self.ledger.values() if r["status"] == "sent"))
         self.progress.update(
@@ -421,10 +424,9 @@ class Simulation:
                 at, f"schedule  {made.function} {what} FAILED: {made.failed_sequence_numbers[0]}"
             )
 
-    def _settle(self, at: datetime) -> None:
+    def _settle(self, at: datetime, before: int) -> None:
         """After a happening: deliver stream records, queue new one-time schedules, and
-        record what the product did."""
-        before = len(self.stack.invocations)
+        record what the product did (if any function ran since `before` invocations)."""
         self.stack.pump(LocalContext.for_function)
         self._queue_one_time_schedules()
         if len(self.stack.invocations) != before or self.stack.failures:
@@ -447,7 +449,12 @@ class Simulation:
 
     def _read_ledger(self, at: datetime) -> None:
         client = boto3.client("dynamodb", region_name=REGION)
-        pages = client.get_paginator("scan").paginate(TableName="LedgerTable")
+        # Only what changed at this moment: handlers stamp entries with the simulated clock.
+        pages = client.get_paginator("scan").paginate(
+            TableName="LedgerTable",
+            FilterExpression="updated_at >= :now",
+            ExpressionAttributeValues={":now": {"S": at.isoformat()}},
+        )
         fresh_emails = sent_emails()[self.emails_seen :]
         self.emails_seen += len(fresh_emails)
         for page in pages:
@@ -468,22 +475,35 @@ class Simulation:
         stage, channel = row.get("stage", "?"), row.get("channel", "-")
         status = "rejected" if row["message_key"].endswith("#rejected") else row["status"]
         detail = row.get("reason", "")
+        if stage != "welcome":
+            # which order and status, or which pickup: the key says it
+            detail = f"{row['message_key'].split('#', 1)[1]}  {detail}".rstrip()
+        match = None
+        if status == "sent" and channel == "sms":
+            detail = f"{mask_phone(str(customer.get('phone', '')))}  {detail}".rstrip()
         if status == "sent" and channel == "email":
-            address = customer.get("email", "")
-            match = next((e for e in fresh if e.to.lower() == str(address).lower()), None)
+            address = str(customer.get("email", "")).lower()
+            match = next((e for e in fresh if e.to.lower() == address), None)
             if match is not None:
+                fresh.remove(match)
                 day = (at.date() - self.start).days
-                self.named_emails.append((f"day{day:03d}-{row['customer_id']}-{stage}", match))
+                stem = re.sub(r"[^A-Za-z0-9_-]+", "-", row["message_key"])
+                self.named_emails.append((f"day{day:03d}-{stem}", match))
                 detail = f'{mask_email(match.to)} "{match.subject}"'
-            self._mailbox_reacts(at, customer, stage)
         self._say(at, f"{stage:<9} {channel:<5} {status.upper():<8} {who}  {detail}".rstrip())
+        if match is not None:
+            self._mailbox_reacts(at, customer, stage)
 
     def _mailbox_reacts(self, at: datetime, customer: dict[str, Any], stage: str) -> None:
         """What SES reports back for this mailbox, published to the topic the template's SES
         configuration set sends notifications to, so the functions on it act on them."""
         mailbox = customer.get("mailbox", "delivers")
+        if mailbox == "complains" and customer["customer_id"] in self.complained:
+            return  # people press "spam" once, then stop reading
         if mailbox not in ("bounces", "complains"):
             return
+        if mailbox == "complains":
+            self.complained.add(customer["customer_id"])
         self.seq += 1
         notification = ses_notification(mailbox, customer, stage, at, f"sim-{self.seq}")
         topic = self.stack.ses_feedback_topic()
@@ -682,8 +702,9 @@ def simulate(
     if days < 1:
         raise WorldError("the simulation needs at least one day")
     world = load_world(world_path)
-    with local_aws(), logs_to(out_dir / "lambda-logs.jsonl"):
+    with local_aws(), logs_to(out_dir / "lambda-logs.jsonl") as log:
         stack = LocalStack.deployed(path=template)
+        stack.stdout = log
         simulation = Simulation(
             world, days=days, seed=seed, stack=stack, progress=Progress(progress, days)
         )

@@ -9,17 +9,19 @@ retries treated as Lambda treats them.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
 import os
 import secrets as secrets_module
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 import yaml
@@ -186,6 +188,9 @@ class LocalStack:
     invocations: list[Invocation] = field(default_factory=list)
     failures: list[FailureRecord] = field(default_factory=list)
     _positions: dict[str, str] = field(default_factory=dict)
+    # Where a handler's stdout goes while it runs (in Lambda: its log stream). Powertools prints
+    # metrics there (EMF); a local report should not show them.
+    stdout: TextIO | None = None
 
     @classmethod
     def from_template(cls, parameters: Mapping[str, str], path: Path = TEMPLATE) -> LocalStack:
@@ -213,6 +218,9 @@ class LocalStack:
         stack.create_tables()
         domain = stack.parameters["SenderEmail"].split("@", 1)[1]
         boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=domain)
+        scheduler = boto3.client("scheduler", region_name=REGION)
+        for name in stack.resources("AWS::Scheduler::ScheduleGroup"):
+            scheduler.create_schedule_group(Name=name)
         secrets = boto3.client("secretsmanager", region_name=REGION)
         for name in stack.resources("AWS::SecretsManager::Secret"):
             # What GenerateSecretString would make: a random key nobody wrote down.
@@ -420,6 +428,10 @@ class LocalStack:
             resource = self.template["Resources"].get(target, {})
             if resource.get("Type") == "AWS::Serverless::Function" and attribute == "Arn":
                 return function_arn(target)
+            if attribute == "Arn" and resource:
+                # Other resources' ARNs only need to be recognisable locally.
+                service = str(resource["Type"]).split("::")[1].lower()
+                return f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{target}"
         raise TemplateError(f"cannot resolve {value!r} locally")
 
     def _layer_dir(self) -> Path:
@@ -436,7 +448,8 @@ class LocalStack:
         os.environ.update(spec.environment)
         os.environ["AWS_LAMBDA_FUNCTION_NAME"] = spec.logical_id
         try:
-            yield
+            with contextlib.redirect_stdout(self.stdout or sys.stdout):
+                yield
         finally:
             for key, old in saved.items():
                 if old is None:
@@ -608,17 +621,18 @@ def moto_environment() -> dict[str, str]:
 
 
 @contextmanager
-def logs_to(path: Path) -> Iterator[None]:
-    """Keep the handlers' JSON log lines out of the report: they go to a file instead."""
+def logs_to(path: Path) -> Iterator[TextIO]:
+    """Keep the handlers' JSON log lines out of the report: they go to a file instead, which
+    is yielded so handler stdout (metrics) can follow."""
     handler = logger.registered_handler
-    if not isinstance(handler, logging.StreamHandler):
-        yield
-        return
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as sink:
+        if not isinstance(handler, logging.StreamHandler):
+            yield sink
+            return
         previous = handler.setStream(sink)
         try:
-            yield
+            yield sink
         finally:
             handler.setStream(previous)
 

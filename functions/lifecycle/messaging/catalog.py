@@ -52,4 +52,69 @@ WELCOME = MessageSpec(
     sms_segments=2,
 )
 
-CATALOG: dict[str, MessageSpec] = {spec.template: spec for spec in (WELCOME,)}
+
+def _order(template: str, *extra: str) -> MessageSpec:
+    """Order messages go by SMS or email, whichever the status and the customer call for."""
+    return MessageSpec(
+        template=template,
+        stage="order",
+        kind=Kind.TRANSACTIONAL,
+        channels=(Channel.EMAIL, Channel.SMS),
+        variables=frozenset({"first_name", "order_id", *extra}),
+        sms_segments=2,
+    )
+
+
+ORDER_SCHEDULED = _order("order_scheduled", "pickup_window")
+ORDER_PICKED_UP = _order("order_picked_up")
+ORDER_IN_PROCESS = _order("order_in_process")
+ORDER_READY = _order("order_ready")
+ORDER_OUT_FOR_DELIVERY = _order("order_out_for_delivery", "delivery_window")
+# The receipt: `items` is a list of {name, quantity, unit_price, line_total} (money already
+# formatted for the customer's locale and currency), `total` a formatted amount.
+ORDER_DELIVERED = _order("order_delivered", "items", "total")
+ORDER_CANCELLED = _order("order_cancelled")
+PICKUP_REMINDER = _order("pickup_reminder", "pickup_window")
+
+# `ratings` is a list of {score: 1..5, url: signed https link}.
+FEEDBACK_REQUEST = MessageSpec(
+    template="feedback_request",
+    stage="feedback",
+    kind=Kind.SERVICE,
+    channels=(Channel.EMAIL,),
+    variables=frozenset({"first_name", "order_id", "ratings"}),
+    topic="feedback",
+)
+FEEDBACK_APOLOGY = MessageSpec(
+    template="feedback_apology",
+    stage="feedback",
+    kind=Kind.SERVICE,
+    channels=(Channel.EMAIL,),
+    variables=frozenset({"first_name", "order_id"}),
+)
+REFERRAL_ASK = MessageSpec(
+    template="referral_ask",
+    stage="feedback",
+    kind=Kind.MARKETING,
+    channels=(Channel.EMAIL,),
+    variables=frozenset({"first_name", "referral_url"}),
+    topic="offers",
+)
+
+CATALOG: dict[str, MessageSpec] = {
+    spec.template: spec
+    for spec in (
+        WELCOME,
+        ORDER_SCHEDULED,
+        ORDER_PICKED_UP,
+        ORDER_IN_PROCESS,
+        ORDER_READY,
+        ORDER_OUT_FOR_DELIVERY,
+        ORDER_DELIVERED,
+        ORDER_CANCELLED,
+        PICKUP_REMINDER,
+        FEEDBACK_REQUEST,
+        FEEDBACK_APOLOGY,
+        REFERRAL_ASK,
+    )
+}
