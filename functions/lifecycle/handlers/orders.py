@@ -27,7 +27,7 @@ from lifecycle.handlers.streams import parse_new_image
 from lifecycle.journeys import orders as journey
 from lifecycle.messaging.errors import TransientError
 from lifecycle.messaging.message import Outcome, Status
-from lifecycle.models import Customer, Order
+from lifecycle.models import Customer, Order, describe
 from lifecycle.observability import logger
 
 metrics = Metrics(namespace="Lifecycle", service="orders")
@@ -57,8 +57,6 @@ def load_customer(current: runtime.Runtime, customer_id: str, stage: str) -> Cus
     try:
         return Customer.model_validate(raw)
     except ValidationError as error:
-        from lifecycle.models import describe
-
         current.ledger.record_rejected(
             f"{stage}#{customer_id}#customer", stage, customer_id, describe(error), _now()
         )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
@@ -21,11 +23,15 @@ class ReminderPayload(BaseModel):
     pickup_start: datetime
 
 
-def _count(_: str) -> None:
-    return None
+metrics = Metrics(namespace="Lifecycle", service="pickup-reminder")
+
+
+def _count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     """Entry point named in infra/template.yaml. Errors propagate: Scheduler retries, then
     parks the invocation in the schedules' dead-letter queue."""

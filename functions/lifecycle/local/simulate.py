@@ -39,7 +39,6 @@ from lifecycle.local.stack import (
     LOCAL_PARAMETERS,
     REGION,
     TEMPLATE,
-    FunctionSpec,
     Invocation,
     LocalContext,
     LocalStack,
@@ -715,6 +714,3 @@ def simulate(
         )
     print(f"\nRendered emails: {index}; handler logs: {out_dir / 'lambda-logs.jsonl'}", file=out)
     return report
-
-
-__all__ = ["FunctionSpec", "Report", "WorldError", "simulate"]
