@@ -167,6 +167,29 @@ class Order(BaseModel):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
 
 
+class Rating(BaseModel):
+    """A customer's rating of one order, as the Ratings table holds it (the product's own
+    table, written by the rating endpoint)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: str = Field(min_length=1)
+    customer_id: str = Field(min_length=1)
+    score: int = Field(ge=1, le=5)
+    rated_at: datetime
+    updated_at: datetime
+    comment: str | None = Field(default=None, alias="customer_comment")
+
+
+class Lifetime(BaseModel):
+    """What a customer has had from the business: delivered orders and their cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    orders: int = 0
+    spend: dict[str, Decimal] = Field(default_factory=dict)  # per currency
+
+
 def describe(error: ValidationError) -> str:
     """Say what is wrong with a record, naming attributes but never their values."""
     parts = []

@@ -12,11 +12,17 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 
-from lifecycle.adapters.dynamo import DynamoLedger, DynamoPreferences, DynamoSuppressions
+from lifecycle.adapters.dynamo import (
+    DynamoLedger,
+    DynamoOrderHistory,
+    DynamoPreferences,
+    DynamoRatings,
+    DynamoSuppressions,
+)
 from lifecycle.adapters.scheduler import OneTimeSchedules
 from lifecycle.adapters.secrets import secret_bytes
 from lifecycle.adapters.ses import SesEmailSender
-from lifecycle.adapters.sns import SnsSmsSender
+from lifecycle.adapters.sns import SnsSmsSender, SnsTopicAlerts
 from lifecycle.messaging.catalog import CATALOG
 from lifecycle.messaging.dispatcher import Counter, Dispatcher
 from lifecycle.messaging.links import LinkSigner
@@ -67,6 +73,10 @@ class Runtime:
     customers: Callable[[str], dict[str, Any] | None]
     orders: Callable[[str], dict[str, Any] | None]
     schedules: OneTimeSchedules | None
+    signer: LinkSigner | None  # where the function has the link key
+    ratings: DynamoRatings | None  # the feedback functions only
+    history: DynamoOrderHistory
+    alerts: SnsTopicAlerts | None  # where complaints go (the rating follow-up only)
 
 
 def build(settings: Settings, count: Counter) -> Runtime:
@@ -79,7 +89,9 @@ def build(settings: Settings, count: Counter) -> Runtime:
         lease_seconds=settings.claim_lease_seconds,
         retention_days=settings.ledger_retention_days,
     )
-    sms = SnsSmsSender(boto3.client("sns", config=_SEND_CONFIG), settings.sms_sender_id)
+    sns = boto3.client("sns", config=_SEND_CONFIG)
+    sms = SnsSmsSender(sns, settings.sms_sender_id)
+    signer = link_signer(settings)
     dispatcher = Dispatcher(
         policy=ContactPolicy(
             DynamoSuppressions(dynamodb, settings.suppressions_table),
@@ -93,7 +105,7 @@ def build(settings: Settings, count: Counter) -> Runtime:
         ),
         sms=sms,
         business=settings.business,
-        unsubscribe_links=link_signer(settings) if settings.preferences_url else None,
+        unsubscribe_links=signer if settings.preferences_url else None,
         count=count,
     )
     deserializer = TypeDeserializer()
@@ -108,6 +120,7 @@ def build(settings: Settings, count: Counter) -> Runtime:
         return read
 
     group = settings.schedules.group
+    feedback = settings.feedback
     return Runtime(
         settings=settings,
         ledger=ledger,
@@ -117,6 +130,16 @@ def build(settings: Settings, count: Counter) -> Runtime:
         schedules=(
             OneTimeSchedules(boto3.client("scheduler", config=_SEND_CONFIG), group)
             if group
+            else None
+        ),
+        signer=signer,
+        ratings=(
+            DynamoRatings(dynamodb, feedback.ratings_table) if feedback.ratings_table else None
+        ),
+        history=DynamoOrderHistory(dynamodb, settings.orders_table),
+        alerts=(
+            SnsTopicAlerts(sns, feedback.complaints_topic_arn)
+            if feedback.complaints_topic_arn
             else None
         ),
     )
@@ -146,22 +169,53 @@ def preference_centre() -> PreferenceCentre:
     if signer is None:
         raise SettingsError("LINK_SIGNING_SECRET is required by the preference centre")
     dynamodb = boto3.client("dynamodb", config=_TABLE_CONFIG)
-
-    def customer(customer_id: str) -> dict[str, str]:
-        # Only what the page shows; a forgotten or unknown customer still gets the page.
-        item = dynamodb.get_item(
-            TableName=settings.customers_table,
-            Key={"customer_id": {"S": customer_id}},
-            ProjectionExpression="first_name, locale",
-        ).get("Item", {})
-        return {k: v["S"] for k, v in item.items() if "S" in v}
-
     return PreferenceCentre(
         settings=settings,
         signer=signer,
         preferences=DynamoPreferences(dynamodb, settings.preferences_table),
         renderer=Renderer(settings.templates_dir, settings.default_locale, settings.business),
-        customers=customer,
+        customers=_page_customer(dynamodb, settings.customers_table),
+    )
+
+
+def _page_customer(dynamodb: Any, table: str) -> Callable[[str], dict[str, str]]:
+    def customer(customer_id: str) -> dict[str, str]:
+        # Only what a page shows; a forgotten or unknown customer still gets the page.
+        item = dynamodb.get_item(
+            TableName=table,
+            Key={"customer_id": {"S": customer_id}},
+            ProjectionExpression="first_name, locale",
+        ).get("Item", {})
+        return {k: v["S"] for k, v in item.items() if "S" in v}
+
+    return customer
+
+
+@dataclass(frozen=True)
+class RatingDesk:
+    """What the rating endpoint needs, built once per cold start."""
+
+    settings: Settings
+    signer: LinkSigner
+    ratings: DynamoRatings
+    renderer: Renderer
+    customers: Callable[[str], dict[str, str]]
+
+
+@cache
+def rating_desk() -> RatingDesk:
+    settings = Settings.from_env()
+    signer = link_signer(settings)
+    table = settings.feedback.ratings_table
+    if signer is None or table is None:
+        raise SettingsError("LINK_SIGNING_SECRET and RATINGS_TABLE are required by the ratings")
+    dynamodb = boto3.client("dynamodb", config=_TABLE_CONFIG)
+    return RatingDesk(
+        settings=settings,
+        signer=signer,
+        ratings=DynamoRatings(dynamodb, table),
+        renderer=Renderer(settings.templates_dir, settings.default_locale, settings.business),
+        customers=_page_customer(dynamodb, settings.customers_table),
     )
 
 
@@ -189,4 +243,5 @@ def reset() -> None:
     """Forget every cached runtime (tests and local runs that swap the AWS behind them)."""
     current.cache_clear()
     preference_centre.cache_clear()
+    rating_desk.cache_clear()
     stores.cache_clear()

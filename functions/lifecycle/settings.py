@@ -42,6 +42,19 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class FeedbackSettings:
+    """The feedback stage: rating links, how often to ask, and where complaints go."""
+
+    ratings_table: str | None
+    ratings_url: str | None  # the rating endpoint (Function URL) the request's links open
+    rating_link_valid_days: int
+    quiet_days: int  # no second feedback request to a customer within this many days
+    referral_quiet_days: int  # no second referral ask within this many days
+    referral_url: str | None  # where a friend books; the referrer's id goes in `ref`
+    complaints_topic_arn: str | None
+
+
+@dataclass(frozen=True)
 class Settings:
     customers_table: str
     orders_table: str
@@ -60,6 +73,7 @@ class Settings:
     preferences_url: str | None
     link_valid_days: int
     schedules: ScheduleSettings
+    feedback: FeedbackSettings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +102,12 @@ class Settings:
             if not value.startswith("https://"):
                 raise SettingsError(f"{name} must be an https:// URL, got {value!r}")
             return value
+
+        def optional_https(name: str) -> str | None:
+            return https(name) if env.get(name, "").strip() else None
+
+        def optional(name: str) -> str | None:
+            return env.get(name, "").strip() or None
 
         timezone = env.get("DEFAULT_TIMEZONE", "").strip() or "UTC"
         try:
@@ -119,9 +139,7 @@ class Settings:
             claim_lease_seconds=integer("CLAIM_LEASE_SECONDS", 90),
             ledger_retention_days=integer("LEDGER_RETENTION_DAYS", 400),
             link_signing_secret=env.get("LINK_SIGNING_SECRET", "").strip() or None,
-            preferences_url=(
-                https("PREFERENCES_URL") if env.get("PREFERENCES_URL", "").strip() else None
-            ),
+            preferences_url=optional_https("PREFERENCES_URL"),
             link_valid_days=integer("LINK_VALID_DAYS", 365),
             schedules=ScheduleSettings(
                 group=env.get("SCHEDULE_GROUP", "").strip() or None,
@@ -132,5 +150,14 @@ class Settings:
                 reminder_lead_minutes=integer("REMINDER_LEAD_MINUTES", 120),
                 feedback_delay_hours=integer("FEEDBACK_DELAY_HOURS", 24),
                 send_in_process=env.get("SEND_IN_PROCESS", "").strip().lower() == "true",
+            ),
+            feedback=FeedbackSettings(
+                ratings_table=optional("RATINGS_TABLE"),
+                ratings_url=optional_https("RATINGS_URL"),
+                rating_link_valid_days=integer("RATING_LINK_VALID_DAYS", 30),
+                quiet_days=integer("FEEDBACK_QUIET_DAYS", 14),
+                referral_quiet_days=integer("REFERRAL_QUIET_DAYS", 90),
+                referral_url=optional_https("REFERRAL_URL"),
+                complaints_topic_arn=optional("COMPLAINTS_TOPIC_ARN"),
             ),
         )

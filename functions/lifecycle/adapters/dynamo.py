@@ -1,20 +1,26 @@
-"""DynamoDB adapters: the send ledger and the suppression list."""
+"""DynamoDB adapters: the send ledger, suppressions, preferences, ratings and order history."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from lifecycle.messaging.ledger import Claim, LedgerState
 from lifecycle.messaging.message import Channel, Message
 from lifecycle.messaging.preferences import Change, Preferences, Source
+from lifecycle.models import Lifetime, Rating
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+_DESERIALIZER = TypeDeserializer()
 
 
 def _is_condition_failure(error: ClientError) -> bool:
@@ -205,6 +211,40 @@ class DynamoLedger:
                 return False
             raise
         return True
+
+    def throttle(
+        self, key: str, owner: str, customer_id: str, window: timedelta, now: datetime
+    ) -> datetime | None:
+        """Take the once-per-`window` marker `key` for `owner` (an order, say): None if taken,
+        else when it was last taken by another. The same owner may take it again, so a retried
+        trigger is not throttled by its own first attempt."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "message_key": {"S": key},
+                    "status": {"S": "throttle"},
+                    "owner": {"S": owner},
+                    "customer_id": {"S": customer_id},
+                    "taken_at": {"N": _epoch(now)},
+                    "updated_at": {"S": now.isoformat()},
+                    "expires_at": {"N": _epoch(now + window + timedelta(days=1))},
+                },
+                ConditionExpression=(
+                    "attribute_not_exists(message_key) OR taken_at < :cutoff OR #owner = :owner"
+                ),
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":cutoff": {"N": _epoch(now - window)},
+                    ":owner": {"S": owner},
+                },
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            held = self._item(key) or {}
+            return datetime.fromtimestamp(int(held.get("taken_at", {}).get("N", "0")), UTC)
+        return None
 
     def get(self, key: str) -> dict[str, Any] | None:
         """One ledger item, plain values (for ops tooling and tests)."""
@@ -482,3 +522,88 @@ class DynamoPreferences:
                     }
                 )
         return sorted(items, key=lambda e: e["at"])
+
+
+class DynamoRatings:
+    """Rating items, one per order (key `order_id`): `customer_id`, `score`, `rated_at` (first
+    tap), `updated_at`, `taps`, and an optional `customer_comment` with `commented_at`. A
+    second tap changes the score; the table's stream tells the follow-up function."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def record(
+        self,
+        order_id: str,
+        customer_id: str,
+        score: int,
+        now: datetime,
+        comment: str | None = None,
+    ) -> bool:
+        """Store the customer's score (and comment) for the order; False if the order's
+        rating belongs to another customer (nothing is changed then)."""
+        update = (
+            "SET score = :score, customer_id = :customer, updated_at = :now, "
+            "rated_at = if_not_exists(rated_at, :now) ADD taps :one"
+        )
+        values: dict[str, Any] = {
+            ":score": {"N": str(score)},
+            ":customer": {"S": customer_id},
+            ":now": {"S": now.isoformat()},
+            ":one": {"N": "1"},
+        }
+        if comment:
+            update = update.replace(
+                " ADD", ", customer_comment = :comment, commented_at = :now ADD"
+            )
+            values[":comment"] = {"S": comment}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"order_id": {"S": order_id}},
+                UpdateExpression=update,
+                ConditionExpression="attribute_not_exists(order_id) OR customer_id = :customer",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def get(self, order_id: str) -> Rating | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"order_id": {"S": order_id}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        return Rating.model_validate({k: _DESERIALIZER.deserialize(v) for k, v in item.items()})
+
+
+class DynamoOrderHistory:
+    """Reads the business's Orders table through its `by_customer` index."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def lifetime(self, customer_id: str) -> Lifetime:
+        orders, spend = 0, dict[str, Decimal]()
+        for page in self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName="by_customer",
+            KeyConditionExpression="customer_id = :c",
+            FilterExpression="#status = :delivered",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":c": {"S": customer_id},
+                ":delivered": {"S": "delivered"},
+            },
+        ):
+            for item in page["Items"]:
+                orders += 1
+                if "total" in item:
+                    currency = item.get("currency", {}).get("S", "EUR")
+                    spend[currency] = spend.get(currency, Decimal(0)) + Decimal(item["total"]["N"])
+        return Lifetime(orders=orders, spend=spend)

@@ -51,3 +51,27 @@ class SnsSmsSender:
         except Exception as exc:
             raise classify(exc, "SNS") from None
         return bool(response["isOptedOut"])
+
+
+class SnsTopicAlerts:
+    """Alerts for people (the complaints topic): plain text to every subscriber."""
+
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+        self._client = client
+        self._topic_arn = topic_arn
+
+    def publish(self, subject: str, text: str, attributes: dict[str, str]) -> str:
+        """Publish one alert; `attributes` let subscribers filter (by rating, say)."""
+        try:
+            response = self._client.publish(
+                TopicArn=self._topic_arn,
+                Subject=subject[:100],
+                Message=text,
+                MessageAttributes={
+                    name: {"DataType": "String", "StringValue": value}
+                    for name, value in attributes.items()
+                },
+            )
+        except Exception as exc:
+            raise classify(exc, "SNS") from None
+        return str(response["MessageId"])

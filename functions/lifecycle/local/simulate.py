@@ -14,17 +14,21 @@ the world did, then a KPI summary. Rendered emails are written for a person to o
 
 from __future__ import annotations
 
+import base64
 import heapq
+import html
 import json
 import random
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import boto3
@@ -32,6 +36,7 @@ import time_machine
 from boto3.dynamodb.types import TypeSerializer
 
 from lifecycle import runtime
+from lifecycle.journeys.feedback import LOW_SCORE
 from lifecycle.local.mailbox import SentEmail, sent_emails, write_emails
 from lifecycle.local.schedule import occurrences
 from lifecycle.local.serve import function_url_event
@@ -39,6 +44,7 @@ from lifecycle.local.stack import (
     LOCAL_PARAMETERS,
     REGION,
     TEMPLATE,
+    FunctionSpec,
     Invocation,
     LocalContext,
     LocalStack,
@@ -93,6 +99,8 @@ class Report:
     unsubscribes: int
     parked: int
     wiring: list[str]
+    ratings: list[int] = field(default_factory=list)  # every order's rating, as stored
+    alerts: int = 0  # complaint alerts that reached the staff inbox
 
     def sent(self) -> list[dict[str, str]]:
         return [r for r in self.ledger.values() if r.get("status") == "sent"]
@@ -164,6 +172,9 @@ class Simulation:
         self.bounces = self.complaints = self.unsubscribes = 0
         self.complained: set[str] = set()
         self.functions = stack.functions()
+        self.asked: Counter[str] = Counter()  # feedback requests each customer has had
+        self.alerts = 0
+        self.staff_inbox = self._subscribe_staff()
         self.end = self._moment(self.days, "00:00", "UTC")
 
     # ------------------------------------------------------------------ planning
@@ -270,7 +281,28 @@ class Simulation:
             unsubscribes=self.unsubscribes,
             parked=len(self.stack.failures),
             wiring=self._wiring(),
+            ratings=self._stored_ratings(),
+            alerts=self.alerts,
         )
+
+    def _url_function(self, variable: str) -> FunctionSpec | None:
+        """The function serving the links a sender makes from `variable` (`RATINGS_URL`)."""
+        for spec in self.functions:
+            url = spec.environment.get(variable)
+            if url:
+                return self.stack.function_by_url(url)
+        return None
+
+    def _stored_ratings(self) -> list[int]:
+        tables = self.stack.resources("AWS::DynamoDB::Table")
+        if "RatingsTable" not in tables:
+            return []
+        client = boto3.client("dynamodb", region_name=REGION)
+        return [
+            int(item["score"]["N"])
+            for page in client.get_paginator("scan").paginate(TableName="RatingsTable")
+            for item in page["Items"]
+        ]
 
     def _say(self, at: datetime, text: str) -> None:
         self.lines.append(Line(at, text))
@@ -317,17 +349,18 @@ class Simulation:
             self._report_invocation(happening.at, made, f"{source.name} ({source.expression})")
         elif happening.kind == "one_time":
             self._fire_one_time(happening)
+        elif happening.kind == "rate":
+            self._rate(happening)
 
     def _one_click(self, happening: Happening) -> None:
         """The customer taps unsubscribe in their mail app: the provider POSTs the link."""
         customer = happening.data["customer"]
         topic = str(customer.get("one_click_topic", "offers"))
-        served = [spec for spec in self.functions if spec.has_url]
+        spec = self._url_function("PREFERENCES_URL")
         who = f"{customer['customer_id']} {customer['first_name']}"
-        if not served:
+        if spec is None:
             self._say(happening.at, f"consent   {who} cannot unsubscribe: no preference centre")
             return
-        spec = served[0]
         with self.stack.environment_of(spec):
             token = runtime.preference_centre().signer.token(customer["customer_id"], topic)
         event = function_url_event(
@@ -430,6 +463,51 @@ class Simulation:
         self._queue_one_time_schedules()
         if len(self.stack.invocations) != before or self.stack.failures:
             self._read_ledger(at)
+            self._read_staff_inbox(at)
+
+    def _subscribe_staff(self) -> str | None:
+        """A queue standing in for the staff's email subscription to the topic functions
+        raise alerts on (`COMPLAINTS_TOPIC_ARN`)."""
+        arns = {
+            spec.environment["COMPLAINTS_TOPIC_ARN"]
+            for spec in self.functions
+            if spec.environment.get("COMPLAINTS_TOPIC_ARN")
+        }
+        if not arns:
+            return None
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue = str(sqs.create_queue(QueueName="staff-inbox")["QueueUrl"])
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        for arn in sorted(arns):
+            boto3.client("sns", region_name=REGION).subscribe(
+                TopicArn=arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
+            )
+        return queue
+
+    def _read_staff_inbox(self, at: datetime) -> None:
+        if self.staff_inbox is None:
+            return
+        sqs = boto3.client("sqs", region_name=REGION)
+        while True:
+            got = sqs.receive_message(QueueUrl=self.staff_inbox, MaxNumberOfMessages=10)
+            messages = got.get("Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                self.alerts += 1
+                lifetime = next(
+                    (
+                        line.split(":", 1)[1].strip()
+                        for line in str(envelope.get("Message", "")).splitlines()
+                        if line.startswith("Lifetime:")
+                    ),
+                    "",
+                )
+                self._say(at, f"ops       ALERT to staff: {envelope.get('Subject')} ({lifetime})")
+                sqs.delete_message(
+                    QueueUrl=self.staff_inbox, ReceiptHandle=message["ReceiptHandle"]
+                )
 
     def _queue_one_time_schedules(self) -> None:
         scheduler = boto3.client("scheduler", region_name=REGION)
@@ -492,6 +570,59 @@ class Simulation:
         self._say(at, f"{stage:<9} {channel:<5} {status.upper():<8} {who}  {detail}".rstrip())
         if match is not None:
             self._mailbox_reacts(at, customer, stage)
+            if customer.get("mailbox", "delivers") == "delivers" and _is_feedback_request(row):
+                self._plan_rating(at, customer, match)
+
+    def _plan_rating(self, at: datetime, customer: dict[str, Any], sent: SentEmail) -> None:
+        """The customer may tap a score in the feedback request a few hours later."""
+        scores = customer.get("ratings") or []
+        asked = self.asked[customer["customer_id"]]
+        self.asked[customer["customer_id"]] += 1
+        if not scores or scores[asked % len(scores)] is None:
+            return
+        score = int(scores[asked % len(scores)])
+        url = rating_links(sent.part("html")).get(score)
+        if url is not None:
+            later = at + timedelta(hours=float(customer.get("rates_after_hours", 3)))
+            self._push(later, "rate", customer=customer, url=url, score=score)
+
+    def _rate(self, happening: Happening) -> None:
+        """A tap on a rating link in the email (a browser's GET), then perhaps a comment."""
+        customer, url, score = (happening.data[k] for k in ("customer", "url", "score"))
+        who = f"{customer['customer_id']} {customer['first_name']}"
+        spec = self.stack.function_by_url(url)
+        if spec is None:
+            self._say(happening.at, f"rating    {who} taps a link no function serves")
+            return
+        parts = urlsplit(url)
+        target = f"{parts.path}?{parts.query}"
+        tap = {"host": parts.netloc, "sec-fetch-mode": "navigate", "sec-fetch-user": "?1"}
+        response = self._call(spec, function_url_event("GET", target, tap, None))
+        self._say(
+            happening.at,
+            f"rating    {who} taps {score}/5 in the feedback email -> {spec.logical_id}: "
+            f"{response.get('statusCode')}",
+        )
+        comment = customer.get("rating_comment")
+        form_token = re.search(r'name="form_token" value="([^"]+)"', _body(response))
+        if comment and score <= LOW_SCORE and form_token:
+            form = {
+                "host": parts.netloc,
+                "origin": f"https://{parts.netloc}",
+                "content-type": "application/x-www-form-urlencoded",
+            }
+            body = urlencode({"form_token": html.unescape(form_token[1]), "comment": comment})
+            posted = self._call(spec, function_url_event("POST", target, form, body.encode()))
+            self._say(
+                happening.at,
+                f"rating    {who} adds a comment on the thank-you page -> {spec.logical_id}: "
+                f"{posted.get('statusCode')}",
+            )
+
+    def _call(self, spec: FunctionSpec, event: dict[str, Any]) -> dict[str, Any]:
+        with self.stack.environment_of(spec):
+            response: dict[str, Any] = spec.load()(event, LocalContext.for_function(spec))
+        return response
 
     def _mailbox_reacts(self, at: datetime, customer: dict[str, Any], stage: str) -> None:
         """What SES reports back for this mailbox, published to the topic the template's SES
@@ -539,10 +670,43 @@ class Simulation:
             lines.append(f"{', '.join(listeners)} <- SES bounces and complaints via {topic}")
         else:
             lines.append("(no function consumes SES bounce and complaint notifications)")
-        for spec in self.functions:
-            if spec.has_url:
-                lines.append(f"{spec.logical_id} <- Function URL (unsubscribe links)")
+        links = {"PREFERENCES_URL": "unsubscribe links", "RATINGS_URL": "rating links"}
+        for variable, what in links.items():
+            served = self._url_function(variable)
+            if served is not None:
+                lines.append(f"{served.logical_id} <- Function URL ({what})")
+        if self.staff_inbox:
+            lines.append("staff inbox (standing in for ComplaintsEmail) <- complaint alerts topic")
         return lines
+
+
+def _is_feedback_request(row: dict[str, str]) -> bool:
+    key = row["message_key"]
+    return row.get("stage") == "feedback" and key.startswith("feedback#") and key.count("#") == 1
+
+
+def _body(response: dict[str, Any]) -> str:
+    body = str(response.get("body") or "")
+    return base64.b64decode(body).decode() if response.get("isBase64Encoded") else body
+
+
+def rating_links(html_body: str) -> dict[int, str]:
+    """Score -> link, read from a feedback request as a person reads the buttons (the score
+    is in the token's visible, signed payload)."""
+    links: dict[int, str] = {}
+    for href in re.findall(r'href="([^"]+)"', html_body):
+        url = html.unescape(href)
+        token = parse_qs(urlsplit(url).query).get("t", [""])[0]
+        parts = token.split(".")
+        if len(parts) != 3:
+            continue
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except ValueError:
+            continue
+        if isinstance(claims, dict) and "o" in claims and "s" in claims:
+            links[int(claims["s"])] = url
+    return links
 
 
 def ses_notification(
@@ -668,10 +832,7 @@ def print_kpis(report: Report, out: TextIO) -> None:
         f"  {'unsubscribe rate':<24}{_rate(report.unsubscribes, signed_up)}  "
         f"({report.unsubscribes} of {signed_up} customers unsubscribed or turned marketing off)"
     )
-    if any(r.get("stage") == "feedback" for r in report.ledger.values()):
-        say(f"  {'feedback':<24}requests sent; ratings are not recorded yet")
-    else:
-        say(f"  {'feedback':<24}   n/a  (no feedback stage in the template yet)")
+    _feedback_kpis(report, say)
     delivered_orders = [o for o in report.orders.values() if o.status == "delivered"]
     cancelled = sum(1 for o in report.orders.values() if o.status == "cancelled")
     value = sum((o.total for o in delivered_orders), Decimal(0))
@@ -684,6 +845,27 @@ def print_kpis(report: Report, out: TextIO) -> None:
     say(
         f"  {'lifetime value':<24}{report.currency} {ltv:.2f} per customer on average "
         f"({report.currency} {value:.2f} delivered in all)"
+    )
+
+
+def _feedback_kpis(report: Report, say: Callable[[str], None]) -> None:
+    requests = [r for r in report.ledger.values() if _is_feedback_request(r)]
+    asked = sum(1 for r in requests if r["status"] == "sent")
+    quiet = sum(1 for r in requests if r.get("reason", "").startswith("feedback requested"))
+    ratings = report.ratings
+    average = f"{sum(ratings) / len(ratings):.2f} of 5" if ratings else "n/a"
+    spread = " ".join(f"{n}*:{ratings.count(n)}" for n in range(5, 0, -1))
+    sent_keys = [k for k, r in report.ledger.items() if r["status"] == "sent"]
+    apologies = sum(1 for k in sent_keys if k.startswith("feedback#") and k.endswith("#apology"))
+    referrals = sum(1 for k in sent_keys if k.startswith("referral#"))
+    say(
+        f"  {'feedback response rate':<24}{_rate(len(ratings), asked)}  ({len(ratings)} rated "
+        f"of {asked} requests sent; {quiet} skipped within the quiet period)"
+    )
+    say(f"  {'average rating':<24}{average:>6}  ({spread})")
+    say(
+        f"  {'complaints':<24}{report.alerts:>6}  alert(s) to staff, {apologies} apology email(s); "
+        f"{referrals} referral ask(s) after a 5"
     )
 
 

@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import secrets as secrets_module
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import boto3
 import yaml
@@ -46,6 +48,9 @@ LOCAL_PARAMETERS = {
     "DefaultLocale": "en",
     "DefaultTimezone": "Europe/Amsterdam",
 }
+
+
+_SUB = re.compile(r"\$\{(\w+)\.(\w+)\}")
 
 
 class TemplateError(ValueError):
@@ -221,6 +226,10 @@ class LocalStack:
         scheduler = boto3.client("scheduler", region_name=REGION)
         for name in stack.resources("AWS::Scheduler::ScheduleGroup"):
             scheduler.create_schedule_group(Name=name)
+        sns = boto3.client("sns", region_name=REGION)
+        for name, resource in stack.resources("AWS::SNS::Topic").items():
+            attributes = {"DisplayName": str(resource["Properties"].get("DisplayName", name))}
+            sns.create_topic(Name=name, Attributes=attributes)
         secrets = boto3.client("secretsmanager", region_name=REGION)
         for name in stack.resources("AWS::SecretsManager::Secret"):
             # What GenerateSecretString would make: a random key nobody wrote down.
@@ -421,8 +430,13 @@ class LocalStack:
             ref = value["Ref"]
             if ref in self.parameters:
                 return self.parameters[ref]
+            if self.template["Resources"].get(ref, {}).get("Type") == "AWS::SNS::Topic":
+                return topic_arn(ref)
             if ref in self.template["Resources"]:
                 return self.table_name(ref)
+        if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+            # Function URLs: all the environment substitutes (`${XFunctionUrl.FunctionUrl}`).
+            return _SUB.sub(lambda m: self._attribute(m.group(1), m.group(2)), value["Fn::Sub"])
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             target, attribute = value["Fn::GetAtt"]
             resource = self.template["Resources"].get(target, {})
@@ -433,6 +447,27 @@ class LocalStack:
                 service = str(resource["Type"]).split("::")[1].lower()
                 return f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{target}"
         raise TemplateError(f"cannot resolve {value!r} locally")
+
+    def _attribute(self, target: str, attribute: str) -> str:
+        if attribute == "FunctionUrl" and target.endswith("FunctionUrl"):
+            function = target.removesuffix("Url")
+            if "FunctionUrlConfig" in self.template["Resources"].get(function, {}).get(
+                "Properties", {}
+            ):
+                return function_url(function)
+        raise TemplateError(f"cannot resolve ${{{target}.{attribute}}} locally")
+
+    def function_by_url(self, url: str) -> FunctionSpec | None:
+        """The function whose Function URL `url` is on."""
+        host = urlsplit(url).netloc
+        return next(
+            (
+                s
+                for s in self.functions()
+                if s.has_url and urlsplit(function_url(s.logical_id)).netloc == host
+            ),
+            None,
+        )
 
     def _layer_dir(self) -> Path:
         layers = self.resources("AWS::Serverless::LayerVersion")
@@ -485,7 +520,7 @@ class LocalStack:
                 if not page["Records"]:
                     break
                 iterator = page.get("NextShardIterator", "")
-        return records
+        return _without_key_only_inserts(records)
 
     def rewind(self) -> None:
         """Forget the read positions: the next pump replays every stream from its start."""
@@ -563,6 +598,33 @@ class LocalStack:
                 break
         self.invocations.extend(made)
         return made
+
+
+def _without_key_only_inserts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """moto streams an UpdateItem that creates an item as two INSERTs, the first holding only
+    the key; DynamoDB streams one INSERT with the whole new image. Drop the first."""
+    kept = []
+    for index, record in enumerate(records):
+        following = records[index + 1] if index + 1 < len(records) else None
+        image = record["dynamodb"].get("NewImage", {})
+        if (
+            following is not None
+            and record["eventName"] == following["eventName"] == "INSERT"
+            and record["dynamodb"].get("Keys") == following["dynamodb"].get("Keys")
+            and set(image) == set(record["dynamodb"].get("Keys", {}))
+        ):
+            continue
+        kept.append(record)
+    return kept
+
+
+def function_url(logical_id: str) -> str:
+    """A local stand-in for the URL Lambda gives a function (`https://<id>.lambda-url...`)."""
+    return f"https://{logical_id.lower()}.lambda-url.{REGION}.on.aws/"
+
+
+def topic_arn(logical_id: str) -> str:
+    return f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{logical_id}"
 
 
 def function_arn(logical_id: str) -> str:

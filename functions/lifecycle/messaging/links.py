@@ -1,8 +1,9 @@
-"""Signed links: one-click unsubscribe and the preference centre.
+"""Signed links: one-click unsubscribe, the preference centre, and one-tap ratings.
 
-A token carries the customer id, the topic (or `*`) and an expiry, and an HMAC-SHA256 over
-them with a key from Secrets Manager. It reveals no address, cannot be guessed or altered, and
-is bound to one customer. Layout: `1.<base64url(json)>.<base64url(mac)>`.
+A token carries its claims (the customer id and a topic, or an order, customer and score) and
+an expiry, and an HMAC-SHA256 over them and the link's purpose with a key from Secrets
+Manager. It reveals no address, cannot be guessed or altered, is bound to one customer, and
+works only for the purpose it was made for. Layout: `1.<base64url(json)>.<base64url(mac)>`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from typing import Any
 from urllib.parse import urlencode
 
 VERSION = "1"
@@ -34,6 +36,17 @@ class LinkClaims:
     customer_id: str
     topic: str  # a topic, or "*" for all marketing
     expires: datetime
+
+
+@dataclass(frozen=True)
+class RatingClaims:
+    order_id: str
+    customer_id: str
+    score: int
+    expires: datetime
+
+
+RATING_SCORES = range(1, 6)
 
 
 def _b64(data: bytes) -> str:
@@ -75,22 +88,17 @@ class LinkSigner:
     def _mac(self, purpose: str, signed: str) -> bytes:
         return hmac.new(self._key, f"{purpose}:{signed}".encode(), hashlib.sha256).digest()
 
-    def token(self, customer_id: str, topic: str | None) -> str:
-        expires = int((self._clock() + self._valid).timestamp())
-        payload = _b64(
-            json.dumps(
-                {"c": customer_id, "t": topic or "*", "x": expires}, separators=(",", ":")
-            ).encode()
-        )
+    def _sign(self, purpose: str, claims: dict[str, Any], valid: timedelta) -> str:
+        expires = int((self._clock() + valid).timestamp())
+        payload = _b64(json.dumps({**claims, "x": expires}, separators=(",", ":")).encode())
         signed = f"{VERSION}.{payload}"
-        return f"{signed}.{_b64(self._mac('link', signed))}"
+        return f"{signed}.{_b64(self._mac(purpose, signed))}"
 
-    def url_for(self, customer_id: str, topic: str | None) -> str:
-        return f"{self._base_url}?{urlencode({'t': self.token(customer_id, topic)})}"
-
-    def verify(self, token: str, *, allow_expired: bool = False) -> LinkClaims:
-        """The claims of a genuine, unexpired token; InvalidLink otherwise. `allow_expired`
-        is for one-click unsubscribes: an old but genuine link may still only unsubscribe."""
+    def _open(
+        self, purpose: str, token: str, *, allow_expired: bool
+    ) -> tuple[dict[str, Any], datetime]:
+        """The signed claims of a genuine token made for `purpose`; InvalidLink otherwise. A
+        token made for another purpose (an unsubscribe link used as a rating) is forged."""
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != VERSION or len(token) > 1024:
             raise InvalidLink("malformed")
@@ -103,19 +111,56 @@ class LinkSigner:
         # so any one-character change to a token is refused.
         if _b64(mac) != parts[2]:
             raise InvalidLink("forged")
-        if not hmac.compare_digest(mac, self._mac("link", signed)):
+        if not hmac.compare_digest(mac, self._mac(purpose, signed)):
             raise InvalidLink("forged")
         try:
             data = json.loads(_unb64(parts[1]))
-            claims = LinkClaims(
-                customer_id=str(data["c"]),
-                topic=str(data["t"]),
-                expires=datetime.fromtimestamp(int(data["x"]), UTC),
-            )
+            expires = datetime.fromtimestamp(int(data["x"]), UTC)
         except (binascii.Error, ValueError, KeyError, TypeError):
             raise InvalidLink("malformed") from None
-        if claims.expires <= self._clock() and not allow_expired:
+        if not isinstance(data, dict):
+            raise InvalidLink("malformed")
+        if expires <= self._clock() and not allow_expired:
             raise InvalidLink("expired")
+        return data, expires
+
+    def token(self, customer_id: str, topic: str | None) -> str:
+        return self._sign("link", {"c": customer_id, "t": topic or "*"}, self._valid)
+
+    def url_for(self, customer_id: str, topic: str | None) -> str:
+        return f"{self._base_url}?{urlencode({'t': self.token(customer_id, topic)})}"
+
+    def verify(self, token: str, *, allow_expired: bool = False) -> LinkClaims:
+        """The claims of a genuine, unexpired token; InvalidLink otherwise. `allow_expired`
+        is for one-click unsubscribes: an old but genuine link may still only unsubscribe."""
+        data, expires = self._open("link", token, allow_expired=allow_expired)
+        try:
+            return LinkClaims(customer_id=str(data["c"]), topic=str(data["t"]), expires=expires)
+        except KeyError:
+            raise InvalidLink("malformed") from None
+
+    def rating_token(self, order_id: str, customer_id: str, score: int, valid_days: int) -> str:
+        """One tap in a feedback request: this score, for this order, by this customer."""
+        if score not in RATING_SCORES:
+            raise ValueError(f"a rating is 1 to 5, not {score}")
+        claims = {"o": order_id, "c": customer_id, "s": score}
+        return self._sign("rating", claims, timedelta(days=valid_days))
+
+    def verify_rating(self, token: str) -> RatingClaims:
+        """The rating a genuine, unexpired rating link stands for; InvalidLink otherwise."""
+        data, expires = self._open("rating", token, allow_expired=False)
+        try:
+            score = int(str(data["s"]))
+            claims = RatingClaims(
+                order_id=str(data["o"]),
+                customer_id=str(data["c"]),
+                score=score,
+                expires=expires,
+            )
+        except (KeyError, ValueError):
+            raise InvalidLink("malformed") from None
+        if score not in RATING_SCORES:
+            raise InvalidLink("malformed")
         return claims
 
     def form_token(self, token: str) -> str:

@@ -52,6 +52,8 @@ PAGES = "_pages"
 PAGE_STRINGS = "strings.json"
 PAGE_VARIABLES = frozenset(
     {"t", "first_name", "action", "form_token", "link_topic", "topics", "email", "sms", "problem"}
+    # the rating page
+    | {"order_id", "score", "scores", "recorded", "commented", "max_comment"}
 )
 
 _UNDEFINED = re.compile(r"^'(?P<name>[^']+)' is undefined$")

@@ -1,0 +1,150 @@
+"""Feedback: the request after delivery, and what a rating leads to. Pure.
+
+- The request goes by email a while after `delivered` (the order flow schedules it), once per
+  order, with five one-tap rating links, unless the customer had one in the last few days.
+- A rating of 1-2, or a comment on a rating of 3 or less, is a complaint: ops get an alert and
+  the customer an apology saying a person will follow up.
+- A 5 from a repeat customer (two or more delivered orders) gets a referral ask, at most once
+  per quiet period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from babel import Locale
+
+from lifecycle.journeys.orders import money
+from lifecycle.messaging import catalog
+from lifecycle.messaging.catalog import MessageSpec
+from lifecycle.messaging.links import RATING_SCORES
+from lifecycle.messaging.message import Channel, Message
+from lifecycle.models import Customer, Lifetime, Order, OrderStatus, Rating
+
+STAGE = "feedback"
+COMPLAINT_SCORE = 2  # a rating this low is a complaint by itself
+LOW_SCORE = 3  # a comment on a rating this low is a complaint
+REPEAT_ORDERS = 2  # delivered orders that make a repeat customer
+
+
+def request_blocked(order: Order) -> str | None:
+    """Why a feedback request firing now should not go, or None."""
+    if order.status is not OrderStatus.DELIVERED:
+        return f"order is {order.status}"
+    return None
+
+
+def quiet_reason(quiet_days: int) -> str:
+    return f"feedback requested within the last {quiet_days} days"
+
+
+def _email(spec: MessageSpec, key: str, customer: Customer, **context: Any) -> Message:
+    """Every feedback-stage message is an email in the customer's name."""
+    return Message(
+        key=key,
+        stage=STAGE,
+        template=spec.template,
+        channel=Channel.EMAIL,
+        kind=spec.kind,
+        customer=customer,
+        topic=spec.topic,
+        context={"first_name": customer.first_name, **context},
+    )
+
+
+def request_message(order: Order, customer: Customer, rating_url: Callable[[int], str]) -> Message:
+    """The feedback request: five links, one per score, each signed for this order."""
+    ratings = [{"score": score, "url": rating_url(score)} for score in RATING_SCORES]
+    return _email(
+        catalog.FEEDBACK_REQUEST,
+        f"{STAGE}#{order.order_id}",
+        customer,
+        order_id=order.order_id,
+        ratings=ratings,
+    )
+
+
+@dataclass(frozen=True)
+class Alert:
+    key: str  # raised at most once per key
+    reason: str  # "rating" or "comment"
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    alerts: tuple[Alert, ...]
+    apologise: bool
+    ask_referral: bool  # if the customer is a repeat customer and not asked lately
+
+
+def follow_up(new: Rating, old: Rating | None) -> FollowUp:
+    """What this change to a rating calls for. Keys make replays and second taps harmless:
+    one alert for a low rating per order, one per distinct comment on a low rating."""
+    alerts: list[Alert] = []
+    if new.score <= COMPLAINT_SCORE:
+        alerts.append(Alert(f"complaint#{new.order_id}#rating", "rating"))
+    fresh_comment = new.comment and (old is None or old.comment != new.comment)
+    if fresh_comment and new.score <= LOW_SCORE and new.comment:
+        digest = hashlib.sha256(new.comment.encode()).hexdigest()[:16]
+        alerts.append(Alert(f"complaint#{new.order_id}#comment#{digest}", "comment"))
+    five_now = new.score == 5 and (old is None or old.score != 5)
+    return FollowUp(alerts=tuple(alerts), apologise=bool(alerts), ask_referral=five_now)
+
+
+def apology_message(rating: Rating, customer: Customer) -> Message:
+    key = f"{STAGE}#{rating.order_id}#apology"
+    return _email(catalog.FEEDBACK_APOLOGY, key, customer, order_id=rating.order_id)
+
+
+def is_repeat(lifetime: Lifetime) -> bool:
+    return lifetime.orders >= REPEAT_ORDERS
+
+
+def referral_link(base: str, customer_id: str) -> str:
+    """The customer's invite link: the business's booking page with their id in `ref`."""
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}{urlencode({'ref': customer_id})}"
+
+
+def referral_message(rating: Rating, customer: Customer, referral_base: str) -> Message:
+    return _email(
+        catalog.REFERRAL_ASK,
+        f"referral#{customer.customer_id}#{rating.order_id}",
+        customer,
+        referral_url=referral_link(referral_base, customer.customer_id),
+    )
+
+
+def alert_text(
+    alert: Alert, rating: Rating, customer: Customer, lifetime: Lifetime
+) -> tuple[str, str, dict[str, str]]:
+    """Subject, body and filterable attributes of the ops alert. It names the customer by id
+    and first name; their address and number stay in the business's own systems."""
+    english = Locale.parse("en")
+    spend = ", ".join(
+        money(amount, currency, english) for currency, amount in sorted(lifetime.spend.items())
+    )
+    if alert.reason == "comment":
+        what = "a comment on a low rating"
+        subject = f"Complaint comment: order {rating.order_id} (rated {rating.score}/5)"
+    else:
+        what = "a low rating"
+        subject = f"Complaint: order {rating.order_id} rated {rating.score}/5"
+    lines = [
+        f"{customer.first_name} ({customer.customer_id}) left {what}.",
+        "",
+        f"Order:     {rating.order_id}",
+        f"Rating:    {rating.score} of 5 (first rated {rating.rated_at:%Y-%m-%d %H:%M} UTC)",
+        f"Customer:  {customer.customer_id}, {customer.first_name}, "
+        f"locale {customer.locale or '-'}",
+        f"Lifetime:  {lifetime.orders} delivered order(s), {spend or 'no spend recorded'}",
+        f"Comment:   {rating.comment or '(none yet)'}",
+        "",
+        "The customer has been sent an apology saying a person will follow up.",
+    ]
+    attributes = {"kind": "complaint", "reason": alert.reason, "rating": str(rating.score)}
+    return subject, "\n".join(lines) + "\n", attributes
