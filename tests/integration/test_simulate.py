@@ -40,7 +40,15 @@ def test_thirty_days_print_a_timeline_and_kpis(tmp_path: Path) -> None:
         "-> SesFeedbackFunction" in text
     )
     assert "SesFeedbackFunction <- SES bounces and complaints via SesEventsTopic" in text
+    # order to feedback: the request a day after delivery, a tap, the complaint it raises
+    assert 'feedback  email SENT     c-1004 Elif  e***@example.com.tr "Elif, o-1004-01' in text
+    assert "rating    c-1004 Elif taps 1/5 in the feedback email -> RatingsFunction: 200" in text
+    assert "ops       ALERT to staff: Complaint: order o-1004-01 rated 1/5" in text
+    assert "RatingsFunction <- Function URL (rating links)" in text
     assert "KPI summary, 30 days" in text
+    assert report.ratings  # read back from the Ratings table
+    assert f"({len(report.ratings)} rated of " in text
+    assert "average rating" in text
     assert "bounce rate" in text
     assert "lifetime value" in text
     assert "simulating: day 30/30" in progress.getvalue()

@@ -92,3 +92,28 @@ def test_form_token_is_bound_to_its_link() -> None:
 def test_short_keys_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 32 bytes"):
         signer(key=b"short").token("c-1", None)
+
+
+def test_a_rating_token_names_its_order_customer_and_score() -> None:
+    token = signer().rating_token("o-1", "c-1", 4, valid_days=30)
+
+    claims = signer().verify_rating(token)
+
+    assert (claims.order_id, claims.customer_id, claims.score) == ("o-1", "c-1", 4)
+
+
+def test_rating_and_unsubscribe_tokens_do_not_stand_in_for_each_other() -> None:
+    rating = signer().rating_token("o-1", "c-1", 5, valid_days=30)
+    unsubscribe = signer().token("c-1", "offers")
+
+    with pytest.raises(InvalidLink) as as_unsubscribe:
+        signer().verify(rating)
+    with pytest.raises(InvalidLink) as as_rating:
+        signer().verify_rating(unsubscribe)
+
+    assert as_unsubscribe.value.kind == as_rating.value.kind == "forged"
+
+
+def test_a_rating_outside_one_to_five_is_never_signed() -> None:
+    with pytest.raises(ValueError, match="1 to 5"):
+        signer().rating_token("o-1", "c-1", 6, valid_days=30)
