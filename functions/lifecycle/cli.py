@@ -145,7 +145,15 @@ def _subject_requests(args: argparse.Namespace) -> Any:
         missing = [n for n in names if not os.environ.get(n)]
         if missing:
             raise ValueError(f"give --stack, or set {', '.join(missing)}")
-        tables = Tables(*(os.environ[n] for n in names))
+        customers, orders, ledger, preferences, suppressions = (os.environ[n] for n in names)
+        tables = Tables(
+            customers,
+            orders,
+            ledger,
+            preferences,
+            suppressions,
+            ratings=os.environ.get("RATINGS_TABLE") or None,
+        )
     return SubjectRequests(
         boto3.client("dynamodb"), tables, progress=lambda text: print(text, file=sys.stderr)
     )

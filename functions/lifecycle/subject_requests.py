@@ -1,7 +1,8 @@
 """Data-subject requests: export everything held on a customer, or forget them.
 
-The product owns the ledger, the preferences (with their audit trail) and the suppression
-list. Forgetting erases the customer's items from the ledger and preferences and leaves one
+The product owns the ledger, the preferences (with their audit trail), the ratings (with any
+comment) and the suppression list. Forgetting erases the customer's items from the ledger,
+preferences and ratings and leaves one
 anonymous record of counts, so reports still add up. Suppressions of an address that bounced
 or complained stay, as the anonymous hashes they are, so that address is never mailed again
 (`erase_suppressions` removes them too). The Customers and Orders tables belong to the
@@ -37,6 +38,7 @@ class Tables:
     ledger: str
     preferences: str
     suppressions: str
+    ratings: str | None = None  # stacks from before the feedback stage have none
 
     @classmethod
     def from_outputs(cls, outputs: dict[str, str]) -> Tables:
@@ -48,6 +50,7 @@ class Tables:
                 ledger=outputs["LedgerTableName"],
                 preferences=outputs["PreferencesTableName"],
                 suppressions=outputs["SuppressionsTableName"],
+                ratings=outputs.get("RatingsTableName"),
             )
         except KeyError as missing:
             raise ValueError(
@@ -113,9 +116,33 @@ class SubjectRequests:
                 found.setdefault(Channel.SMS, str(customer["phone"]))
         return found
 
+    def _rating_keys(self, customer_id: str) -> list[dict[str, Any]]:
+        if self._tables.ratings is None:
+            return []
+        keys: list[dict[str, Any]] = []
+        for page in self._client.get_paginator("query").paginate(
+            TableName=self._tables.ratings,
+            IndexName="by_customer",
+            KeyConditionExpression="customer_id = :c",
+            ExpressionAttributeValues={":c": {"S": customer_id}},
+        ):
+            keys.extend({"order_id": item["order_id"]} for item in page["Items"])
+        return keys
+
+    def _ratings(self, customer_id: str) -> list[dict[str, Any]]:
+        items = []
+        for key in self._rating_keys(customer_id):
+            assert self._tables.ratings is not None
+            item = self._client.get_item(
+                TableName=self._tables.ratings, Key=key, ConsistentRead=True
+            ).get("Item")
+            if item:
+                items.append(_plain(item))
+        return items
+
     def _orders(self, customer_id: str) -> list[dict[str, Any]]:
-        # The Orders table has no customer index (it is the business's); a filtered scan will do
-        # for an occasional request, with progress for large tables.
+        # The Orders table's customer index holds a few attributes only; a filtered scan
+        # returns whole items, fine for an occasional request, with progress for large tables.
         found: list[dict[str, Any]] = []
         scanned = 0
         for page in self._client.get_paginator("scan").paginate(
@@ -162,6 +189,7 @@ class SubjectRequests:
             ),
             "messages": sorted(messages, key=lambda m: str(m.get("updated_at", ""))),
             "orders": self._orders(customer_id),
+            "ratings": self._ratings(customer_id),
         }
 
     def forget(
@@ -208,6 +236,11 @@ class SubjectRequests:
             for item in page["Items"]:
                 self._client.delete_item(TableName=self._tables.preferences, Key=item)
                 preference_items += 1
+        ratings = 0
+        for key in self._rating_keys(customer_id):
+            assert self._tables.ratings is not None
+            self._client.delete_item(TableName=self._tables.ratings, Key=key)
+            ratings += 1
         suppressions = 0
         for channel, address in known.items():
             hashed = address_hash(channel, address)
@@ -226,6 +259,7 @@ class SubjectRequests:
         summary = {
             "messages": dict(sorted(counts.items())),
             "preference_items": preference_items,
+            "ratings": ratings,
             "suppressions": suppressions,
             "customer_record_deleted": bool(include_customer_record and customer),
         }

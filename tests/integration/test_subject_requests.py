@@ -17,8 +17,9 @@ TABLES = {
     "LEDGER_TABLE": "LedgerTable",
     "PREFERENCES_TABLE": "PreferencesTable",
     "SUPPRESSIONS_TABLE": "SuppressionsTable",
+    "RATINGS_TABLE": "RatingsTable",
 }
-PRODUCT_TABLES = ("LedgerTable", "PreferencesTable", "SuppressionsTable")
+PRODUCT_TABLES = ("LedgerTable", "PreferencesTable", "SuppressionsTable", "RatingsTable")
 
 
 @pytest.fixture
@@ -39,6 +40,18 @@ def history(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
     aws.invoke("SesFeedbackFunction", complaint)
     bounce = load_event("ses-bounce-transient.json")
     aws.invoke("SesFeedbackFunction", bounce)  # a soft bounce tallied for Ann's address
+    # Ann rated an order, with a comment
+    dynamodb.update_item(
+        TableName="RatingsTable",
+        Key={"order_id": {"S": "o-9001"}},
+        UpdateExpression="SET customer_id = :c, score = :s, customer_comment = :t, updated_at = :u",
+        ExpressionAttributeValues={
+            ":u": {"S": "2026-11-27T19:45:00+00:00"},
+            ":c": {"S": "c-1001"},
+            ":s": {"N": "2"},
+            ":t": {"S": "Ann's shirt was torn"},
+        },
+    )
     return aws
 
 
@@ -62,6 +75,9 @@ def test_export_holds_preferences_messages_and_suppressions(
     assert set(data["suppressions"]) == {"email", "sms"}
     assert data["transient_bounces"] == 1
     assert data["orders"] == []
+    assert [(r["order_id"], r["customer_comment"]) for r in data["ratings"]] == [
+        ("o-9001", "Ann's shirt was torn")
+    ]
 
 
 def test_forget_erases_the_customer_from_every_product_table_keeping_counts(
@@ -82,6 +98,7 @@ def test_forget_erases_the_customer_from_every_product_table_keeping_counts(
     assert summary["messages"] == {"welcome/email/sent": 1, "welcome/sms/sent": 1}
     assert summary["preference_items"] == 2  # the state and the complaint's audit record
     assert summary["suppressions"] == 1  # the soft-bounce tally
+    assert summary["ratings"] == 1
     for table in PRODUCT_TABLES:
         dump = _everything(table)
         for trace in ("c-1001", "ann.fischer", "+447911123456"):

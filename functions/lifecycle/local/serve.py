@@ -61,12 +61,19 @@ def function_url_event(
 class PreferenceServer:
     """A running local preference centre; `url_for` makes links as senders would."""
 
-    def __init__(self, stack: LocalStack, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        stack: LocalStack,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        function: str = FUNCTION,
+        path: str = "/preferences",
+    ) -> None:
         self.stack = stack
-        self.spec = stack.function(FUNCTION)
+        self.spec = stack.function(function)
         handler_class = self._handler_class()
         self.httpd = ThreadingHTTPServer((host, port), handler_class)
-        self.base = f"http://{host}:{self.httpd.server_address[1]}/preferences"
+        self.base = f"http://{host}:{self.httpd.server_address[1]}{path}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url_for(self, customer_id: str, topic: str | None) -> str:
@@ -126,8 +133,10 @@ def seed(stack: LocalStack, customers: list[dict[str, Any]]) -> None:
 
 
 @contextmanager
-def running(stack: LocalStack, port: int = 0) -> Iterator[PreferenceServer]:
-    server = PreferenceServer(stack, port=port)
+def running(
+    stack: LocalStack, port: int = 0, function: str = FUNCTION, path: str = "/preferences"
+) -> Iterator[PreferenceServer]:
+    server = PreferenceServer(stack, port=port, function=function, path=path)
     server.start()
     try:
         yield server
