@@ -368,3 +368,28 @@ def test_a_five_from_a_first_time_customer_asks_for_nothing(shop: Aws) -> None:
     pump(shop)
 
     assert shop.emails() == []
+
+
+def test_a_comment_from_an_older_page_keeps_the_later_score(shop: Aws) -> None:
+    two = make_token(shop, 2)
+    page = web(shop, "GET", two, TAP)
+    web(shop, "GET", make_token(shop, 5), TAP)  # then the customer tapped 5 after all
+    form_token = re.search(r'name="form_token" value="([^"]+)"', page["body"])
+    assert form_token is not None
+    assert page["headers"]["Cache-Control"] == "private, max-age=600"  # Back re-casts nothing
+
+    body = {"form_token": form_token[1], "action": "comment", "comment": "a\r\n" * 333 + "b"}
+    sent = web(shop, "POST", two, {}, body)
+
+    assert sent["statusCode"] == 200  # 1000 characters as the box counts them (LF, not CRLF)
+    rating = stored_rating()
+    assert rating is not None
+    assert (rating["score"], rating["taps"]) == (5, 2)  # the comment is no tap
+    assert rating["customer_comment"] == "a\n" * 333 + "b"
+
+
+def test_a_refusal_page_speaks_the_browsers_language(shop: Aws) -> None:
+    page = web(shop, "GET", "1.made.up", {**TAP, "accept-language": "nl-NL,nl;q=0.9,en;q=0.8"})
+
+    assert page["statusCode"] == 403
+    assert "Deze link werkt niet" in page["body"]

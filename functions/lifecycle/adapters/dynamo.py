@@ -541,12 +541,35 @@ class DynamoRatings:
         now: datetime,
         comment: str | None = None,
     ) -> bool:
-        """Store the customer's score (and comment) for the order; False if the order's
-        rating belongs to another customer (nothing is changed then)."""
-        update = (
-            "SET score = :score, customer_id = :customer, updated_at = :now, "
-            "rated_at = if_not_exists(rated_at, :now) ADD taps :one"
-        )
+        """Store a tap: the customer's score for the order (a later tap replaces it), with a
+        comment if one came with it. False if the order's rating belongs to another customer
+        (nothing is changed then)."""
+        sets = ["score = :score", "rated_at = if_not_exists(rated_at, :now)"]
+        return self._update(order_id, customer_id, now, sets, "ADD taps :one", score, comment)
+
+    def comment(
+        self, order_id: str, customer_id: str, score: int, now: datetime, comment: str
+    ) -> bool:
+        """Store a comment. The score changes only if there was none yet (a comment sent from
+        an old page must not undo a later tap)."""
+        sets = [
+            "score = if_not_exists(score, :score)",
+            "rated_at = if_not_exists(rated_at, :now)",
+            "taps = if_not_exists(taps, :one)",
+        ]
+        return self._update(order_id, customer_id, now, sets, "", score, comment)
+
+    def _update(
+        self,
+        order_id: str,
+        customer_id: str,
+        now: datetime,
+        sets: list[str],
+        add: str,
+        score: int,
+        comment: str | None,
+    ) -> bool:
+        sets = [*sets, "customer_id = :customer", "updated_at = :now"]
         values: dict[str, Any] = {
             ":score": {"N": str(score)},
             ":customer": {"S": customer_id},
@@ -554,15 +577,13 @@ class DynamoRatings:
             ":one": {"N": "1"},
         }
         if comment:
-            update = update.replace(
-                " ADD", ", customer_comment = :comment, commented_at = :now ADD"
-            )
+            sets += ["customer_comment = :comment", "commented_at = :now"]
             values[":comment"] = {"S": comment}
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"order_id": {"S": order_id}},
-                UpdateExpression=update,
+                UpdateExpression=f"SET {', '.join(sets)} {add}".strip(),
                 ConditionExpression="attribute_not_exists(order_id) OR customer_id = :customer",
                 ExpressionAttributeValues=values,
             )

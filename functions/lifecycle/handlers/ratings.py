@@ -4,8 +4,9 @@ GET  /rate?t=<token>   a person's tap records the score (a second tap, of any sc
                        it) and shows the thank-you page with an optional comment box. A request
                        without a person's navigation headers (a mail scanner fetching every
                        link) only shows a confirmation button and records nothing.
-POST /rate?t=<token>   the page's form: the score again, with an optional comment (needs its
-                       form token and a same-origin request)
+POST /rate?t=<token>   the confirmation form (`action=rate`) casts the score; the thank-you
+                       page's form (`action=comment`) adds a comment and never changes a later
+                       score. Both need the form token and a same-origin request.
 
 Forged, altered or made-up links get 400/403, expired ones 410, and change nothing. Complaints
 and referral asks follow from the Ratings table's stream, not from here.
@@ -21,7 +22,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lifecycle import runtime
-from lifecycle.handlers.web import form_fields, respond, same_origin
+from lifecycle.handlers.web import browser_locale, form_fields, respond, same_origin
 from lifecycle.messaging.links import RATING_SCORES, InvalidLink, RatingClaims
 from lifecycle.observability import logger
 
@@ -36,8 +37,11 @@ def _token() -> str:
 
 
 def _refuse(problem: str, locale: str | None = None) -> Response[str]:
+    """The 4xx page, in the customer's language where the link was genuine, else in the
+    browser's."""
     desk = runtime.rating_desk()
-    page = desk.renderer.page("invalid", locale, {"problem": problem})
+    chosen = locale or browser_locale(app.current_event)
+    page = desk.renderer.page("invalid", chosen, {"problem": problem})
     logger.warning("rating refused", extra={"problem": problem})
     return respond(_STATUS[problem], page)
 
@@ -58,7 +62,6 @@ def _page(
         "rating",
         customer.get("locale"),
         {
-            "first_name": customer.get("first_name", ""),
             "order_id": claims.order_id,
             "score": claims.score,
             "scores": list(RATING_SCORES),
@@ -69,14 +72,25 @@ def _page(
             "form_token": desk.signer.form_token(token),
         },
     )
-    return respond(200, page)
+    response = respond(200, page)
+    # Back to an earlier rating page comes from the browser's history, not the network: it
+    # must not cast that earlier score again. (Private: only the customer's browser keeps it.)
+    response.headers["Cache-Control"] = "private, max-age=600"
+    return response
 
 
-def _record(claims: RatingClaims, customer: dict[str, str], comment: str | None) -> Response[str]:
+def _record(
+    claims: RatingClaims, customer: dict[str, str], comment: str | None, *, tap: bool
+) -> Response[str]:
     desk = runtime.rating_desk()
-    stored = desk.ratings.record(
-        claims.order_id, claims.customer_id, claims.score, datetime.now(UTC), comment
-    )
+    now = datetime.now(UTC)
+    ids = (claims.order_id, claims.customer_id, claims.score, now)
+    if tap:
+        stored = desk.ratings.record(*ids, comment)
+    elif comment:
+        stored = desk.ratings.comment(*ids, comment)
+    else:
+        return _page(claims, customer, recorded=True)  # an empty comment box: nothing to do
     if not stored:  # the order's rating belongs to someone else: a link we never made
         return _refuse("forged", customer.get("locale"))
     logger.info(
@@ -109,7 +123,7 @@ def tap() -> Response[str]:
     claims, customer = verified
     if not _person_tapped():
         return _page(claims, customer, recorded=False)
-    return _record(claims, customer, None)
+    return _record(claims, customer, None, tap=True)
 
 
 @app.post("/rate")
@@ -124,10 +138,13 @@ def submit() -> Response[str]:
         _token(), (form.get("form_token") or [""])[0]
     ):
         return _refuse("form", customer.get("locale"))
-    comment = (form.get("comment") or [""])[0].strip()
+    # Browsers send a textarea's line breaks as CRLF: count them as the box did.
+    comment = (form.get("comment") or [""])[0].replace("\r\n", "\n").strip()
     if len(comment) > MAX_COMMENT:
         return _refuse("too_long", customer.get("locale"))
-    return _record(claims, customer, comment or None)
+    # The confirmation form casts the score; the thank-you page's form only adds a comment.
+    tap = (form.get("action") or ["rate"])[0] != "comment"
+    return _record(claims, customer, comment or None, tap=tap)
 
 
 @logger.inject_lambda_context

@@ -64,3 +64,10 @@ def same_origin(event: LambdaFunctionUrlEvent) -> bool:
         host = headers.get("host", "")
         return origin in (f"https://{host}", f"http://{host}") and bool(host)
     return True
+
+
+def browser_locale(event: LambdaFunctionUrlEvent) -> str | None:
+    """The browser's first language (for pages whose link could not name the customer)."""
+    accepted = event.headers.get("accept-language", "")
+    first = accepted.split(",")[0].split(";")[0].strip()
+    return first if first and first != "*" else None

@@ -611,7 +611,13 @@ class Simulation:
                 "origin": f"https://{parts.netloc}",
                 "content-type": "application/x-www-form-urlencoded",
             }
-            body = urlencode({"form_token": html.unescape(form_token[1]), "comment": comment})
+            body = urlencode(
+                {
+                    "form_token": html.unescape(form_token[1]),
+                    "action": "comment",
+                    "comment": comment,
+                }
+            )
             posted = self._call(spec, function_url_event("POST", target, form, body.encode()))
             self._say(
                 happening.at,
