@@ -393,3 +393,49 @@ def test_a_refusal_page_speaks_the_browsers_language(shop: Aws) -> None:
 
     assert page["statusCode"] == 403
     assert "Deze link werkt niet" in page["body"]
+
+
+def test_a_request_that_did_not_go_out_does_not_start_the_quiet_period(shop: Aws) -> None:
+    from lifecycle.messaging.message import Channel
+    from lifecycle.messaging.preferences import Action, Change, Source
+
+    def feedback_topic(action: Action, event_id: str) -> None:
+        with shop.stack.environment_of(shop.stack.function(FEEDBACK)):
+            runtime.stores().preferences.apply(
+                "c-1002",
+                [Change(Channel.EMAIL, "feedback", action)],
+                Source.PREFERENCE_CENTRE,
+                A_DAY_LATER,
+                event_id,
+            )
+
+    feedback_topic(Action.UNSUBSCRIBE, "e-1")
+    assert request_feedback(shop)["status"] == "skipped"  # opted out: nothing sent
+    feedback_topic(Action.RESUBSCRIBE, "e-2")
+    boto3.client("dynamodb").put_item(TableName="OrdersTable", Item=delivered_order("o-5002"))
+
+    with time_machine.travel(A_DAY_LATER + timedelta(days=5), tick=False):
+        assert shop.invoke(FEEDBACK, {"order_id": "o-5002"})["status"] == "sent"
+
+
+def test_a_tap_after_the_customer_was_erased_keeps_nothing(shop: Aws) -> None:
+    boto3.client("dynamodb").delete_item(
+        TableName="CustomersTable", Key={"customer_id": {"S": "c-1002"}}
+    )
+
+    page = web(shop, "GET", make_token(shop, 1), TAP)
+
+    assert page["statusCode"] == 410
+    assert stored_rating() is None
+
+
+def test_a_malformed_order_is_recorded_not_retried(shop: Aws) -> None:
+    order = delivered_order()
+    order["status"] = {"S": "lost"}
+    boto3.client("dynamodb").put_item(TableName="OrdersTable", Item=order)
+
+    result = request_feedback(shop)
+
+    assert result["status"] == "rejected"
+    assert "status" in result["reason"]
+    assert shop.ledger("feedback#o-5001#rejected")["status"] == "failed"

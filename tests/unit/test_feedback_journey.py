@@ -61,12 +61,16 @@ def test_a_comment_is_a_complaint_on_a_three_but_not_on_a_four() -> None:
     on_three = feedback.follow_up(rating(3, "late"), rating(3))
     on_four = feedback.follow_up(rating(4, "lovely"), rating(4))
     same_again = feedback.follow_up(rating(3, "late"), rating(3, "late"))
+    lowered = feedback.follow_up(rating(3, "zip broken"), rating(5, "zip broken"))
 
     assert [a.reason for a in on_three.alerts] == ["comment"]
     assert on_three.apologise
     assert on_four.alerts == ()
     assert not on_four.apologise
-    assert same_again.alerts == ()  # a replayed record is not a new comment
+    # a replayed record has the same key (the ledger raises it once); a score lowered under
+    # an earlier comment makes that comment a complaint
+    assert same_again.alerts == on_three.alerts
+    assert [a.reason for a in lowered.alerts] == ["comment"]
 
 
 def test_a_five_again_is_no_new_referral_ask() -> None:

@@ -216,8 +216,8 @@ class DynamoLedger:
         self, key: str, owner: str, customer_id: str, window: timedelta, now: datetime
     ) -> datetime | None:
         """Take the once-per-`window` marker `key` for `owner` (an order, say): None if taken,
-        else when it was last taken by another. The same owner may take it again, so a retried
-        trigger is not throttled by its own first attempt."""
+        else when it was last taken by another. The same owner may take it again (a retried
+        trigger is not throttled by its own first attempt), without moving the window."""
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -230,21 +230,32 @@ class DynamoLedger:
                     "updated_at": {"S": now.isoformat()},
                     "expires_at": {"N": _epoch(now + window + timedelta(days=1))},
                 },
-                ConditionExpression=(
-                    "attribute_not_exists(message_key) OR taken_at < :cutoff OR #owner = :owner"
-                ),
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={
-                    ":cutoff": {"N": _epoch(now - window)},
-                    ":owner": {"S": owner},
-                },
+                ConditionExpression="attribute_not_exists(message_key) OR taken_at < :cutoff",
+                ExpressionAttributeValues={":cutoff": {"N": _epoch(now - window)}},
             )
         except ClientError as error:
             if not _is_condition_failure(error):
                 raise
             held = self._item(key) or {}
+            if held.get("owner", {}).get("S") == owner:
+                return None
             return datetime.fromtimestamp(int(held.get("taken_at", {}).get("N", "0")), UTC)
         return None
+
+    def release_throttle(self, key: str, owner: str) -> None:
+        """Give the marker back when nothing went out (skipped, failed): a request the customer
+        never got must not hold off the next one."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"message_key": {"S": key}},
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
 
     def get(self, key: str) -> dict[str, Any] | None:
         """One ledger item, plain values (for ops tooling and tests)."""
@@ -624,7 +635,8 @@ class DynamoOrderHistory:
         ):
             for item in page["Items"]:
                 orders += 1
-                if "total" in item:
-                    currency = item.get("currency", {}).get("S", "EUR")
+                # An order without a currency counts as an order, but its amount cannot be added.
+                if "total" in item and "currency" in item:
+                    currency = item["currency"]["S"]
                     spend[currency] = spend.get(currency, Decimal(0)) + Decimal(item["total"]["N"])
         return Lifetime(orders=orders, spend=spend)

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 from lifecycle import runtime
 from lifecycle.handlers.orders import load_customer
 from lifecycle.journeys import feedback as journey
-from lifecycle.models import Order
+from lifecycle.messaging.message import Status
+from lifecycle.models import Order, describe
 from lifecycle.observability import logger
 from lifecycle.settings import SettingsError
 
@@ -47,14 +48,21 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
         logger.error("feedback payload not understood; nothing sent")
         return {"status": "rejected"}
     raw = current.orders(payload.order_id)
-    order = Order.model_validate(raw) if raw else None
-    if order is None:
+    if raw is None:
         return {"status": "skipped", "reason": "order not found"}
+    try:
+        order = Order.model_validate(raw)
+    except ValidationError as error:  # bad data: recorded, never retried
+        reason = describe(error)
+        key = f"{journey.STAGE}#{payload.order_id}#rejected"
+        current.ledger.record_rejected(key, journey.STAGE, None, reason, datetime.now(UTC))
+        _count("RecordsRejected")
+        return {"status": "rejected", "reason": reason}
     why_not = journey.request_blocked(order)
     if why_not:
         logger.info("feedback not due", extra={"order_id": order.order_id, "reason": why_not})
         return {"status": "skipped", "reason": why_not}
-    customer = load_customer(current, order.customer_id, journey.STAGE)
+    customer = load_customer(current, order.customer_id, journey.STAGE, gone_is_final=True)
     if customer is None:
         return {"status": "rejected", "reason": "customer record is malformed"}
 
@@ -68,8 +76,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
 
     message = journey.request_message(order, customer, rating_url)
     now = datetime.now(UTC)
+    quiet_key = f"feedback-quiet#{customer.customer_id}"
     last = current.ledger.throttle(
-        f"feedback-quiet#{customer.customer_id}",
+        quiet_key,
         order.order_id,
         customer.customer_id,
         timedelta(days=settings.quiet_days),
@@ -82,4 +91,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
         logger.info("feedback request skipped", extra={"message_key": message.key})
         return {"status": "skipped", "reason": reason}
     outcome = current.dispatcher.dispatch(message)
+    if outcome.status in (Status.SKIPPED, Status.FAILED):
+        current.ledger.release_throttle(quiet_key, order.order_id)
     return {"status": str(outcome.status), "reason": outcome.reason or ""}

@@ -49,9 +49,17 @@ def rules(current: runtime.Runtime) -> journey.OrderRules:
     )
 
 
-def load_customer(current: runtime.Runtime, customer_id: str, stage: str) -> Customer | None:
-    """The order's customer; a missing one is retried (their row may be on its way)."""
+def load_customer(
+    current: runtime.Runtime, customer_id: str, stage: str, *, gone_is_final: bool = False
+) -> Customer | None:
+    """The order's customer; a missing one is retried (their row may be on its way), unless
+    `gone_is_final`: after delivery a missing customer was erased, and retrying cannot help."""
     raw = current.customers(customer_id)
+    if raw is None and gone_is_final:
+        current.ledger.record_rejected(
+            f"{stage}#{customer_id}#customer", stage, None, "customer no longer exists", _now()
+        )
+        return None
     if raw is None:
         raise TransientError(f"customer {customer_id} not found (yet)")
     try:

@@ -26,7 +26,7 @@ from lifecycle import runtime
 from lifecycle.handlers.orders import load_customer
 from lifecycle.handlers.streams import parse_new_image
 from lifecycle.journeys import feedback as journey
-from lifecycle.messaging.message import Outcome
+from lifecycle.messaging.message import Outcome, Status
 from lifecycle.models import Customer, Lifetime, Rating
 from lifecycle.observability import logger
 from lifecycle.settings import SettingsError
@@ -85,7 +85,7 @@ def record_handler(record: DynamoDBRecord) -> list[Outcome]:
     plan = journey.follow_up(rating, _old(record))
     if not plan.alerts and not plan.ask_referral:
         return []
-    customer = load_customer(current, rating.customer_id, journey.STAGE)
+    customer = load_customer(current, rating.customer_id, journey.STAGE, gone_is_final=True)
     if customer is None:
         return []
     lifetime = current.history.lifetime(customer.customer_id)
@@ -104,8 +104,9 @@ def _referral(current: runtime.Runtime, rating: Rating, customer: Customer) -> l
     base = settings.feedback.referral_url or settings.business.website
     message = journey.referral_message(rating, customer, base)
     now = datetime.now(UTC)
+    quiet_key = f"referral-quiet#{customer.customer_id}"
     last = current.ledger.throttle(
-        f"referral-quiet#{customer.customer_id}",
+        quiet_key,
         rating.order_id,
         customer.customer_id,
         timedelta(days=settings.feedback.referral_quiet_days),
@@ -114,7 +115,10 @@ def _referral(current: runtime.Runtime, rating: Rating, customer: Customer) -> l
     if last is not None:
         logger.info("referral ask not due", extra={"message_key": message.key})
         return []
-    return [current.dispatcher.dispatch(message)]
+    outcome = current.dispatcher.dispatch(message)
+    if outcome.status in (Status.SKIPPED, Status.FAILED):
+        current.ledger.release_throttle(quiet_key, rating.order_id)
+    return [outcome]
 
 
 @logger.inject_lambda_context

@@ -112,7 +112,10 @@ def _verified() -> tuple[RatingClaims, dict[str, str]] | Response[str]:
         claims = desk.signer.verify_rating(_token())
     except InvalidLink as invalid:
         return _refuse(invalid.kind)
-    return claims, desk.customers(claims.customer_id)
+    customer = desk.customers(claims.customer_id)
+    if not customer:  # erased since the email went out: keep nothing more about them
+        return _refuse("expired")
+    return claims, customer
 
 
 @app.get("/rate")

@@ -83,12 +83,12 @@ class FollowUp:
 
 def follow_up(new: Rating, old: Rating | None) -> FollowUp:
     """What this change to a rating calls for. Keys make replays and second taps harmless:
-    one alert for a low rating per order, one per distinct comment on a low rating."""
+    one alert for a low rating per order, one per distinct comment on a low rating (also when
+    the score drops to low after the comment)."""
     alerts: list[Alert] = []
     if new.score <= COMPLAINT_SCORE:
         alerts.append(Alert(f"complaint#{new.order_id}#rating", "rating"))
-    fresh_comment = new.comment and (old is None or old.comment != new.comment)
-    if fresh_comment and new.score <= LOW_SCORE and new.comment:
+    if new.comment and new.score <= LOW_SCORE:
         digest = hashlib.sha256(new.comment.encode()).hexdigest()[:16]
         alerts.append(Alert(f"complaint#{new.order_id}#comment#{digest}", "comment"))
     five_now = new.score == 5 and (old is None or old.score != 5)
