@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
@@ -67,6 +67,21 @@ class FakeLedger:
         self, key: str, stage: str, customer_id: str | None, reason: str, now: datetime
     ) -> None:
         self.items[key] = {"status": "failed", "reason": reason}
+
+    def throttle(
+        self, key: str, owner: str, customer_id: str, window: timedelta, now: datetime
+    ) -> datetime | None:
+        held = self.items.get(key)
+        if held and held["owner"] != owner and held["taken_at"] > now - window:
+            taken: datetime = held["taken_at"]
+            return taken
+        if not held or held["owner"] != owner:
+            self.items[key] = {"status": "throttle", "owner": owner, "taken_at": now}
+        return None
+
+    def release_throttle(self, key: str, owner: str) -> None:
+        if self.items.get(key, {}).get("owner") == owner:
+            del self.items[key]
 
 
 @dataclass

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 
 from lifecycle.messaging.dispatcher import Dispatcher
 from lifecycle.messaging.errors import PermanentError, TransientError
-from lifecycle.messaging.message import Channel, Kind, Message, Status
+from lifecycle.messaging.message import Cap, Channel, Kind, Message, Status
 from lifecycle.messaging.policy import ContactPolicy
 from lifecycle.messaging.preferences import Preferences
 from lifecycle.messaging.renderer import Renderer
@@ -318,3 +321,32 @@ def test_service_email_with_a_topic_carries_the_unsubscribe_headers() -> None:
 
     (email,) = world.email.sent
     assert email.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def capped(owner: str) -> Message:
+    cap = Cap("quiet#c-1", owner, timedelta(days=14), "asked within the last 14 days")
+    return replace(message(), key=f"feedback#{owner}", cap=cap)
+
+
+def test_a_frequency_cap_holds_back_another_owners_message_within_its_window() -> None:
+    world = World()
+
+    first = world.dispatcher.dispatch(capped("o-1"))
+    retried = world.dispatcher.dispatch(capped("o-1"))
+    second = world.dispatcher.dispatch(capped("o-2"))
+
+    assert first.status is Status.SENT
+    assert retried.status is Status.DUPLICATE  # its own owner is not capped
+    assert second.status is Status.SKIPPED
+    assert second.reason == "asked within the last 14 days"
+    assert world.ledger.items["feedback#o-2"]["status"] == "skipped"
+    assert len(world.email.sent) == 1
+
+
+def test_a_capped_message_that_did_not_go_out_gives_the_cap_back() -> None:
+    world = World()
+    world.email.error = PermanentError("SES MessageRejected: bad content")
+    world.dispatcher.dispatch(capped("o-1"))
+    world.email.error = None
+
+    assert world.dispatcher.dispatch(capped("o-2")).status is Status.SENT

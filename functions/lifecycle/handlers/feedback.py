@@ -4,7 +4,7 @@ the request with five signed one-tap rating links."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +16,6 @@ from pydantic import BaseModel, ValidationError
 from lifecycle import runtime
 from lifecycle.handlers.orders import load_customer
 from lifecycle.journeys import feedback as journey
-from lifecycle.messaging.message import Status
 from lifecycle.models import Order, describe
 from lifecycle.observability import logger
 from lifecycle.settings import SettingsError
@@ -74,23 +73,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
         )
         return f"{base}?{urlencode({'t': token})}"
 
-    message = journey.request_message(order, customer, rating_url)
-    now = datetime.now(UTC)
-    quiet_key = f"feedback-quiet#{customer.customer_id}"
-    last = current.ledger.throttle(
-        quiet_key,
-        order.order_id,
-        customer.customer_id,
-        timedelta(days=settings.quiet_days),
-        now,
-    )
-    if last is not None:
-        reason = journey.quiet_reason(settings.quiet_days)
-        current.ledger.record_skip(message, reason, now)
-        _count("MessagesSkipped")
-        logger.info("feedback request skipped", extra={"message_key": message.key})
-        return {"status": "skipped", "reason": reason}
+    message = journey.request_message(order, customer, rating_url, settings.quiet_days)
     outcome = current.dispatcher.dispatch(message)
-    if outcome.status in (Status.SKIPPED, Status.FAILED):
-        current.ledger.release_throttle(quiet_key, order.order_id)
     return {"status": str(outcome.status), "reason": outcome.reason or ""}

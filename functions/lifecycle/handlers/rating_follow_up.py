@@ -4,7 +4,7 @@ customer their thank-you page, and every follow-up is retried and, at worst, par
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -26,7 +26,7 @@ from lifecycle import runtime
 from lifecycle.handlers.orders import load_customer
 from lifecycle.handlers.streams import parse_new_image
 from lifecycle.journeys import feedback as journey
-from lifecycle.messaging.message import Outcome, Status
+from lifecycle.messaging.message import Outcome
 from lifecycle.models import Customer, Lifetime, Rating
 from lifecycle.observability import logger
 from lifecycle.settings import SettingsError
@@ -102,23 +102,9 @@ def record_handler(record: DynamoDBRecord) -> list[Outcome]:
 def _referral(current: runtime.Runtime, rating: Rating, customer: Customer) -> list[Outcome]:
     settings = current.settings
     base = settings.feedback.referral_url or settings.business.website
-    message = journey.referral_message(rating, customer, base)
-    now = datetime.now(UTC)
-    quiet_key = f"referral-quiet#{customer.customer_id}"
-    last = current.ledger.throttle(
-        quiet_key,
-        rating.order_id,
-        customer.customer_id,
-        timedelta(days=settings.feedback.referral_quiet_days),
-        now,
-    )
-    if last is not None:
-        logger.info("referral ask not due", extra={"message_key": message.key})
-        return []
-    outcome = current.dispatcher.dispatch(message)
-    if outcome.status in (Status.SKIPPED, Status.FAILED):
-        current.ledger.release_throttle(quiet_key, rating.order_id)
-    return [outcome]
+    quiet_days = settings.feedback.referral_quiet_days
+    message = journey.referral_message(rating, customer, base, quiet_days)
+    return [current.dispatcher.dispatch(message)]
 
 
 @logger.inject_lambda_context

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +23,7 @@ from lifecycle.journeys.orders import money
 from lifecycle.messaging import catalog
 from lifecycle.messaging.catalog import MessageSpec
 from lifecycle.messaging.links import RATING_SCORES
-from lifecycle.messaging.message import Channel, Message
+from lifecycle.messaging.message import Cap, Channel, Message
 from lifecycle.models import Customer, Lifetime, Order, OrderStatus, Rating
 
 STAGE = "feedback"
@@ -38,13 +39,12 @@ def request_blocked(order: Order) -> str | None:
     return None
 
 
-def quiet_reason(quiet_days: int) -> str:
-    return f"feedback requested within the last {quiet_days} days"
-
-
-def _email(spec: MessageSpec, key: str, customer: Customer, **context: Any) -> Message:
+def _email(
+    spec: MessageSpec, key: str, customer: Customer, cap: Cap | None = None, **context: Any
+) -> Message:
     """Every feedback-stage message is an email in the customer's name."""
     return Message(
+        cap=cap,
         key=key,
         stage=STAGE,
         template=spec.template,
@@ -56,13 +56,23 @@ def _email(spec: MessageSpec, key: str, customer: Customer, **context: Any) -> M
     )
 
 
-def request_message(order: Order, customer: Customer, rating_url: Callable[[int], str]) -> Message:
-    """The feedback request: five links, one per score, each signed for this order."""
+def request_message(
+    order: Order, customer: Customer, rating_url: Callable[[int], str], quiet_days: int
+) -> Message:
+    """The feedback request: five links, one per score, each signed for this order; at most
+    one per customer per `quiet_days`."""
     ratings = [{"score": score, "url": rating_url(score)} for score in RATING_SCORES]
+    cap = Cap(
+        key=f"feedback-quiet#{customer.customer_id}",
+        owner=order.order_id,
+        window=timedelta(days=quiet_days),
+        reason=f"feedback requested within the last {quiet_days} days",
+    )
     return _email(
         catalog.FEEDBACK_REQUEST,
         f"{STAGE}#{order.order_id}",
         customer,
+        cap,
         order_id=order.order_id,
         ratings=ratings,
     )
@@ -110,11 +120,21 @@ def referral_link(base: str, customer_id: str) -> str:
     return f"{base}{joiner}{urlencode({'ref': customer_id})}"
 
 
-def referral_message(rating: Rating, customer: Customer, referral_base: str) -> Message:
+def referral_message(
+    rating: Rating, customer: Customer, referral_base: str, quiet_days: int
+) -> Message:
+    """The referral ask, at most once per customer per `quiet_days`."""
+    cap = Cap(
+        key=f"referral-quiet#{customer.customer_id}",
+        owner=rating.order_id,
+        window=timedelta(days=quiet_days),
+        reason=f"referral asked within the last {quiet_days} days",
+    )
     return _email(
         catalog.REFERRAL_ASK,
         f"referral#{customer.customer_id}#{rating.order_id}",
         customer,
+        cap,
         referral_url=referral_link(referral_base, customer.customer_id),
     )
 

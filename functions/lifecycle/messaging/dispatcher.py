@@ -1,6 +1,6 @@
 """The dispatcher: the one path every message takes, whatever the stage.
 
-    contact policy -> claim in the ledger -> render -> channel adapter -> mark sent
+    contact policy -> frequency cap -> claim in the ledger -> render -> channel adapter -> mark sent
 
 Permanent problems (no consent, suppressed, broken template, rejected address) are recorded in
 the ledger with their reason and returned as an Outcome. Transient ones release the claim and
@@ -76,6 +76,14 @@ class Dispatcher:
             self._count("MessagesSkipped")
             logger.info("message skipped", extra={**log, "reason": refusal})
             return self._outcome(message, Status.SKIPPED, reason=refusal)
+        cap = message.cap
+        if cap is not None and self._ledger.throttle(
+            cap.key, cap.owner, message.customer.customer_id, cap.window, self._clock()
+        ):
+            self._ledger.record_skip(message, cap.reason, self._clock())
+            self._count("MessagesSkipped")
+            logger.info("message skipped", extra={**log, "reason": cap.reason})
+            return self._outcome(message, Status.SKIPPED, reason=cap.reason)
 
         claim = self._ledger.claim(message, self._clock())
         if claim is LedgerState.SENT:
@@ -92,6 +100,8 @@ class Dispatcher:
             provider_id = self._deliver(message)
         except PermanentError as error:
             self._ledger.mark_failed(claim, error.reason, self._clock())
+            if cap is not None:  # nothing went out: the cap must not hold off the next one
+                self._ledger.release_throttle(cap.key, cap.owner)
             self._count("MessagesFailed")
             logger.error("message failed permanently", extra={**log, "reason": error.reason})
             return self._outcome(message, Status.FAILED, reason=error.reason)

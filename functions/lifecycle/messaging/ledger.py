@@ -11,7 +11,7 @@ lease ran out before the retry.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -62,4 +62,15 @@ class Ledger(Protocol):
         self, key: str, stage: str, customer_id: str | None, reason: str, now: datetime
     ) -> None:
         """Record a trigger that could not become a message at all (malformed record)."""
+        ...
+
+    def throttle(
+        self, key: str, owner: str, customer_id: str, window: timedelta, now: datetime
+    ) -> datetime | None:
+        """Take a frequency cap's marker for `owner`: None if taken, else when another owner
+        last took it (within `window`)."""
+        ...
+
+    def release_throttle(self, key: str, owner: str) -> None:
+        """Give the marker back: the message it was taken for did not go out."""
         ...

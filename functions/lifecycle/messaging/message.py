@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +25,18 @@ class Kind(StrEnum):
 
 
 @dataclass(frozen=True)
+class Cap:
+    """A frequency cap: at most one message under `key` per `window` (one feedback request per
+    customer per fortnight, say). `owner` (an order) may retry without being capped by itself;
+    `reason` is recorded when the cap holds a message back."""
+
+    key: str
+    owner: str
+    window: timedelta
+    reason: str
+
+
+@dataclass(frozen=True)
 class Message:
     """One message to one customer on one channel.
 
@@ -41,6 +54,7 @@ class Message:
     customer: Customer
     context: Mapping[str, Any] = field(default_factory=dict)
     topic: str | None = None
+    cap: Cap | None = None
 
 
 class Status(StrEnum):
