@@ -14,7 +14,6 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lifecycle import runtime
 from lifecycle.local.mailbox import SentEmail, sent_emails, sent_sms
 from lifecycle.local.stack import (
     LOCAL_PARAMETERS,
@@ -22,6 +21,7 @@ from lifecycle.local.stack import (
     LocalStack,
     moto_environment,
 )
+from lifecycle.platform import composition
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -43,9 +43,9 @@ def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             monkeypatch.delenv(key, raising=False)
     for key, value in moto_environment().items():
         monkeypatch.setenv(key, value)
-    runtime.reset()
+    composition.reset()
     yield
-    runtime.reset()
+    composition.reset()
 
 
 @dataclass

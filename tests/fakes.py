@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
 from lifecycle.messaging.ledger import Claim, LedgerState
-from lifecycle.messaging.message import Channel, Message
+from lifecycle.messaging.message import Cap, Channel, Message
 from lifecycle.messaging.preferences import Change, Preferences, Source
 from lifecycle.models import Customer
-from lifecycle.settings import Business
+from lifecycle.platform.settings import Business
 
 BUSINESS = Business(
     name="Fresh Fold Laundry",
@@ -68,20 +68,23 @@ class FakeLedger:
     ) -> None:
         self.items[key] = {"status": "failed", "reason": reason}
 
-    def throttle(
-        self, key: str, owner: str, customer_id: str, window: timedelta, now: datetime
-    ) -> datetime | None:
-        held = self.items.get(key)
-        if held and held["owner"] != owner and held["taken_at"] > now - window:
+
+@dataclass
+class FakeCaps:
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def take(self, cap: Cap, customer_id: str, now: datetime) -> datetime | None:
+        held = self.items.get(cap.key)
+        if held and held["owner"] != cap.owner and held["taken_at"] > now - cap.window:
             taken: datetime = held["taken_at"]
             return taken
-        if not held or held["owner"] != owner:
-            self.items[key] = {"status": "throttle", "owner": owner, "taken_at": now}
+        if not held or held["owner"] != cap.owner:
+            self.items[cap.key] = {"owner": cap.owner, "taken_at": now}
         return None
 
-    def release_throttle(self, key: str, owner: str) -> None:
-        if self.items.get(key, {}).get("owner") == owner:
-            del self.items[key]
+    def give_back(self, cap: Cap) -> None:
+        if self.items.get(cap.key, {}).get("owner") == cap.owner:
+            del self.items[cap.key]
 
 
 @dataclass

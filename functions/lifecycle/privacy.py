@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
@@ -25,3 +26,9 @@ def redact(text: str) -> str:
     """Mask every email address and phone number in free text (provider error messages)."""
     text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
     return _PHONE.sub(lambda m: mask_phone(re.sub(r"[^\d+]", "", m.group(0))), text)
+
+
+def address_hash(channel: str, address: str) -> str:
+    """Suppressions are keyed by a hash so the list itself holds no readable addresses."""
+    normalised = address.strip().lower() if channel == "email" else address.strip()
+    return hashlib.sha256(f"{channel}:{normalised}".encode()).hexdigest()

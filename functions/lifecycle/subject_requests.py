@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from lifecycle.adapters.dynamo import DynamoPreferences, DynamoSuppressions, address_hash
+from lifecycle.adapters.preferences import DynamoPreferences
+from lifecycle.adapters.suppressions import DynamoSuppressions
 from lifecycle.messaging.message import Channel
+from lifecycle.privacy import address_hash
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

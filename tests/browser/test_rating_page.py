@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lifecycle import runtime
 from lifecycle.local.serve import PreferenceServer, running, seed
+from lifecycle.stages.feedback.ratings import desk as rating_desk
 from tests.conftest import ROOT, Aws
 
 FUNCTION = "RatingsFunction"
@@ -29,7 +29,7 @@ PAGE_STRINGS = json.loads((ROOT / "templates" / "_pages" / "strings.json").read_
 def _link(server: PreferenceServer, score: int) -> str:
     """The link behind one star in the feedback email, as the feedback sender makes it."""
     with server.stack.environment_of(server.spec):
-        token = runtime.rating_desk().signer.rating_token(ORDER, "c-9", score, 30)
+        token = rating_desk().signer.rating_token(ORDER, "c-9", score, 30)
     return f"{server.base}?t={token}"
 
 
@@ -54,7 +54,7 @@ def _rating(server: PreferenceServer) -> dict[str, Any]:
     items = _ratings(server)
     assert len(items) == 1
     with server.stack.environment_of(server.spec):
-        stored = runtime.rating_desk().ratings.get(ORDER)
+        stored = rating_desk().ratings.get(ORDER)
     assert stored is not None
     return {
         "order_id": stored.order_id,

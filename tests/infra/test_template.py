@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lifecycle.local.stack import LocalStack, load_template
-from lifecycle.settings import Settings
+from lifecycle.platform.settings import CoreSettings
 from tests.conftest import PARAMETERS, ROOT
 
 TEMPLATE = load_template()
@@ -42,7 +42,7 @@ def test_template_environment_satisfies_the_settings(name: str) -> None:
     params = {**PARAMETERS, "InboundSmsTopicArn": "arn:aws:sns:eu-west-1:1:replies"}
     spec = LocalStack.from_template(params).function(name)
 
-    settings = Settings.from_env(spec.environment)
+    settings = CoreSettings.from_env(spec.environment)
 
     assert settings.customers_table == "CustomersTable"
     assert settings.templates_dir == ROOT / "templates"

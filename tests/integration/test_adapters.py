@@ -8,15 +8,18 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from lifecycle.adapters.dynamo import DynamoLedger, DynamoPreferences, DynamoSuppressions
 from lifecycle.adapters.errors import classify
+from lifecycle.adapters.ledger import DynamoLedger
+from lifecycle.adapters.preferences import DynamoPreferences
 from lifecycle.adapters.ses import SesEmailSender
 from lifecycle.adapters.sns import SnsSmsSender
+from lifecycle.adapters.suppressions import DynamoSuppressions
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
 from lifecycle.messaging.errors import PermanentError, TransientError
 from lifecycle.messaging.ledger import Claim, LedgerState
-from lifecycle.messaging.message import Channel, Kind, Message
+from lifecycle.messaging.message import Channel, Message
 from lifecycle.messaging.preferences import Action, Change, Source
+from lifecycle.stages.welcome.messages import WELCOME
 from tests.conftest import Aws
 from tests.fakes import customer, now
 
@@ -144,14 +147,7 @@ def test_timeout_after_sending_is_ambiguous() -> None:
 
 
 def _message(key: str = "welcome#c-1#email") -> Message:
-    return Message(
-        key=key,
-        stage="welcome",
-        template="welcome",
-        channel=Channel.EMAIL,
-        kind=Kind.SERVICE,
-        customer=customer(),
-    )
+    return WELCOME.message(key, customer(), Channel.EMAIL, {"first_name": "Ann"})
 
 
 def test_ledger_claim_is_exclusive_until_the_lease_expires(aws: Aws) -> None:

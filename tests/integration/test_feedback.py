@@ -16,10 +16,11 @@ import pytest
 import time_machine
 from boto3.dynamodb.types import TypeDeserializer
 
-from lifecycle import runtime
 from lifecycle.local.serve import function_url_event
 from lifecycle.local.stack import LocalContext
 from lifecycle.messaging.links import InvalidLink
+from lifecycle.platform import composition
+from lifecycle.stages.feedback.ratings import desk as rating_desk
 from tests.conftest import Aws, load_event
 
 ORDERS = "OrdersFunction"
@@ -95,7 +96,7 @@ def web(
 def make_token(shop: Aws, score: int, order_id: str = "o-5001", customer_id: str = "c-1002") -> str:
     spec = shop.stack.function(RATINGS)
     with shop.stack.environment_of(spec):
-        return runtime.rating_desk().signer.rating_token(order_id, customer_id, score, 30)
+        return rating_desk().signer.rating_token(order_id, customer_id, score, 30)
 
 
 def stored_rating(order_id: str = "o-5001") -> dict[str, Any] | None:
@@ -156,7 +157,7 @@ def test_the_request_carries_five_signed_rating_links_and_an_unsubscribe(shop: A
     assert sorted(links) == [1, 2, 3, 4, 5]
     spec = shop.stack.function(RATINGS)
     with shop.stack.environment_of(spec):
-        signer = runtime.rating_desk().signer
+        signer = rating_desk().signer
         for score, url in links.items():
             assert url.startswith(spec.environment.get("RATINGS_URL", "https://ratingsfunction"))
             claims = signer.verify_rating(token_of(url))
@@ -197,7 +198,7 @@ def test_no_request_to_a_customer_who_left_the_feedback_topic(shop: Aws) -> None
     from lifecycle.messaging.preferences import Action, Change, Source
 
     with shop.stack.environment_of(shop.stack.function(FEEDBACK)):
-        runtime.stores().preferences.apply(
+        composition.ports().preferences.apply(
             "c-1002",
             [Change(Channel.EMAIL, "feedback", Action.UNSUBSCRIBE)],
             Source.PREFERENCE_CENTRE,
@@ -401,7 +402,7 @@ def test_a_request_that_did_not_go_out_does_not_start_the_quiet_period(shop: Aws
 
     def feedback_topic(action: Action, event_id: str) -> None:
         with shop.stack.environment_of(shop.stack.function(FEEDBACK)):
-            runtime.stores().preferences.apply(
+            composition.ports().preferences.apply(
                 "c-1002",
                 [Change(Channel.EMAIL, "feedback", action)],
                 Source.PREFERENCE_CENTRE,

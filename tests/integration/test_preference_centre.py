@@ -11,13 +11,14 @@ import boto3
 import pytest
 import time_machine
 
-from lifecycle import runtime
 from lifecycle.local.serve import function_url_event, seed
 from lifecycle.local.stack import LocalContext
-from lifecycle.messaging.catalog import WELCOME
-from lifecycle.messaging.message import Channel, Kind, Message, Status
+from lifecycle.messaging.message import Channel, Kind, MessageSpec, Status
 from lifecycle.models import Customer
-from lifecycle.settings import Settings
+from lifecycle.platform import composition
+from lifecycle.platform.settings import CoreSettings
+from lifecycle.stages.subscribers.preference_centre import centre as preference_centre
+from lifecycle.stages.welcome.messages import WELCOME
 from tests.conftest import Aws
 
 FUNCTION = "PreferencesFunction"
@@ -67,12 +68,12 @@ def call(aws: Aws, method: str, token: str, body: str | None = None, **headers: 
 
 def token(aws: Aws, customer_id: str = "c-1", topic: str | None = "offers") -> str:
     with aws.stack.environment_of(aws.stack.function(FUNCTION)):
-        return runtime.preference_centre().signer.token(customer_id, topic)
+        return preference_centre().signer.token(customer_id, topic)
 
 
 def form_token(aws: Aws, link: str) -> str:
     with aws.stack.environment_of(aws.stack.function(FUNCTION)):
-        return runtime.preference_centre().signer.form_token(link)
+        return preference_centre().signer.form_token(link)
 
 
 def dispatch_offer(aws: Aws, record: dict[str, Any]) -> Any:
@@ -84,17 +85,18 @@ def dispatch_offer(aws: Aws, record: dict[str, Any]) -> Any:
         "PREFERENCES_URL": f"https://{HOST}/preferences",
     }
     customer = Customer.model_validate(record)
-    offer = Message(
-        key=f"offer#{customer.customer_id}#email",
-        stage="retention",
+    offers = MessageSpec(
         template=WELCOME.template,
-        channel=Channel.EMAIL,
+        stage="retention",
         kind=Kind.MARKETING,
-        customer=customer,
-        context={"first_name": "Ann"},
+        channels=(Channel.EMAIL,),
+        variables=WELCOME.variables,
         topic="offers",
     )
-    return runtime.build(Settings.from_env(env), lambda _: None).dispatcher.dispatch(offer)
+    offer = offers.message(
+        f"offer#{customer.customer_id}#email", customer, Channel.EMAIL, {"first_name": "Ann"}
+    )
+    return composition.Ports(CoreSettings.from_env(env)).dispatcher.dispatch(offer)
 
 
 def opt_outs(customer_id: str = "c-1") -> set[str]:

@@ -7,7 +7,8 @@ from typing import Any
 
 import boto3
 
-from lifecycle.adapters.dynamo import DynamoPreferences, DynamoSuppressions
+from lifecycle.adapters.preferences import DynamoPreferences
+from lifecycle.adapters.suppressions import DynamoSuppressions
 from lifecycle.messaging.message import Channel
 from tests.conftest import Aws, load_event
 

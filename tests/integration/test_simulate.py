@@ -12,7 +12,8 @@ import boto3
 import pytest
 
 import lifecycle.local.simulate as simulation
-from lifecycle.adapters.dynamo import DynamoPreferences, DynamoSuppressions
+from lifecycle.adapters.preferences import DynamoPreferences
+from lifecycle.adapters.suppressions import DynamoSuppressions
 from lifecycle.local.simulate import simulate
 from lifecycle.local.stack import TEMPLATE, load_template
 from lifecycle.messaging.message import Channel

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from lifecycle.adapters.dynamo import DynamoPreferences, DynamoSuppressions, address_hash
-from lifecycle.handlers.sms_inbound import keyword
+from lifecycle.adapters.preferences import DynamoPreferences
+from lifecycle.adapters.suppressions import DynamoSuppressions
 from lifecycle.local.stack import LOCAL_PARAMETERS, LocalStack
 from lifecycle.messaging.message import Channel
+from lifecycle.privacy import address_hash
+from lifecycle.stages.subscribers.notifications import keyword
 from tests.conftest import Aws, load_event
 
 FUNCTION = "SmsInboundFunction"

@@ -9,7 +9,7 @@ import pytest
 
 from lifecycle.messaging.dispatcher import Dispatcher
 from lifecycle.messaging.errors import PermanentError, TransientError
-from lifecycle.messaging.message import Cap, Channel, Kind, Message, Status
+from lifecycle.messaging.message import Cap, Channel, Kind, Message, MessageSpec, Status
 from lifecycle.messaging.policy import ContactPolicy
 from lifecycle.messaging.preferences import Preferences
 from lifecycle.messaging.renderer import Renderer
@@ -17,6 +17,7 @@ from lifecycle.models import Customer
 from tests.conftest import ROOT
 from tests.fakes import (
     BUSINESS,
+    FakeCaps,
     FakeEmail,
     FakeLedger,
     FakeLinks,
@@ -32,6 +33,7 @@ from tests.fakes import (
 class World:
     def __init__(self, links: FakeLinks | None = None) -> None:
         self.ledger = FakeLedger()
+        self.caps = FakeCaps()
         self.suppressions = FakeSuppressions()
         self.preferences = FakePreferences()
         self.sms_opt_outs = FakeSmsOptOuts()
@@ -41,6 +43,7 @@ class World:
         self.dispatcher = Dispatcher(
             policy=ContactPolicy(self.suppressions, self.preferences, self.sms_opt_outs),
             ledger=self.ledger,
+            caps=self.caps,
             renderer=Renderer(ROOT / "templates", "en", BUSINESS),
             email=self.email,
             sms=self.sms,
@@ -51,19 +54,31 @@ class World:
         )
 
 
+def spec(
+    kind: Kind = Kind.SERVICE, topic: str | None = None, stage: str = "welcome"
+) -> MessageSpec:
+    """A message on the welcome templates, of any kind and topic."""
+    return MessageSpec(
+        template="welcome",
+        stage=stage,
+        kind=kind,
+        channels=(Channel.EMAIL, Channel.SMS),
+        variables=frozenset({"first_name"}),
+        topic=topic,
+        sms_segments=2,
+    )
+
+
 def message(
     channel: Channel = Channel.EMAIL, kind: Kind = Kind.SERVICE, who: Customer | None = None
 ) -> Message:
     target = who or customer()
-    return Message(
-        key=f"welcome#{target.customer_id}#{channel}",
-        stage="welcome",
-        template="welcome",
-        channel=channel,
-        kind=kind,
-        customer=target,
-        context={"first_name": target.first_name},
-        topic="offers" if kind is Kind.MARKETING else None,
+    topic = "offers" if kind is Kind.MARKETING else None
+    return spec(kind, topic).message(
+        f"welcome#{target.customer_id}#{channel}",
+        target,
+        channel,
+        {"first_name": target.first_name},
     )
 
 
@@ -182,16 +197,33 @@ def test_marketing_email_carries_one_click_unsubscribe_headers_and_link() -> Non
     assert url in email.text
 
 
-def test_marketing_email_without_a_link_signer_fails_and_sends_nothing() -> None:
+def test_marketing_email_without_a_link_signer_is_retried_not_failed_for_good() -> None:
+    # given a sender without the link key (ops can fix that; the cold start check stops it)
     world = World(links=None)
+    offer = message(kind=Kind.MARKETING, who=customer(consent={"email_marketing": True}))
 
-    outcome = world.dispatcher.dispatch(
-        message(kind=Kind.MARKETING, who=customer(consent={"email_marketing": True}))
-    )
-
-    assert outcome.status is Status.FAILED
-    assert "unsubscribe link" in (outcome.reason or "")
+    # when the offer is dispatched, then it comes back as transient, nothing was sent
+    with pytest.raises(TransientError, match="link signing key"):
+        world.dispatcher.dispatch(offer)
     assert world.email.sent == []
+    # and the key is free for the retry, not recorded as failed
+    assert "welcome#c-1#email" not in world.ledger.items
+
+
+class _UnreadableKey:
+    def url_for(self, customer_id: str, topic: str | None) -> str:
+        raise ConnectionError("secrets manager unreachable")
+
+
+def test_a_link_key_that_cannot_be_read_at_send_time_is_transient() -> None:
+    world = World(links=_UnreadableKey())  # type: ignore[arg-type]
+    offer = message(kind=Kind.MARKETING, who=customer(consent={"email_marketing": True}))
+
+    with pytest.raises(TransientError, match="link key unavailable"):
+        world.dispatcher.dispatch(offer)
+
+    assert world.email.sent == []
+    assert "welcome#c-1#email" not in world.ledger.items
 
 
 def test_service_email_has_no_unsubscribe_headers() -> None:
@@ -245,15 +277,8 @@ def test_sent_message_whose_mark_fails_is_still_reported_sent() -> None:
 
 def _topic_message(topic: str = "offers", channel: Channel = Channel.EMAIL) -> Message:
     who = customer(consent={"email_marketing": True, "sms_marketing": True})
-    return Message(
-        key=f"offer#{who.customer_id}#{channel}",
-        stage="retention",
-        template="welcome",
-        channel=channel,
-        kind=Kind.MARKETING,
-        customer=who,
-        context={"first_name": who.first_name},
-        topic=topic,
+    return spec(Kind.MARKETING, topic, "retention").message(
+        f"offer#{who.customer_id}#{channel}", who, channel, {"first_name": who.first_name}
     )
 
 
@@ -306,15 +331,8 @@ def test_marketing_sms_ends_with_the_opt_out_text() -> None:
 def test_service_email_with_a_topic_carries_the_unsubscribe_headers() -> None:
     # the feedback request is service mail, but it belongs to the feedback topic
     world = World(links=FakeLinks())
-    feedback = Message(
-        key="feedback#o-1#email",
-        stage="feedback",
-        template="welcome",
-        channel=Channel.EMAIL,
-        kind=Kind.SERVICE,
-        customer=customer(consent={}),
-        context={"first_name": "Ann"},
-        topic="feedback",
+    feedback = spec(Kind.SERVICE, "feedback", "feedback").message(
+        "feedback#o-1#email", customer(consent={}), Channel.EMAIL, {"first_name": "Ann"}
     )
 
     world.dispatcher.dispatch(feedback)

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from lifecycle.journeys import feedback
 from lifecycle.models import Customer, Lifetime, Rating
+from lifecycle.stages.feedback import journey as feedback
 
 AT = datetime(2026, 11, 27, 19, 45, tzinfo=UTC)
 
@@ -91,7 +91,15 @@ def test_the_alert_names_order_customer_lifetime_and_comment_but_no_address() ->
     assert "3 delivered order(s), €104.30" in text
     assert "Comment:   Shirt missing" in text
     assert "ann@example.com" not in text
-    assert attributes == {"kind": "complaint", "reason": "rating", "rating": "1"}
+    assert attributes == {
+        "kind": "complaint",
+        "reason": "rating",
+        "rating": "1",
+        "order_id": "o-1",
+        "customer_id": "c-1",
+        "lifetime_orders": "3",
+        "lifetime_spend": "€104.30",
+    }
 
 
 def test_repeat_customers_have_two_delivered_orders() -> None:

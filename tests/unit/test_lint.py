@@ -11,8 +11,7 @@ import pytest
 from lifecycle.authoring.lint import lint
 from lifecycle.cli import main
 from lifecycle.messaging import catalog
-from lifecycle.messaging.catalog import MessageSpec
-from lifecycle.messaging.message import Channel, Kind
+from lifecycle.messaging.message import Channel, Kind, MessageSpec
 from tests.conftest import ROOT
 
 

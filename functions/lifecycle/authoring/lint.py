@@ -22,16 +22,14 @@ from pathlib import Path
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from lifecycle.authoring.samples import LAYOUTS, SAMPLE_FILE, SampleError, Samples
-from lifecycle.messaging.catalog import CATALOG, SUPPORTED_LOCALES, MessageSpec
+from lifecycle.messaging.catalog import CATALOG, SUPPORTED_LOCALES
 from lifecycle.messaging.errors import RenderError
-from lifecycle.messaging.message import Channel, Kind
+from lifecycle.messaging.message import LAYOUT_PARTS, SMS_PART, Channel, Kind, MessageSpec
 from lifecycle.messaging.renderer import (
-    LAYOUT_PARTS,
     PAGE_STRINGS,
     PAGE_VARIABLES,
     PAGES,
     RENDERER_VARIABLES,
-    SMS_PART,
     Renderer,
 )
 from lifecycle.messaging.sms import measure

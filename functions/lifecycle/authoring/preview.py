@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lifecycle.authoring.samples import SampleError, Samples
-from lifecycle.messaging.catalog import CATALOG, SUPPORTED_LOCALES, MessageSpec
+from lifecycle.messaging.catalog import CATALOG, SUPPORTED_LOCALES
 from lifecycle.messaging.errors import RenderError
-from lifecycle.messaging.message import Channel, Kind
+from lifecycle.messaging.message import Channel, Kind, MessageSpec
 from lifecycle.messaging.renderer import Renderer
 from lifecycle.messaging.sms import SmsSize, measure
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lifecycle.messaging.catalog import MessageSpec
-from lifecycle.settings import Business
+from lifecycle.messaging.message import MessageSpec
+from lifecycle.platform.settings import Business
 
 SAMPLE_FILE = "sample.json"
 LAYOUTS = "_layouts"

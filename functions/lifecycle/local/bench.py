@@ -25,7 +25,6 @@ from typing import Any, cast
 import boto3
 from botocore.awsrequest import AWSResponse
 
-from lifecycle import runtime
 from lifecycle.adapters.ses import build_mime
 from lifecycle.local.stack import (
     LOCAL_PARAMETERS,
@@ -36,6 +35,7 @@ from lifecycle.local.stack import (
 )
 from lifecycle.messaging.channels import OutboundEmail
 from lifecycle.observability import logger
+from lifecycle.platform import composition
 
 _SNS_XML = (
     '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult>'
@@ -155,7 +155,7 @@ def run(messages: int = 500, repeats: int = 5) -> dict[str, float]:
     os.environ.pop("POWERTOOLS_METRICS_DISABLED", None)  # measure with metrics on, as deployed
     try:
         boto3.setup_default_session()
-        runtime.reset()
+        composition.reset()
         stack = LocalStack.from_template(LOCAL_PARAMETERS)
         spec = stack.function("WelcomeFunction")
         calls: list[str] = []
@@ -204,11 +204,11 @@ def run(messages: int = 500, repeats: int = 5) -> dict[str, float]:
         )
         bare = _median_seconds(bare_sends, repeats) / per_batch
     finally:
-        runtime.reset()
+        composition.reset()
         os.environ.clear()
         os.environ.update(saved)
 
-    handler_import = _import_seconds("lifecycle.handlers.welcome", repeats)
+    handler_import = _import_seconds("lifecycle.stages.welcome.handler", repeats)
     boto3_import = _import_seconds("boto3", repeats)
 
     print(f"Welcome path, AWS calls stubbed at botocore's before-send hook (median of {repeats})")
@@ -216,7 +216,7 @@ def run(messages: int = 500, repeats: int = 5) -> dict[str, float]:
     print(f"  per message, whole welcome path     {per_message * 1000:8.3f} ms")
     print(f"  per message, bare boto3 SES send     {bare * 1000:8.3f} ms")
     print(f"  overhead of the message path         {(per_message - bare) * 1000:8.3f} ms")
-    print(f"  import lifecycle.handlers.welcome    {handler_import * 1000:8.1f} ms (fresh process)")
+    print(f"  import the welcome handler           {handler_import * 1000:8.1f} ms (fresh process)")
     print(f"  import boto3 alone, for reference    {boto3_import * 1000:8.1f} ms")
     print(
         f"  first invocation after import        {first_call * 1000:8.1f} ms (clients, templates)"

@@ -130,6 +130,7 @@ def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
             )
         say(f"1. {len(customers)} customers sign up (written to CustomersTable)")
         say("   SES is made to throttle the first send to one address, as it does under load.")
+        say("   That record and every later one come back: nothing overtakes a failed record.")
         _throttle_once(by_id["c-1002"]["email"])
         say(_join(_describe(stack.pump(LocalContext.for_function))))
         say()

@@ -1,8 +1,9 @@
 """`lifecycle serve`: the preference centre on a local HTTP server, over the same handler code.
 
 Each HTTP request becomes the Lambda Function URL event (payload version 2.0) that AWS would
-deliver, goes through `lifecycle.handlers.preferences.handler`, and its response is written
-back. Everything behind it (tables, the signing key in Secrets Manager) is moto in-process.
+deliver, goes through the preference centre's handler
+(`lifecycle.stages.subscribers.preference_centre.handler`), and its response is written back.
+Everything behind it (tables, the signing key in Secrets Manager) is moto in-process.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from urllib.parse import parse_qsl, urlsplit
 import boto3
 from boto3.dynamodb.types import TypeSerializer
 
-from lifecycle import runtime
 from lifecycle.local.stack import REGION, LocalContext, LocalStack
+from lifecycle.stages.subscribers.preference_centre import centre as preference_centre
 
 FUNCTION = "PreferencesFunction"
 _LOCK = threading.Lock()  # moto and the cached runtime are shared: one request at a time
@@ -78,7 +79,7 @@ class PreferenceServer:
 
     def url_for(self, customer_id: str, topic: str | None) -> str:
         with self.stack.environment_of(self.spec):
-            signer = runtime.preference_centre().signer
+            signer = preference_centre().signer
             return f"{self.base}?t={signer.token(customer_id, topic)}"
 
     def start(self) -> None:

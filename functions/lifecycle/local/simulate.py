@@ -35,8 +35,6 @@ import boto3
 import time_machine
 from boto3.dynamodb.types import TypeSerializer
 
-from lifecycle import runtime
-from lifecycle.journeys.feedback import LOW_SCORE
 from lifecycle.local.mailbox import SentEmail, sent_emails, write_emails
 from lifecycle.local.schedule import occurrences
 from lifecycle.local.serve import function_url_event
@@ -52,6 +50,8 @@ from lifecycle.local.stack import (
     logs_to,
 )
 from lifecycle.privacy import mask_email, mask_phone
+from lifecycle.stages.feedback.journey import LOW_SCORE
+from lifecycle.stages.subscribers.preference_centre import centre as preference_centre
 
 WORLD = Path(__file__).with_name("simulation.json")
 
@@ -362,7 +362,7 @@ class Simulation:
             self._say(happening.at, f"consent   {who} cannot unsubscribe: no preference centre")
             return
         with self.stack.environment_of(spec):
-            token = runtime.preference_centre().signer.token(customer["customer_id"], topic)
+            token = preference_centre().signer.token(customer["customer_id"], topic)
         event = function_url_event(
             "POST",
             f"/preferences?t={token}",

@@ -29,8 +29,8 @@ import boto3
 import yaml
 from moto import mock_aws
 
-from lifecycle import runtime
 from lifecycle.observability import logger
+from lifecycle.platform import composition
 
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -709,9 +709,9 @@ def local_aws() -> Iterator[None]:
     try:
         with mock_aws():
             boto3.setup_default_session()
-            runtime.reset()
+            composition.reset()
             yield
     finally:
-        runtime.reset()
+        composition.reset()
         os.environ.clear()
         os.environ.update(saved)

@@ -20,12 +20,12 @@ from lifecycle.messaging.channels import (
     UnsubscribeLinks,
 )
 from lifecycle.messaging.errors import PermanentError, TransientError
-from lifecycle.messaging.ledger import Claim, Ledger, LedgerState
+from lifecycle.messaging.ledger import CapStore, Claim, Ledger, LedgerState
 from lifecycle.messaging.message import Channel, Kind, Message, Outcome, Status
 from lifecycle.messaging.policy import ContactPolicy, address_of
 from lifecycle.messaging.renderer import Renderer
 from lifecycle.observability import logger
-from lifecycle.settings import Business
+from lifecycle.platform.settings import Business
 
 Counter = Callable[[str], None]
 
@@ -44,6 +44,7 @@ class Dispatcher:
         *,
         policy: ContactPolicy,
         ledger: Ledger,
+        caps: CapStore,
         renderer: Renderer,
         email: EmailSender,
         sms: SmsSender,
@@ -54,6 +55,7 @@ class Dispatcher:
     ) -> None:
         self._policy = policy
         self._ledger = ledger
+        self._caps = caps
         self._renderer = renderer
         self._email = email
         self._sms = sms
@@ -77,9 +79,7 @@ class Dispatcher:
             logger.info("message skipped", extra={**log, "reason": refusal})
             return self._outcome(message, Status.SKIPPED, reason=refusal)
         cap = message.cap
-        if cap is not None and self._ledger.throttle(
-            cap.key, cap.owner, message.customer.customer_id, cap.window, self._clock()
-        ):
+        if cap is not None and self._caps.take(cap, message.customer.customer_id, self._clock()):
             self._ledger.record_skip(message, cap.reason, self._clock())
             self._count("MessagesSkipped")
             logger.info("message skipped", extra={**log, "reason": cap.reason})
@@ -101,7 +101,7 @@ class Dispatcher:
         except PermanentError as error:
             self._ledger.mark_failed(claim, error.reason, self._clock())
             if cap is not None:  # nothing went out: the cap must not hold off the next one
-                self._ledger.release_throttle(cap.key, cap.owner)
+                self._caps.give_back(cap)
             self._count("MessagesFailed")
             logger.error("message failed permanently", extra={**log, "reason": error.reason})
             return self._outcome(message, Status.FAILED, reason=error.reason)
@@ -160,8 +160,15 @@ class Dispatcher:
         if message.topic is not None:
             # Every email that belongs to a topic can be left in one click (RFC 8058).
             if self._links is None:
-                raise PermanentError("topic email needs an unsubscribe link; none configured")
-            url = self._links.url_for(message.customer.customer_id, message.topic)
+                # Configuration ops can fix (the composition root refuses to start without
+                # it): the message must come back, not be failed for good.
+                raise TransientError("configuration: topic email needs the link signing key")
+            try:
+                url = self._links.url_for(message.customer.customer_id, message.topic)
+            except Exception as error:
+                # The key could not be read (Secrets Manager throttled or down): nothing was
+                # sent, so the claim is released and the message comes back.
+                raise TransientError(f"link key unavailable: {type(error).__name__}") from None
             context["unsubscribe_url"] = url
             # RFC 8058 one-click unsubscribe: mailbox providers POST to the URL.
             headers["List-Unsubscribe"] = f"<{url}>"

@@ -10,12 +10,23 @@ lease ran out before the retry.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from lifecycle.messaging.message import Message
+from lifecycle.messaging.message import Cap, Message
+
+
+class RecordType(StrEnum):
+    """What a ledger item is (its `record_type` attribute)."""
+
+    MESSAGE = "message"  # a message: claimed, sent, skipped or failed
+    REJECTION = "rejection"  # a trigger that could not become a message (bad data)
+    PROGRESS = "progress"  # how far an order has come
+    CAP = "cap"  # a frequency cap's marker
+    MARKER = "marker"  # a one-time marker (notification handled, alert raised)
 
 
 class LedgerState(StrEnum):
@@ -64,13 +75,40 @@ class Ledger(Protocol):
         """Record a trigger that could not become a message at all (malformed record)."""
         ...
 
-    def throttle(
-        self, key: str, owner: str, customer_id: str, window: timedelta, now: datetime
-    ) -> datetime | None:
-        """Take a frequency cap's marker for `owner`: None if taken, else when another owner
-        last took it (within `window`)."""
+
+class CapStore(Protocol):
+    """Frequency caps (`Message.cap`): one marker per cap key, taken by the dispatcher."""
+
+    def take(self, cap: Cap, customer_id: str, now: datetime) -> datetime | None:
+        """Take the cap's marker for its owner: None if taken, else when another owner last
+        took it (within the cap's window)."""
         ...
 
-    def release_throttle(self, key: str, owner: str) -> None:
+    def give_back(self, cap: Cap) -> None:
         """Give the marker back: the message it was taken for did not go out."""
+        ...
+
+
+class ProgressStore(Protocol):
+    """How far each order has come, so a late update for an earlier status is never sent."""
+
+    def advance(
+        self, order_id: str, customer_id: str, rank: int, status: str, now: datetime
+    ) -> str | None:
+        """Record that the order reached `rank`; the later status it had already reached
+        (the update is stale), or None."""
+        ...
+
+
+class MarkerStore(Protocol):
+    """One-time markers: an SES notification, an inbound SMS or a complaint alert handled."""
+
+    def seen(self, key: str) -> bool:
+        """True if `key` was marked before."""
+        ...
+
+    def first_time(
+        self, key: str, what: str, now: datetime, attributes: Mapping[str, str] | None = None
+    ) -> bool:
+        """Mark `key` (with what it was and its attributes); False if it already was."""
         ...

@@ -1,4 +1,10 @@
-"""What a journey asks the dispatcher to send, and what came of it."""
+"""What a journey asks the dispatcher to send, and what came of it.
+
+A message is always made from its spec (`spec.message(...)`): its stage, kind, topic and
+template come from the spec, never from the journey, so a marketing message cannot go out
+without its topic (and with it the preference lookup, the unsubscribe link and the one-click
+headers), and a message cannot name a template it does not have.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,16 @@ from enum import StrEnum
 from typing import Any
 
 from lifecycle.models import Customer
+
+# Topics a customer can leave one by one (the preference centre lists them in this order).
+TOPICS = ("announcements", "offers", "loyalty", "feedback")
+# The files a message needs in its template folder (and in each locale folder), per channel.
+EMAIL_PARTS = ("email.subject.j2", "email.html.j2", "email.txt.j2")
+SMS_PART = "sms.txt.j2"
+# The shared layout every email and marketing SMS is rendered in (templates/_layouts/).
+LAYOUTS = "_layouts"
+SMS_OPT_OUT = "sms.optout.txt.j2"
+LAYOUT_PARTS = ("email.html.j2", "email.txt.j2", "footer.html.j2", "footer.txt.j2", SMS_OPT_OUT)
 
 
 class Channel(StrEnum):
@@ -36,25 +52,111 @@ class Cap:
     reason: str
 
 
+class SpecError(ValueError):
+    """A message spec, or a message made from it, is not what the catalog allows."""
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """One message the product can send: its template folder, stage, kind, channels and the
+    context its templates may use (beside the renderer's own values)."""
+
+    template: str  # folder under templates/
+    stage: str
+    kind: Kind
+    channels: tuple[Channel, ...]
+    variables: frozenset[str]  # what the journey puts in the context
+    topic: str | None = None  # marketing messages belong to a topic
+    sms_segments: int = 1  # most SMS segments one message may take (each is billed)
+
+    def __post_init__(self) -> None:
+        if self.kind is Kind.MARKETING and self.topic is None:
+            raise SpecError(f"{self.template}: a marketing message must belong to a topic")
+        if self.topic is not None and self.topic not in TOPICS:
+            raise SpecError(f"{self.template}: unknown topic {self.topic!r}")
+        if not self.channels:
+            raise SpecError(f"{self.template}: a message needs at least one channel")
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The template files this message needs in its folder (and each locale folder)."""
+        parts: tuple[str, ...] = ()
+        if Channel.EMAIL in self.channels:
+            parts += EMAIL_PARTS
+        if Channel.SMS in self.channels:
+            parts += (SMS_PART,)
+        return parts
+
+    def message(
+        self,
+        key: str,
+        customer: Customer,
+        channel: Channel,
+        context: Mapping[str, Any],
+        *,
+        cap: Cap | None = None,
+        order_id: str | None = None,
+        campaign: str | None = None,
+        sequence: str | None = None,
+    ) -> Message:
+        """The message to `customer` on `channel`. The context must hold exactly the spec's
+        variables: a missing one would fail at render time, an extra one is a typo."""
+        if channel not in self.channels:
+            raise SpecError(f"{self.template} is not sent by {channel}")
+        missing = self.variables - set(context)
+        extra = set(context) - self.variables
+        if missing or extra:
+            problems = [f"missing {', '.join(sorted(missing))}"] if missing else []
+            problems += [f"not declared {', '.join(sorted(extra))}"] if extra else []
+            raise SpecError(f"{self.template} context: {'; '.join(problems)}")
+        return Message(
+            spec=self,
+            key=key,
+            channel=channel,
+            customer=customer,
+            context=dict(context),
+            cap=cap,
+            order_id=order_id,
+            campaign=campaign,
+            sequence=sequence,
+        )
+
+
 @dataclass(frozen=True)
 class Message:
-    """One message to one customer on one channel.
+    """One message to one customer on one channel; made by `MessageSpec.message`.
 
     `key` is deterministic (for example `welcome#<customer_id>#email`), so a redelivered trigger
-    produces the same key and the ledger sends it at most once. `template` names the folder
-    under templates/; `context` is what the templates may use, beside the business and customer
-    values the renderer adds itself.
+    produces the same key and the ledger sends it at most once. `order_id`, `campaign` and
+    `sequence` say what the message is about; the ledger records them beside the stage and
+    template, so reports read attributes, never keys.
     """
 
+    spec: MessageSpec
     key: str
-    stage: str
-    template: str
     channel: Channel
-    kind: Kind
     customer: Customer
     context: Mapping[str, Any] = field(default_factory=dict)
-    topic: str | None = None
     cap: Cap | None = None
+    order_id: str | None = None
+    campaign: str | None = None
+    sequence: str | None = None
+
+    @property
+    def stage(self) -> str:
+        return self.spec.stage
+
+    @property
+    def template(self) -> str:
+        return self.spec.template
+
+    @property
+    def kind(self) -> Kind:
+        return self.spec.kind
+
+    @property
+    def topic(self) -> str | None:
+        return self.spec.topic
 
 
 class Status(StrEnum):

@@ -13,9 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from lifecycle.messaging.message import Channel
+from lifecycle.messaging.message import TOPICS, Channel
 
-TOPICS = ("announcements", "offers", "loyalty", "feedback")
 ALL_TOPICS = "*"
 
 

@@ -36,14 +36,10 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from lifecycle.messaging.errors import RenderError
-from lifecycle.settings import Business
+from lifecycle.messaging.message import EMAIL_PARTS, LAYOUTS, SMS_OPT_OUT, SMS_PART
+from lifecycle.platform.settings import Business
 
-LAYOUTS = "_layouts"
 FALLBACK_LOCALE = "en"
-EMAIL_PARTS = ("email.subject.j2", "email.html.j2", "email.txt.j2")
-SMS_OPT_OUT = "sms.optout.txt.j2"
-LAYOUT_PARTS = ("email.html.j2", "email.txt.j2", "footer.html.j2", "footer.txt.j2", SMS_OPT_OUT)
-SMS_PART = "sms.txt.j2"
 
 # What the renderer itself puts in every template's context, beside the message's own values.
 RENDERER_VARIABLES = frozenset({"business", "locale", "layout", "unsubscribe_url"})

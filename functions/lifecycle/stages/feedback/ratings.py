@@ -14,19 +14,50 @@ and referral asks follow from the Ratings table's stream, not from here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lifecycle import runtime
-from lifecycle.handlers.web import browser_locale, form_fields, respond, same_origin
-from lifecycle.messaging.links import RATING_SCORES, InvalidLink, RatingClaims
+from lifecycle.messaging.links import RATING_SCORES, InvalidLink, LinkSigner, RatingClaims
 from lifecycle.observability import logger
+from lifecycle.platform import kit
+from lifecycle.platform.web import browser_locale, form_fields, respond, same_origin
+from lifecycle.stages.feedback import messages
+from lifecycle.stages.feedback.settings import DeskSettings
+
+if TYPE_CHECKING:
+    from lifecycle.adapters.ratings import DynamoRatings
+    from lifecycle.messaging.renderer import Renderer
 
 app = LambdaFunctionUrlResolver()
+UNIT = kit.Unit(stage=messages.STAGE, service="ratings", settings=DeskSettings.from_env)
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What the rating endpoint needs, built once per cold start."""
+
+    signer: LinkSigner
+    ratings: DynamoRatings
+    renderer: Renderer
+    customers: Callable[[str], dict[str, str]]
+
+
+def desk() -> Desk:
+    stage = kit.context(UNIT)
+    ports = stage.ports
+    assert ports.signer is not None  # DeskSettings requires LINK_SIGNING_SECRET
+    return Desk(
+        ports.signer,
+        ports.ratings(stage.settings.ratings_table),
+        ports.renderer,
+        ports.page_customers,
+    )
+
 
 MAX_COMMENT = 1000  # characters
 _STATUS = {"malformed": 400, "forged": 403, "expired": 410, "form": 403, "too_long": 400}
@@ -39,9 +70,9 @@ def _token() -> str:
 def _refuse(problem: str, locale: str | None = None) -> Response[str]:
     """The 4xx page, in the customer's language where the link was genuine, else in the
     browser's."""
-    desk = runtime.rating_desk()
+    current = desk()
     chosen = locale or browser_locale(app.current_event)
-    page = desk.renderer.page("invalid", chosen, {"problem": problem})
+    page = current.renderer.page("invalid", chosen, {"problem": problem})
     logger.warning("rating refused", extra={"problem": problem})
     return respond(_STATUS[problem], page)
 
@@ -56,9 +87,9 @@ def _person_tapped() -> bool:
 def _page(
     claims: RatingClaims, customer: dict[str, str], *, recorded: bool, commented: bool = False
 ) -> Response[str]:
-    desk = runtime.rating_desk()
+    current = desk()
     token = _token()
-    page = desk.renderer.page(
+    page = current.renderer.page(
         "rating",
         customer.get("locale"),
         {
@@ -69,7 +100,7 @@ def _page(
             "commented": commented,
             "max_comment": MAX_COMMENT,
             "action": "?" + urlencode({"t": token}),
-            "form_token": desk.signer.form_token(token),
+            "form_token": current.signer.form_token(token),
         },
     )
     response = respond(200, page)
@@ -82,13 +113,13 @@ def _page(
 def _record(
     claims: RatingClaims, customer: dict[str, str], comment: str | None, *, tap: bool
 ) -> Response[str]:
-    desk = runtime.rating_desk()
+    current = desk()
     now = datetime.now(UTC)
     ids = (claims.order_id, claims.customer_id, claims.score, now)
     if tap:
-        stored = desk.ratings.record(*ids, comment)
+        stored = current.ratings.record(*ids, comment)
     elif comment:
-        stored = desk.ratings.comment(*ids, comment)
+        stored = current.ratings.comment(*ids, comment)
     else:
         return _page(claims, customer, recorded=True)  # an empty comment box: nothing to do
     if not stored:  # the order's rating belongs to someone else: a link we never made
@@ -107,12 +138,12 @@ def _record(
 
 def _verified() -> tuple[RatingClaims, dict[str, str]] | Response[str]:
     """The link's claims and the customer's name and locale, or the refusal page."""
-    desk = runtime.rating_desk()
+    current = desk()
     try:
-        claims = desk.signer.verify_rating(_token())
+        claims = current.signer.verify_rating(_token())
     except InvalidLink as invalid:
         return _refuse(invalid.kind)
-    customer = desk.customers(claims.customer_id)
+    customer = current.customers(claims.customer_id)
     if not customer:  # erased since the email went out: keep nothing more about them
         return _refuse("expired")
     return claims, customer
@@ -135,9 +166,9 @@ def submit() -> Response[str]:
     if isinstance(verified, Response):
         return verified
     claims, customer = verified
-    desk = runtime.rating_desk()
+    current = desk()
     form = form_fields(app.current_event)
-    if not same_origin(app.current_event) or not desk.signer.check_form_token(
+    if not same_origin(app.current_event) or not current.signer.check_form_token(
         _token(), (form.get("form_token") or [""])[0]
     ):
         return _refuse("form", customer.get("locale"))
@@ -150,7 +181,5 @@ def submit() -> Response[str]:
     return _record(claims, customer, comment or None, tap=tap)
 
 
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Entry point named in infra/template.yaml (Function URL, auth NONE: the token is the key)."""
-    return app.resolve(event, context)
+# Entry point named in infra/template.yaml (Function URL, auth NONE: the token is the key).
+handler = kit.http(app)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from lifecycle.messaging.message import Channel
-from lifecycle.messaging.preferences import ALL_TOPICS, TOPICS, Action, Change, Preferences
+from lifecycle.messaging.message import TOPICS, Channel
+from lifecycle.messaging.preferences import ALL_TOPICS, Action, Change, Preferences
 
 
 @dataclass(frozen=True)

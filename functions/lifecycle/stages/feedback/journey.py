@@ -19,14 +19,14 @@ from urllib.parse import urlencode
 
 from babel import Locale
 
-from lifecycle.journeys.orders import money
-from lifecycle.messaging import catalog
-from lifecycle.messaging.catalog import MessageSpec
+from lifecycle.messaging.formatting import money
 from lifecycle.messaging.links import RATING_SCORES
-from lifecycle.messaging.message import Cap, Channel, Message
+from lifecycle.messaging.message import Cap, Channel, Message, MessageSpec
+from lifecycle.messaging.plan import Alert, Plan, Send, Step
 from lifecycle.models import Customer, Lifetime, Order, OrderStatus, Rating
+from lifecycle.stages.feedback import messages
+from lifecycle.stages.feedback.messages import STAGE
 
-STAGE = "feedback"
 COMPLAINT_SCORE = 2  # a rating this low is a complaint by itself
 LOW_SCORE = 3  # a comment on a rating this low is a complaint
 REPEAT_ORDERS = 2  # delivered orders that make a repeat customer
@@ -40,19 +40,21 @@ def request_blocked(order: Order) -> str | None:
 
 
 def _email(
-    spec: MessageSpec, key: str, customer: Customer, cap: Cap | None = None, **context: Any
+    spec: MessageSpec,
+    key: str,
+    customer: Customer,
+    cap: Cap | None = None,
+    about_order: str | None = None,
+    **context: Any,
 ) -> Message:
     """Every feedback-stage message is an email in the customer's name."""
-    return Message(
+    return spec.message(
+        key,
+        customer,
+        Channel.EMAIL,
+        {"first_name": customer.first_name, **context},
         cap=cap,
-        key=key,
-        stage=STAGE,
-        template=spec.template,
-        channel=Channel.EMAIL,
-        kind=spec.kind,
-        customer=customer,
-        topic=spec.topic,
-        context={"first_name": customer.first_name, **context},
+        order_id=about_order,
     )
 
 
@@ -69,24 +71,25 @@ def request_message(
         reason=f"feedback requested within the last {quiet_days} days",
     )
     return _email(
-        catalog.FEEDBACK_REQUEST,
+        messages.FEEDBACK_REQUEST,
         f"{STAGE}#{order.order_id}",
         customer,
         cap,
+        order.order_id,
         order_id=order.order_id,
         ratings=ratings,
     )
 
 
 @dataclass(frozen=True)
-class Alert:
+class Complaint:
     key: str  # raised at most once per key
     reason: str  # "rating" or "comment"
 
 
 @dataclass(frozen=True)
 class FollowUp:
-    alerts: tuple[Alert, ...]
+    alerts: tuple[Complaint, ...]
     apologise: bool
     ask_referral: bool  # if the customer is a repeat customer and not asked lately
 
@@ -95,19 +98,21 @@ def follow_up(new: Rating, old: Rating | None) -> FollowUp:
     """What this change to a rating calls for. Keys make replays and second taps harmless:
     one alert for a low rating per order, one per distinct comment on a low rating (also when
     the score drops to low after the comment)."""
-    alerts: list[Alert] = []
+    alerts: list[Complaint] = []
     if new.score <= COMPLAINT_SCORE:
-        alerts.append(Alert(f"complaint#{new.order_id}#rating", "rating"))
+        alerts.append(Complaint(f"complaint#{new.order_id}#rating", "rating"))
     if new.comment and new.score <= LOW_SCORE:
         digest = hashlib.sha256(new.comment.encode()).hexdigest()[:16]
-        alerts.append(Alert(f"complaint#{new.order_id}#comment#{digest}", "comment"))
+        alerts.append(Complaint(f"complaint#{new.order_id}#comment#{digest}", "comment"))
     five_now = new.score == 5 and (old is None or old.score != 5)
     return FollowUp(alerts=tuple(alerts), apologise=bool(alerts), ask_referral=five_now)
 
 
 def apology_message(rating: Rating, customer: Customer) -> Message:
     key = f"{STAGE}#{rating.order_id}#apology"
-    return _email(catalog.FEEDBACK_APOLOGY, key, customer, order_id=rating.order_id)
+    return _email(
+        messages.FEEDBACK_APOLOGY, key, customer, None, rating.order_id, order_id=rating.order_id
+    )
 
 
 def is_repeat(lifetime: Lifetime) -> bool:
@@ -131,16 +136,17 @@ def referral_message(
         reason=f"referral asked within the last {quiet_days} days",
     )
     return _email(
-        catalog.REFERRAL_ASK,
+        messages.REFERRAL_ASK,
         f"referral#{customer.customer_id}#{rating.order_id}",
         customer,
         cap,
+        rating.order_id,
         referral_url=referral_link(referral_base, customer.customer_id),
     )
 
 
 def alert_text(
-    alert: Alert, rating: Rating, customer: Customer, lifetime: Lifetime
+    alert: Complaint, rating: Rating, customer: Customer, lifetime: Lifetime
 ) -> tuple[str, str, dict[str, str]]:
     """Subject, body and filterable attributes of the ops alert. It names the customer by id
     and first name; their address and number stay in the business's own systems."""
@@ -166,5 +172,34 @@ def alert_text(
         "",
         "The customer has been sent an apology saying a person will follow up.",
     ]
-    attributes = {"kind": "complaint", "reason": alert.reason, "rating": str(rating.score)}
+    attributes = {
+        "kind": "complaint",
+        "reason": alert.reason,
+        "rating": str(rating.score),
+        "order_id": rating.order_id,
+        "customer_id": customer.customer_id,
+        "lifetime_orders": str(lifetime.orders),
+        "lifetime_spend": spend or "none",
+    }
     return subject, "\n".join(lines) + "\n", attributes
+
+
+def follow_up_plan(
+    plan: FollowUp,
+    rating: Rating,
+    customer: Customer,
+    lifetime: Lifetime,
+    referral_base: str,
+    referral_quiet_days: int,
+) -> Plan:
+    """The alerts to staff (once each), the apology, and the referral ask for a repeat
+    customer who gave a 5."""
+    steps: list[Step] = []
+    for complaint in plan.alerts:
+        subject, text, attributes = alert_text(complaint, rating, customer, lifetime)
+        steps.append(Alert(complaint.key, subject, text, attributes))
+    if plan.apologise:
+        steps.append(Send(apology_message(rating, customer)))
+    if plan.ask_referral and is_repeat(lifetime):
+        steps.append(Send(referral_message(rating, customer, referral_base, referral_quiet_days)))
+    return Plan(tuple(steps))

@@ -1,0 +1,353 @@
+"""The ledger table: the send ledger, and beside it the named stores that share the table
+(order progress, frequency caps, one-time markers). Every item says what it is in
+`record_type` (see `RecordType`), and message items carry their stage, template, channel,
+kind and topic (and order, campaign or sequence where they have one), so reports and tools
+read attributes, never keys."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from lifecycle.adapters.dynamo import conditional, epoch, is_condition_failure
+from lifecycle.messaging.ledger import Claim, LedgerState, RecordType
+from lifecycle.messaging.message import Cap, Message
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def _about(message: Message) -> dict[str, Any]:
+    """The attributes that say what a message item is."""
+    values: dict[str, Any] = {
+        "record_type": {"S": RecordType.MESSAGE},
+        "stage": {"S": message.stage},
+        "template": {"S": message.template},
+        "channel": {"S": str(message.channel)},
+        "kind": {"S": str(message.kind)},
+        "customer_id": {"S": message.customer.customer_id},
+    }
+    optional = {
+        "topic": message.topic,
+        "order_id": message.order_id,
+        "campaign": message.campaign,
+        "sequence": message.sequence,
+    }
+    values.update({name: {"S": value} for name, value in optional.items() if value})
+    return values
+
+
+class _Table:
+    def __init__(self, client: DynamoDBClient, table: str, retention_days: int) -> None:
+        self._client = client
+        self._table = table
+        self._retention = timedelta(days=retention_days)
+
+    def _item(self, key: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._client.get_item(
+            TableName=self._table, Key={"message_key": {"S": key}}, ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def _expires(self, now: datetime) -> dict[str, str]:
+        return {"N": epoch(now + self._retention)}
+
+
+class DynamoLedger(_Table):
+    """Message items: `message_key` (key), `status`, the attributes of `_about`, `lease_until`
+    and `expires_at` (epoch seconds; the table's TTL attribute), `attempts`, `reason`,
+    `provider_id`, `updated_at`. Skipped and failed items also carry `problem` (their status),
+    which keys the sparse `by_problem` index ops query for what went wrong.
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        lease_seconds: int = 90,
+        retention_days: int = 400,
+    ) -> None:
+        super().__init__(client, table, retention_days)
+        self._lease = timedelta(seconds=lease_seconds)
+
+    def claim(self, message: Message, now: datetime) -> Claim | LedgerState:
+        """Conditional write: only an unsent key with no live claim can be taken."""
+        token = uuid.uuid4().hex
+        about = _about(message)
+        names = {f"#{name}": name for name in about}
+        sets = ", ".join(f"#{name} = :{name}" for name in about)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"message_key": {"S": message.key}},
+                UpdateExpression=(
+                    f"SET #status = :claimed, claim_token = :token, lease_until = :lease, {sets}, "
+                    "updated_at = :now, expires_at = :expires REMOVE reason, problem "
+                    "ADD attempts :one"
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(message_key) OR "
+                    "(#status <> :sent AND (#status <> :claimed OR lease_until < :epoch))"
+                ),
+                ExpressionAttributeNames={"#status": "status", **names},
+                ExpressionAttributeValues={
+                    ":claimed": {"S": LedgerState.CLAIMED},
+                    ":sent": {"S": LedgerState.SENT},
+                    ":token": {"S": token},
+                    ":lease": {"N": epoch(now + self._lease)},
+                    ":epoch": {"N": epoch(now)},
+                    ":now": {"S": now.isoformat()},
+                    ":expires": self._expires(now),
+                    ":one": {"N": "1"},
+                    **{f":{name}": value for name, value in about.items()},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            held: dict[str, Any] = cast(dict[str, Any], error.response).get("Item") or {}
+            if not held:
+                held = self._item(message.key) or {}
+            status = held.get("status", {}).get("S")
+            return LedgerState.SENT if status == LedgerState.SENT else LedgerState.CLAIMED
+        return Claim(key=message.key, token=token)
+
+    def mark_sent(self, claim: Claim, provider_id: str, now: datetime) -> None:
+        self._finish(claim, LedgerState.SENT, now, provider_id=provider_id)
+
+    def mark_failed(self, claim: Claim, reason: str, now: datetime) -> None:
+        self._finish(claim, LedgerState.FAILED, now, reason=reason)
+
+    def mark_uncertain(self, claim: Claim, reason: str, now: datetime) -> None:
+        """Note why the claim is kept; the lease, not a release, decides when to retry."""
+        conditional(
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key={"message_key": {"S": claim.key}},
+                UpdateExpression="SET reason = :reason, updated_at = :now",
+                ConditionExpression="claim_token = :token",
+                ExpressionAttributeValues={
+                    ":reason": {"S": reason},
+                    ":now": {"S": now.isoformat()},
+                    ":token": {"S": claim.token},
+                },
+            )
+        )
+
+    def release(self, claim: Claim) -> None:
+        """Delete our own claim; a key someone else has since taken is left alone."""
+        conditional(
+            lambda: self._client.delete_item(
+                TableName=self._table,
+                Key={"message_key": {"S": claim.key}},
+                ConditionExpression="claim_token = :token AND #status = :claimed",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":token": {"S": claim.token},
+                    ":claimed": {"S": LedgerState.CLAIMED},
+                },
+            )
+        )
+
+    def record_skip(self, message: Message, reason: str, now: datetime) -> None:
+        self._put_outcome(message.key, LedgerState.SKIPPED, now, reason, _about(message))
+
+    def record_rejected(
+        self, key: str, stage: str, customer_id: str | None, reason: str, now: datetime
+    ) -> None:
+        about: dict[str, Any] = {"record_type": {"S": RecordType.REJECTION}, "stage": {"S": stage}}
+        if customer_id:
+            about["customer_id"] = {"S": customer_id}
+        self._put_outcome(key, LedgerState.FAILED, now, reason, about)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """One ledger item, plain values (for ops tooling and tests)."""
+        item = self._item(key)
+        if item is None:
+            return None
+        return {name: next(iter(value.values())) for name, value in item.items()}
+
+    def _finish(
+        self,
+        claim: Claim,
+        state: LedgerState,
+        now: datetime,
+        *,
+        provider_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            ":state": {"S": state},
+            ":now": {"S": now.isoformat()},
+            ":token": {"S": claim.token},
+        }
+        update = "SET #status = :state, updated_at = :now"
+        if provider_id is not None:
+            update += ", provider_id = :provider"
+            values[":provider"] = {"S": provider_id}
+        if reason is not None:
+            update += ", reason = :reason"
+            values[":reason"] = {"S": reason}
+        if state is LedgerState.FAILED:
+            update += ", problem = :state REMOVE lease_until"
+        else:
+            update += " REMOVE lease_until, problem"
+        # Conditioned on our claim token: if our lease ran out and another sender took the key,
+        # their record stands.
+        conditional(
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key={"message_key": {"S": claim.key}},
+                UpdateExpression=update,
+                ConditionExpression="claim_token = :token",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        )
+
+    def _put_outcome(
+        self, key: str, state: LedgerState, now: datetime, reason: str, about: dict[str, Any]
+    ) -> None:
+        item: dict[str, Any] = {
+            "message_key": {"S": key},
+            "status": {"S": state},
+            "problem": {"S": state},
+            "reason": {"S": reason},
+            "updated_at": {"S": now.isoformat()},
+            "expires_at": self._expires(now),
+            **about,
+        }
+        # Never overwrite a message that was sent or is being sent.
+        conditional(
+            lambda: self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression=(
+                    "attribute_not_exists(message_key) OR #status IN (:skipped, :failed)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":skipped": {"S": LedgerState.SKIPPED},
+                    ":failed": {"S": LedgerState.FAILED},
+                },
+            )
+        )
+
+
+class DynamoProgress(_Table):
+    """Order progress items (`order-progress#<order_id>`): `progress_rank`, `order_status`."""
+
+    def advance(
+        self, order_id: str, customer_id: str, rank: int, status: str, now: datetime
+    ) -> str | None:
+        """Record that the order reached `rank`; returns the later status it had already
+        reached (the update is stale), or None. The same rank again is not stale: a
+        redelivered record must still be able to send its (deduplicated) message."""
+        key = f"order-progress#{order_id}"
+        moved = conditional(
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key={"message_key": {"S": key}},
+                UpdateExpression=(
+                    "SET progress_rank = :rank, order_status = :status, customer_id = :c, "
+                    "order_id = :order, record_type = :type, updated_at = :now, "
+                    "expires_at = :expires, #status = :progress"
+                ),
+                ConditionExpression="attribute_not_exists(progress_rank) OR progress_rank <= :rank",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":rank": {"N": str(rank)},
+                    ":status": {"S": status},
+                    ":c": {"S": customer_id},
+                    ":order": {"S": order_id},
+                    ":type": {"S": RecordType.PROGRESS},
+                    ":now": {"S": now.isoformat()},
+                    ":expires": self._expires(now),
+                    ":progress": {"S": "progress"},
+                },
+            )
+        )
+        if moved:
+            return None
+        item = self._item(key) or {}
+        return str(item.get("order_status", {}).get("S", "further"))
+
+
+class DynamoCaps(_Table):
+    """Frequency cap items (the cap's key): `owner`, `customer_id`, `taken_at` (epoch)."""
+
+    def take(self, cap: Cap, customer_id: str, now: datetime) -> datetime | None:
+        """Take the once-per-window marker for the cap's owner (an order, say): None if taken,
+        else when it was last taken by another. The same owner may take it again (a retried
+        trigger is not capped by its own first attempt), without moving the window."""
+        taken = conditional(
+            lambda: self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "message_key": {"S": cap.key},
+                    "record_type": {"S": RecordType.CAP},
+                    "status": {"S": "throttle"},
+                    "owner": {"S": cap.owner},
+                    "customer_id": {"S": customer_id},
+                    "taken_at": {"N": epoch(now)},
+                    "updated_at": {"S": now.isoformat()},
+                    "expires_at": {"N": epoch(now + cap.window + timedelta(days=1))},
+                },
+                ConditionExpression="attribute_not_exists(message_key) OR taken_at < :cutoff",
+                ExpressionAttributeValues={":cutoff": {"N": epoch(now - cap.window)}},
+            )
+        )
+        if taken:
+            return None
+        held = self._item(cap.key) or {}
+        if held.get("owner", {}).get("S") == cap.owner:
+            return None
+        return datetime.fromtimestamp(int(held.get("taken_at", {}).get("N", "0")), UTC)
+
+    def give_back(self, cap: Cap) -> None:
+        """Give the marker back when nothing went out (skipped, failed): a request the customer
+        never got must not hold off the next one."""
+        conditional(
+            lambda: self._client.delete_item(
+                TableName=self._table,
+                Key={"message_key": {"S": cap.key}},
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": cap.owner}},
+            )
+        )
+
+
+class DynamoMarkers(_Table):
+    """One-time marker items: `status` = `handled`, `stage` = what was handled, plus the
+    attributes given (an alert's reason and rating, say)."""
+
+    def seen(self, key: str) -> bool:
+        return self._item(key) is not None
+
+    def first_time(
+        self, key: str, what: str, now: datetime, attributes: Mapping[str, str] | None = None
+    ) -> bool:
+        """Record that `key` (an SES feedback id, say) was handled; False if it already was."""
+        item: dict[str, Any] = {
+            **{name: {"S": value} for name, value in (attributes or {}).items()},
+            "message_key": {"S": key},
+            "record_type": {"S": RecordType.MARKER},
+            "status": {"S": "handled"},
+            "stage": {"S": what},
+            "updated_at": {"S": now.isoformat()},
+            "expires_at": self._expires(now),
+        }
+        return conditional(
+            lambda: self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(message_key)",
+            )
+        )

@@ -1,0 +1,1 @@
+"""What every stage stands on: typed settings, the composition root, the handler kit."""

@@ -1,0 +1,302 @@
+"""The composition root: every port, built on first use and kept for the life of the process.
+
+A function builds only the ports it uses (the SES feedback function never builds a renderer),
+and imports an adapter only when it builds it, so a cold start pays for what it needs. Unit
+tests hand fakes in: `use(Ports(core, ledger=FakeLedger(), ...))`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from lifecycle.messaging.message import LAYOUT_PARTS, LAYOUTS, MessageSpec
+from lifecycle.platform.settings import CoreSettings, SettingsError
+
+if TYPE_CHECKING:
+    from botocore.config import Config
+
+    from lifecycle.adapters.ledger import DynamoCaps, DynamoLedger, DynamoMarkers, DynamoProgress
+    from lifecycle.adapters.orders import DynamoOrderHistory
+    from lifecycle.adapters.preferences import DynamoPreferences
+    from lifecycle.adapters.ratings import DynamoRatings
+    from lifecycle.adapters.scheduler import OneTimeSchedules
+    from lifecycle.adapters.sns import SnsSmsSender, SnsTopicAlerts
+    from lifecycle.adapters.suppressions import DynamoSuppressions
+    from lifecycle.messaging.dispatcher import Dispatcher
+    from lifecycle.messaging.links import LinkSigner
+    from lifecycle.messaging.renderer import Renderer
+
+Counter = Callable[[str], None]
+Reader = Callable[[str], dict[str, Any] | None]
+
+T = TypeVar("T")
+
+
+def _no_count(_: str) -> None:
+    return None
+
+
+def _send_config() -> Config:
+    # Sends are never retried by the SDK: a retried timeout could deliver a message twice.
+    # The trigger retries instead, after the dispatcher has decided whether the claim may go.
+    from botocore.config import Config
+
+    return Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10)
+
+
+def _table_config() -> Config:
+    # Table writes are conditional, so retrying them is safe; a lost `mark_sent` is costly.
+    from botocore.config import Config
+
+    return Config(
+        retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=5
+    )
+
+
+def check_templates(templates_dir: Path, specs: tuple[MessageSpec, ...]) -> None:
+    """Fail the cold start, not every message, when the templates are not where they should
+    be (a deploy without the templates layer, a renamed file)."""
+    required = [f"{LAYOUTS}/{part}" for part in LAYOUT_PARTS] if specs else []
+    required += [f"{spec.template}/{part}" for spec in specs for part in spec.parts]
+    missing = [name for name in required if not (templates_dir / name).is_file()]
+    if missing:
+        raise SettingsError(
+            f"templates missing under {templates_dir}: {', '.join(missing)} "
+            "(is the templates layer attached and TEMPLATES_DIR right?)"
+        )
+
+
+def check_links(core: CoreSettings, function: str, specs: tuple[MessageSpec, ...]) -> None:
+    """A function that sends topic email (marketing, the feedback request) cannot start
+    without its link configuration: every such email carries a signed unsubscribe link."""
+    topical = sorted(spec.template for spec in specs if spec.topic is not None)
+    missing = core.links.missing()
+    if topical and missing:
+        raise SettingsError(
+            f"{function} sends topic email ({', '.join(topical)}) and needs "
+            f"{' and '.join(missing)} for its unsubscribe links"
+        )
+
+
+class Ports:
+    """The product's ports for one process. Keyword arguments replace a port (fakes)."""
+
+    def __init__(self, core: CoreSettings, *, count: Counter = _no_count, **fakes: Any) -> None:
+        self.core = core
+        self.count = count
+        self._keyed: dict[tuple[str, str], Any] = {}
+        unknown = [
+            name
+            for name in fakes
+            if not isinstance(getattr(type(self), name, None), cached_property)
+        ]
+        if unknown:
+            raise TypeError(f"no such port: {', '.join(unknown)}")
+        self.__dict__.update(fakes)
+
+    # ------------------------------------------------------------------ AWS clients
+    def client(self, service: str, *, sending: bool = False) -> Any:
+        """One boto3 client per service (and retry policy) for the process."""
+        key = (service, "send" if sending else "table")
+        if key not in self._keyed:
+            import boto3
+
+            config = _send_config() if sending else _table_config()
+            self._keyed[key] = boto3.client(service, config=config)  # type: ignore[call-overload]
+        return self._keyed[key]
+
+    # ------------------------------------------------------------------ the ledger table
+    @cached_property
+    def ledger(self) -> DynamoLedger:
+        from lifecycle.adapters.ledger import DynamoLedger
+
+        return DynamoLedger(
+            self.client("dynamodb"),
+            self.core.ledger_table,
+            lease_seconds=self.core.claim_lease_seconds,
+            retention_days=self.core.ledger_retention_days,
+        )
+
+    @cached_property
+    def caps(self) -> DynamoCaps:
+        from lifecycle.adapters.ledger import DynamoCaps
+
+        return DynamoCaps(
+            self.client("dynamodb"), self.core.ledger_table, self.core.ledger_retention_days
+        )
+
+    @cached_property
+    def progress(self) -> DynamoProgress:
+        from lifecycle.adapters.ledger import DynamoProgress
+
+        return DynamoProgress(
+            self.client("dynamodb"), self.core.ledger_table, self.core.ledger_retention_days
+        )
+
+    @cached_property
+    def markers(self) -> DynamoMarkers:
+        from lifecycle.adapters.ledger import DynamoMarkers
+
+        return DynamoMarkers(
+            self.client("dynamodb"), self.core.ledger_table, self.core.ledger_retention_days
+        )
+
+    # ------------------------------------------------------------------ other tables
+    @cached_property
+    def suppressions(self) -> DynamoSuppressions:
+        from lifecycle.adapters.suppressions import DynamoSuppressions
+
+        return DynamoSuppressions(self.client("dynamodb"), self.core.suppressions_table)
+
+    @cached_property
+    def preferences(self) -> DynamoPreferences:
+        from lifecycle.adapters.preferences import DynamoPreferences
+
+        return DynamoPreferences(self.client("dynamodb"), self.core.preferences_table)
+
+    @cached_property
+    def customers(self) -> Reader:
+        from lifecycle.adapters.dynamo import ItemReader
+
+        return ItemReader(self.client("dynamodb"), self.core.customers_table, "customer_id")
+
+    @cached_property
+    def orders(self) -> Reader:
+        from lifecycle.adapters.dynamo import ItemReader
+
+        return ItemReader(self.client("dynamodb"), self.core.orders_table, "order_id")
+
+    @cached_property
+    def page_customers(self) -> Callable[[str], dict[str, str]]:
+        from lifecycle.adapters.dynamo import PageCustomers
+
+        return PageCustomers(self.client("dynamodb"), self.core.customers_table)
+
+    @cached_property
+    def history(self) -> DynamoOrderHistory:
+        from lifecycle.adapters.orders import DynamoOrderHistory
+
+        return DynamoOrderHistory(self.client("dynamodb"), self.core.orders_table)
+
+    def ratings(self, table: str) -> DynamoRatings:
+        from lifecycle.adapters.ratings import DynamoRatings
+
+        return self._once(("ratings", table), lambda: DynamoRatings(self.client("dynamodb"), table))
+
+    # ------------------------------------------------------------------ sending
+    @cached_property
+    def signer(self) -> LinkSigner | None:
+        """The signer for unsubscribe, preference and rating links, where the function has
+        the key. The key itself is read on first use."""
+        links = self.core.links
+        if not links.signing_secret:
+            return None
+        from lifecycle.adapters.secrets import secret_bytes
+        from lifecycle.messaging.links import LinkSigner
+
+        return LinkSigner(
+            secret_bytes(self.client("secretsmanager"), links.signing_secret),
+            links.preferences_url or "",
+            valid_days=links.valid_days,
+        )
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        from lifecycle.messaging.renderer import Renderer
+
+        core = self.core
+        return Renderer(core.templates_dir, core.default_locale, core.business)
+
+    @cached_property
+    def sms(self) -> SnsSmsSender:
+        from lifecycle.adapters.sns import SnsSmsSender
+
+        return SnsSmsSender(self.client("sns", sending=True), self.core.sms_sender_id)
+
+    @cached_property
+    def dispatcher(self) -> Dispatcher:
+        from lifecycle.adapters.ses import SesEmailSender
+        from lifecycle.messaging.dispatcher import Dispatcher
+        from lifecycle.messaging.policy import ContactPolicy
+
+        core = self.core
+        return Dispatcher(
+            policy=ContactPolicy(self.suppressions, self.preferences, self.sms),
+            ledger=self.ledger,
+            caps=self.caps,
+            renderer=self.renderer,
+            email=SesEmailSender(self.client("sesv2", sending=True), core.ses_configuration_set),
+            sms=self.sms,
+            business=core.business,
+            unsubscribe_links=self.signer if core.links.preferences_url else None,
+            # Through the attribute: the kit sets the function's metrics after building.
+            count=lambda name: self.count(name),
+        )
+
+    def schedules(self, group: str) -> OneTimeSchedules:
+        from lifecycle.adapters.scheduler import OneTimeSchedules
+
+        return self._once(
+            ("schedules", group),
+            lambda: OneTimeSchedules(self.client("scheduler", sending=True), group),
+        )
+
+    def alerts(self, topic_arn: str) -> SnsTopicAlerts:
+        from lifecycle.adapters.sns import SnsTopicAlerts
+
+        return self._once(
+            ("alerts", topic_arn),
+            lambda: SnsTopicAlerts(self.client("sns", sending=True), topic_arn),
+        )
+
+    def _once(self, key: tuple[str, str], build: Callable[[], T]) -> T:
+        if key not in self._keyed:
+            self._keyed[key] = build()
+        built: T = self._keyed[key]
+        return built
+
+
+_installed: Ports | None = None
+_resets: list[Callable[[], None]] = []
+
+
+def ports_for_function(count: Counter = _no_count) -> Ports:
+    """The ports a function builds at its cold start, from its own environment (or the ports
+    a test installed with `use`). One function per process in Lambda; the local stack runs
+    several in one process, each with its own environment, so each builds its own."""
+    if _installed is not None:
+        return _installed
+    return Ports(CoreSettings.from_env(), count=count)
+
+
+def ports() -> Ports:
+    """Ports from the current environment, for tools and tests (`lifecycle export`, say)."""
+    return _installed if _installed is not None else Ports(CoreSettings.from_env())
+
+
+def use(replacement: Ports | None) -> None:
+    """Run every function with these ports (unit tests with fakes); None to stop."""
+    global _installed  # one composition root per process, by design
+    _installed = replacement
+    reset_built()
+
+
+def on_reset(forget: Callable[[], None]) -> None:
+    """Register a cache of something built from the ports (a stage's context)."""
+    _resets.append(forget)
+
+
+def reset_built() -> None:
+    for forget in _resets:
+        forget()
+
+
+def reset() -> None:
+    """Forget every port and everything built from them (tests and local runs that swap the
+    AWS behind them)."""
+    global _installed
+    _installed = None
+    reset_built()

@@ -1,0 +1,173 @@
+"""Runs a journey's plan: the one place each kind of step is carried out, for every stage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from lifecycle.messaging.message import Outcome, Status
+from lifecycle.messaging.plan import (
+    Advance,
+    Alert,
+    Cancel,
+    ChangePreferences,
+    CountSoftBounce,
+    Enqueue,
+    Once,
+    Plan,
+    Reject,
+    Schedule,
+    Send,
+    Step,
+    Suppress,
+    Unsuppress,
+)
+from lifecycle.observability import logger
+from lifecycle.platform.settings import SettingsError
+
+if TYPE_CHECKING:
+    from lifecycle.platform.composition import Ports
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Where a stage's one-time schedules live, and the role Scheduler invokes them with."""
+
+    group: str
+    role_arn: str
+    dead_letter_arn: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Effects:
+    def __init__(
+        self,
+        ports: Ports,
+        *,
+        schedules: ScheduleConfig | None = None,
+        alerts_topic: str | None = None,
+    ) -> None:
+        self._ports = ports
+        self._schedules = schedules
+        self._alerts_topic = alerts_topic
+
+    def run(self, plan: Plan) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for step in plan.steps:
+            if isinstance(step, Once):
+                outcomes += self._once(step)
+            else:
+                outcomes += self._step(step)
+        return outcomes
+
+    def _once(self, once: Once) -> list[Outcome]:
+        markers = self._ports.markers
+        if once.mark_first:
+            # Not safe to repeat (a tally): mark first, so a replay never counts twice.
+            if not markers.first_time(once.key, once.what, _now()):
+                logger.info("already handled", extra={"what": once.what})
+                return []
+            outcomes = [o for step in once.steps for o in self._step(step)]
+        else:
+            if markers.seen(once.key):
+                logger.info("already handled", extra={"what": once.what})
+                return []
+            # Acting, then marking: a crash in between replays steps that change nothing the
+            # second time.
+            outcomes = [o for step in once.steps for o in self._step(step)]
+            markers.first_time(once.key, once.what, _now())
+        if once.metric:
+            self._ports.count(once.metric)
+        logger.info("handled", extra={"what": once.what, "steps": len(once.steps)})
+        return outcomes
+
+    def _step(self, step: Step) -> list[Outcome]:
+        ports = self._ports
+        if isinstance(step, Send):
+            return [ports.dispatcher.dispatch(step.message)]
+        if isinstance(step, Advance):
+            return self._advance(step)
+        if isinstance(step, Schedule):
+            self._put_schedule(step)
+        elif isinstance(step, Cancel):
+            if self._schedules is not None:
+                ports.schedules(self._schedules.group).delete(step.name)
+        elif isinstance(step, Alert):
+            self._alert(step)
+        elif isinstance(step, Enqueue):
+            ports.client("sqs").send_message(
+                QueueUrl=step.queue, MessageBody=json.dumps(dict(step.body), default=str)
+            )
+        elif isinstance(step, Reject):
+            ports.ledger.record_rejected(
+                step.key, step.stage, step.customer_id, step.reason, _now()
+            )
+            ports.count("RecordsRejected")
+        elif isinstance(step, Suppress):
+            ports.suppressions.suppress(step.channel, step.address, step.reason, _now())
+        elif isinstance(step, Unsuppress):
+            ports.suppressions.lift(
+                step.channel, step.address, only_if_reason_starts=step.only_if_reason_starts
+            )
+        elif isinstance(step, CountSoftBounce):
+            ports.suppressions.count_soft_bounce(step.address, step.reason, _now())
+        elif isinstance(step, ChangePreferences):
+            ports.preferences.apply(
+                step.subject, list(step.changes), step.source, _now(), step.event_id
+            )
+        return []
+
+    def _advance(self, step: Advance) -> list[Outcome]:
+        later = self._ports.progress.advance(
+            step.order_id, step.customer_id, step.rank, step.status, _now()
+        )
+        message = step.message
+        if message is None:
+            return []
+        if later is None:
+            return [self._ports.dispatcher.dispatch(message)]
+        reason = f"stale: order already {later}"
+        self._ports.ledger.record_skip(message, reason, _now())
+        self._ports.count("MessagesSkipped")
+        logger.info("stale order update", extra={"message_key": message.key})
+        return [
+            Outcome(
+                message.key,
+                message.stage,
+                message.channel,
+                message.customer.customer_id,
+                Status.SKIPPED,
+                reason,
+            )
+        ]
+
+    def _put_schedule(self, step: Schedule) -> None:
+        from lifecycle.adapters.scheduler import Target
+
+        config = self._schedules
+        if config is None:
+            raise SettingsError("this function has no schedule group configured")
+        target = Target(step.target, config.role_arn, config.dead_letter_arn)
+        self._ports.schedules(config.group).put(
+            step.name, step.at, step.timezone, target, dict(step.payload)
+        )
+
+    def _alert(self, alert: Alert) -> None:
+        """Publish the alert unless it was raised before. Marked after publishing: a crash in
+        between repeats the alert rather than losing it."""
+        if self._alerts_topic is None:
+            raise SettingsError("COMPLAINTS_TOPIC_ARN is required to raise alerts")
+        markers = self._ports.markers
+        if markers.seen(alert.key):
+            return
+        self._ports.alerts(self._alerts_topic).publish(
+            alert.subject, alert.text, dict(alert.attributes)
+        )
+        markers.first_time(alert.key, "alert", _now(), alert.attributes)
+        self._ports.count("ComplaintAlerts")
+        logger.info("alert raised", extra=dict(alert.attributes))

@@ -1,0 +1,343 @@
+"""The handler kit: one way, written once, to run a stage on each kind of trigger.
+
+- `stream`: a DynamoDB stream batch, with ordered-stream semantics (once a record fails, no
+  later record of the batch is processed in that invocation; they are all reported, so nothing
+  overtakes a failed record), partial batch failures and rejection recording;
+- `queue`: an SQS batch, with partial batch responses (messages are independent);
+- `scheduled`: an EventBridge (Scheduler) invocation with a typed payload;
+- `http`: a Function URL request through a Powertools resolver;
+- `notifications`: SNS records (SES feedback, inbound SMS).
+
+A stage declares a `Unit` (its name, its message specs, its settings); the kit builds its
+context once per cold start, and refuses to start when the templates or the link
+configuration its specs need are missing. Handlers return a `Plan`, which the kit runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+from pydantic import BaseModel, ValidationError
+
+from lifecycle.messaging.errors import TransientError
+from lifecycle.messaging.message import MessageSpec, Outcome
+from lifecycle.messaging.plan import Plan
+from lifecycle.models import Customer, describe
+from lifecycle.observability import logger
+from lifecycle.platform import composition
+from lifecycle.platform.effects import Effects
+from lifecycle.platform.settings import CoreSettings, Env
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+S = TypeVar("S")
+ModelT = TypeVar("ModelT", bound=BaseModel)
+LambdaHandler = Callable[[dict[str, Any], "LambdaContext"], Any]
+
+
+def _no_settings(_: Env) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Unit(Generic[S]):
+    """What a stage's function is: its stage (in ledger records), its service (metrics and
+    logs), the messages it may send, and how it reads its own settings."""
+
+    stage: str
+    service: str
+    specs: tuple[MessageSpec, ...] = ()
+    settings: Callable[[Env], S] = _no_settings  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Stage(Generic[S]):
+    """A unit's context for one process: the ports, its settings and the plan runner."""
+
+    unit: Unit[S]
+    ports: composition.Ports
+    settings: S
+    effects: Effects
+
+    @property
+    def core(self) -> CoreSettings:
+        return self.ports.core
+
+    def count(self, name: str) -> None:
+        self.ports.count(name)
+
+    def run(self, plan: Plan) -> list[Outcome]:
+        return self.effects.run(plan)
+
+    def load_customer(self, customer_id: str, *, gone_is_final: bool = False) -> Customer | None:
+        """The customer a trigger is about. A missing one is retried (their row may be on its
+        way), unless `gone_is_final`: after delivery a missing customer was erased, and
+        retrying cannot help. A malformed one is recorded and None."""
+        raw = self.ports.customers(customer_id)
+        key = f"{self.unit.stage}#{customer_id}#customer"
+        if raw is None and gone_is_final:
+            self.reject(key, None, "customer no longer exists")
+            return None
+        if raw is None:
+            raise TransientError(f"customer {customer_id} not found (yet)")
+        try:
+            return Customer.model_validate(raw)
+        except ValidationError as error:
+            self.reject(key, customer_id, describe(error))
+            return None
+
+    def reject(self, key: str, customer_id: str | None, reason: str) -> None:
+        """Record bad data (never retried) where ops can query it."""
+        self.ports.ledger.record_rejected(
+            key, self.unit.stage, customer_id, reason, datetime.now(UTC)
+        )
+        self.count("RecordsRejected")
+        logger.warning(
+            "record rejected",
+            extra={"stage": self.unit.stage, "message_key": key, "reason": reason},
+        )
+
+
+class _Contexts:
+    """Each unit's context, built once per cold start (and forgotten on reset)."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, Stage[Any]] = {}
+        composition.on_reset(self._built.clear)
+
+    def get(self, unit: Unit[S], metrics: Metrics, effects: Callable[..., Effects]) -> Stage[S]:
+        found = self._built.get(unit.service)
+        if found is None:
+
+            def count(name: str) -> None:
+                metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+            ports = composition.ports_for_function(count)
+            ports.count = count
+            composition.check_templates(ports.core.templates_dir, unit.specs)
+            composition.check_links(ports.core, unit.service, unit.specs)
+            settings = unit.settings(Env())
+            found = Stage(unit, ports, settings, effects(ports, settings))
+            self._built[unit.service] = found
+        stage: Stage[S] = found
+        return stage
+
+
+_CONTEXTS = _Contexts()
+
+
+def context(unit: Unit[S], effects: Callable[..., Effects] | None = None) -> Stage[S]:
+    """The unit's context in this process (for tests and tools that drive a stage)."""
+    return _CONTEXTS.get(unit, _metrics(unit), effects or _default_effects)
+
+
+def _default_effects(ports: composition.Ports, _: object) -> Effects:
+    return Effects(ports)
+
+
+_METRICS: dict[str, Metrics] = {}
+
+
+def _metrics(unit: Unit[Any]) -> Metrics:
+    if unit.service not in _METRICS:
+        _METRICS[unit.service] = Metrics(namespace="Lifecycle", service=unit.service)
+    return _METRICS[unit.service]
+
+
+# ---------------------------------------------------------------------- streams
+def parse_new_image(
+    record: DynamoDBRecord, model: type[ModelT], *, stage: Stage[Any], id_attribute: str
+) -> ModelT | None:
+    """The record's new image as `model`, or None after recording the rejection reason.
+
+    A malformed record is bad data, not a failure of this function: retrying cannot fix it, so
+    it is stored in the ledger (key `<stage>#<id>#rejected`) where ops can query it, and the
+    batch carries on.
+    """
+    stream = record.dynamodb
+    image = stream.new_image if stream is not None else {}
+    try:
+        return model.model_validate(image)
+    except ValidationError as error:
+        raw_id = image.get(id_attribute)
+        item_id = raw_id if isinstance(raw_id, str) and raw_id else None
+        sequence = stream.sequence_number if stream is not None else record.event_id
+        key = f"{stage.unit.stage}#{item_id or f'record-{sequence}'}#rejected"
+        stage.reject(key, item_id, describe(error))
+        return None
+
+
+def old_image(record: DynamoDBRecord, model: type[ModelT]) -> ModelT | None:
+    """The record's old image as `model` (MODIFY only); None if absent or unreadable."""
+    stream = record.dynamodb
+    if record.event_name is not DynamoDBRecordEventName.MODIFY or stream is None:
+        return None
+    try:
+        return model.model_validate(stream.old_image)
+    except ValidationError:
+        return None
+
+
+def stream(
+    unit: Unit[S],
+    on_record: Callable[[DynamoDBRecord, Stage[S]], Plan],
+    *,
+    events: frozenset[DynamoDBRecordEventName],
+    effects: Callable[[composition.Ports, S], Effects] | None = None,
+) -> LambdaHandler:
+    """A DynamoDB stream handler with ordered-stream semantics and partial batch failures."""
+    metrics = _metrics(unit)
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        stage = _CONTEXTS.get(unit, metrics, effects or _default_effects)
+        failed: list[str] = []
+        for raw in event.get("Records", []):
+            record = DynamoDBRecord(raw)
+            sequence = record.dynamodb.sequence_number if record.dynamodb else None
+            identifier = sequence or record.event_id or ""
+            if failed:
+                # Lambda redelivers from the first failed record: a later one processed now
+                # could overtake it (a newer order status moving progress past an update
+                # that has not gone out yet).
+                failed.append(identifier)
+                continue
+            if record.event_name not in events:
+                continue
+            try:
+                stage.run(on_record(record, stage))
+            except Exception as error:
+                logger.warning(
+                    "record failed; it and the rest of the batch come back",
+                    extra={"event_id": record.event_id, "error": type(error).__name__},
+                )
+                failed.append(identifier)
+        if failed:
+            logger.info("batch partly failed", extra={"failed": len(failed)})
+        return {"batchItemFailures": [{"itemIdentifier": item} for item in failed]}
+
+    return handler
+
+
+# ---------------------------------------------------------------------- queues
+def queue(
+    unit: Unit[S],
+    on_message: Callable[[ModelT, Stage[S]], Plan],
+    model: type[ModelT],
+    *,
+    effects: Callable[[composition.Ports, S], Effects] | None = None,
+) -> LambdaHandler:
+    """An SQS handler with partial batch responses. A body that is not a `model` is bad data:
+    logged and dropped (a redelivery could not fix it); any other error returns the message,
+    and after the queue's maxReceiveCount it lands in the dead-letter queue."""
+    metrics = _metrics(unit)
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        stage = _CONTEXTS.get(unit, metrics, effects or _default_effects)
+        failed: list[str] = []
+        for record in event.get("Records", []):
+            message_id = str(record.get("messageId", ""))
+            try:
+                body = model.model_validate(json.loads(record.get("body") or "null"))
+            except (ValidationError, ValueError) as error:
+                stage.count("RecordsRejected")
+                logger.error(
+                    "queue message not understood; dropped",
+                    extra={"message_id": message_id, "error": type(error).__name__},
+                )
+                continue
+            try:
+                stage.run(on_message(body, stage))
+            except Exception as error:
+                logger.warning(
+                    "queue message failed; it comes back",
+                    extra={"message_id": message_id, "error": type(error).__name__},
+                )
+                failed.append(message_id)
+        return {"batchItemFailures": [{"itemIdentifier": item} for item in failed]}
+
+    return handler
+
+
+# ---------------------------------------------------------------------- schedules
+def scheduled(
+    unit: Unit[S],
+    on_payload: Callable[[ModelT, Stage[S]], Plan],
+    model: type[ModelT],
+    *,
+    effects: Callable[[composition.Ports, S], Effects] | None = None,
+) -> LambdaHandler:
+    """A scheduled invocation. Errors propagate: Scheduler retries, then parks the invocation
+    in the schedule's dead-letter queue. A payload that is not a `model` sends nothing."""
+    metrics = _metrics(unit)
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+        stage = _CONTEXTS.get(unit, metrics, effects or _default_effects)
+        try:
+            payload = model.model_validate(event)
+        except ValidationError:
+            logger.error("schedule payload not understood; nothing sent")
+            return {"status": "rejected"}
+        plan = on_payload(payload, stage)
+        if plan.rejected is not None:
+            stage.run(plan)
+            return {"status": "rejected", "reason": plan.rejected}
+        if plan.skipped is not None:
+            logger.info("nothing due", extra={"reason": plan.skipped})
+            return {"status": "skipped", "reason": plan.skipped}
+        outcomes = stage.run(plan)
+        if not outcomes:
+            return {"status": "done", "reason": ""}
+        last = outcomes[-1]
+        return {"status": str(last.status), "reason": last.reason or ""}
+
+    return handler
+
+
+# ---------------------------------------------------------------------- notifications
+def notifications(
+    unit: Unit[S],
+    on_notification: Callable[[str, Stage[S]], Plan],
+    *,
+    effects: Callable[[composition.Ports, S], Effects] | None = None,
+) -> LambdaHandler:
+    """SNS records, one plan each. Errors propagate, so Lambda retries the asynchronous
+    invocation and then parks it in the function's dead-letter queue."""
+    metrics = _metrics(unit)
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> None:
+        stage = _CONTEXTS.get(unit, metrics, effects or _default_effects)
+        for record in event.get("Records", []):
+            stage.run(on_notification(str(record["Sns"]["Message"]), stage))
+
+    return handler
+
+
+# ---------------------------------------------------------------------- HTTP
+def http(app: LambdaFunctionUrlResolver) -> LambdaHandler:
+    """A Function URL handler (auth NONE: the signed token in the link is the key)."""
+
+    @logger.inject_lambda_context
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return handler

@@ -1,0 +1,147 @@
+"""Typed settings: the only module that reads the environment.
+
+`CoreSettings` is what every function needs (its tables, the business, templates, sending
+options); each stage reads its own settings with `Env` in its `settings` module, so a function
+parses only what it uses and a missing or malformed value is named at cold start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# In a source checkout the templates sit at the repository root; in Lambda the template layer
+# puts them under /opt and the stack sets TEMPLATES_DIR.
+_CHECKOUT_TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
+
+
+class SettingsError(ValueError):
+    """A required setting is missing or malformed."""
+
+
+class Env:
+    """Reads and checks environment variables, naming the variable in every error."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._env = os.environ if environ is None else environ
+
+    def optional(self, name: str) -> str | None:
+        return self._env.get(name, "").strip() or None
+
+    def required(self, name: str) -> str:
+        value = self.optional(name)
+        if value is None:
+            raise SettingsError(f"environment variable {name} is required")
+        return value
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+        if value <= 0:
+            raise SettingsError(f"{name} must be positive, got {value}")
+        return value
+
+    def https(self, name: str) -> str:
+        value = self.required(name)
+        if not value.startswith("https://"):
+            raise SettingsError(f"{name} must be an https:// URL, got {value!r}")
+        return value
+
+    def optional_https(self, name: str) -> str | None:
+        return self.https(name) if self.optional(name) else None
+
+    def flag(self, name: str) -> bool:
+        return (self.optional(name) or "").lower() == "true"
+
+
+@dataclass(frozen=True)
+class Business:
+    """Who the messages come from; rendered into every footer."""
+
+    name: str
+    postal_address: str
+    sender_email: str
+    website: str
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """The signed links (unsubscribe, preferences, ratings): the key's secret and the
+    preference centre's URL. Functions that send topic email cannot start without them."""
+
+    signing_secret: str | None
+    preferences_url: str | None
+    valid_days: int
+
+    def missing(self) -> list[str]:
+        names = []
+        if not self.signing_secret:
+            names.append("LINK_SIGNING_SECRET")
+        if not self.preferences_url:
+            names.append("PREFERENCES_URL")
+        return names
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    customers_table: str
+    orders_table: str
+    ledger_table: str
+    suppressions_table: str
+    preferences_table: str
+    business: Business
+    default_locale: str
+    default_timezone: str
+    templates_dir: Path
+    ses_configuration_set: str | None
+    sms_sender_id: str | None
+    claim_lease_seconds: int
+    ledger_retention_days: int
+    links: LinkSettings
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CoreSettings:
+        env = Env(environ)
+        timezone = env.optional("DEFAULT_TIMEZONE") or "UTC"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(f"DEFAULT_TIMEZONE {timezone!r} is not an IANA time zone") from exc
+
+        templates_dir = Path(env.optional("TEMPLATES_DIR") or _CHECKOUT_TEMPLATES)
+        if not templates_dir.is_dir():
+            raise SettingsError(f"TEMPLATES_DIR {str(templates_dir)!r} is not a directory")
+
+        return cls(
+            customers_table=env.required("CUSTOMERS_TABLE"),
+            orders_table=env.required("ORDERS_TABLE"),
+            ledger_table=env.required("LEDGER_TABLE"),
+            suppressions_table=env.required("SUPPRESSIONS_TABLE"),
+            preferences_table=env.required("PREFERENCES_TABLE"),
+            business=Business(
+                name=env.required("BUSINESS_NAME"),
+                postal_address=env.required("BUSINESS_POSTAL_ADDRESS"),
+                sender_email=env.required("SENDER_EMAIL"),
+                website=env.https("BUSINESS_WEBSITE"),
+            ),
+            default_locale=env.optional("DEFAULT_LOCALE") or "en",
+            default_timezone=timezone,
+            templates_dir=templates_dir,
+            ses_configuration_set=env.optional("SES_CONFIGURATION_SET"),
+            sms_sender_id=env.optional("SMS_SENDER_ID"),
+            claim_lease_seconds=env.integer("CLAIM_LEASE_SECONDS", 90),
+            ledger_retention_days=env.integer("LEDGER_RETENTION_DAYS", 400),
+            links=LinkSettings(
+                signing_secret=env.optional("LINK_SIGNING_SECRET"),
+                preferences_url=env.optional_https("PREFERENCES_URL"),
+                valid_days=env.integer("LINK_VALID_DAYS", 365),
+            ),
+        )

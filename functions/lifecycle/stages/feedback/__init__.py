@@ -1,0 +1,1 @@
+"""Feedback: the request after delivery, the rating endpoint and what a rating leads to."""

@@ -1,0 +1,60 @@
+"""Rating follow-up Lambda: Ratings table stream -> complaint alerts to ops, the apology, and
+the referral ask. Apart from the rating endpoint, so a slow or failing provider never costs a
+customer their thank-you page, and every follow-up is retried and, at worst, parked."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+
+from lifecycle.messaging.plan import EMPTY, Plan
+from lifecycle.models import Rating
+from lifecycle.platform import kit
+from lifecycle.platform.composition import Ports
+from lifecycle.platform.effects import Effects
+from lifecycle.stages.feedback import journey, messages
+from lifecycle.stages.feedback.settings import FollowUpSettings
+
+UNIT = kit.Unit(
+    stage=messages.STAGE,
+    service="rating-follow-up",
+    specs=(messages.FEEDBACK_APOLOGY, messages.REFERRAL_ASK),
+    settings=FollowUpSettings.from_env,
+)
+
+
+def effects(ports: Ports, settings: FollowUpSettings) -> Effects:
+    return Effects(ports, alerts_topic=settings.complaints_topic_arn)
+
+
+def on_record(record: DynamoDBRecord, stage: kit.Stage[FollowUpSettings]) -> Plan:
+    rating = kit.parse_new_image(record, Rating, stage=stage, id_attribute="order_id")
+    if rating is None:
+        return EMPTY
+    follow = journey.follow_up(rating, kit.old_image(record, Rating))
+    if not follow.alerts and not follow.ask_referral:
+        return EMPTY
+    customer = stage.load_customer(rating.customer_id, gone_is_final=True)
+    if customer is None:
+        return EMPTY
+    lifetime = stage.ports.history.lifetime(customer.customer_id)
+    settings = stage.settings
+    return journey.follow_up_plan(
+        follow,
+        rating,
+        customer,
+        lifetime,
+        settings.referral_url or stage.core.business.website,
+        settings.referral_quiet_days,
+    )
+
+
+# Entry point named in infra/template.yaml; reports partial batch failures.
+handler = kit.stream(
+    UNIT,
+    on_record,
+    events=frozenset({DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY}),
+    effects=effects,
+)

@@ -1,0 +1,1 @@
+"""Order flow: status updates, receipts and pickup reminders."""

@@ -1,0 +1,1 @@
+"""Subscribers: the preference centre, SES bounces and complaints, SMS STOP and START."""

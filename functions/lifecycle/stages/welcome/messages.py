@@ -1,0 +1,19 @@
+"""The welcome stage's messages."""
+
+from __future__ import annotations
+
+from lifecycle.messaging.message import Channel, Kind, MessageSpec
+
+STAGE = "welcome"
+
+WELCOME = MessageSpec(
+    template="welcome",
+    stage=STAGE,
+    kind=Kind.SERVICE,
+    channels=(Channel.EMAIL, Channel.SMS),
+    variables=frozenset({"first_name"}),
+    # Turkish and Chinese need UCS-2 (67 characters a segment once split): allow two.
+    sms_segments=2,
+)
+
+SPECS = (WELCOME,)
