@@ -82,24 +82,161 @@ def test_each_function_has_its_own_role() -> None:
         assert RESOURCES[role]["Type"] == "AWS::IAM::Role"
 
 
+MANAGED_POLICIES = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::IAM::ManagedPolicy"}
+
+# The shared permission sets each function's role attaches: what its code uses, and no more.
+# A new function is added here with its role.
+SHARED_POLICIES = {
+    "WelcomeFunction": {"TracingPolicy", "SendMessagesPolicy", "SendSmsPolicy"},
+    "OrdersFunction": {
+        "TracingPolicy",
+        "SendMessagesPolicy",
+        "SendSmsPolicy",
+        "ReadCustomersPolicy",
+    },
+    "ReminderFunction": {
+        "TracingPolicy",
+        "SendMessagesPolicy",
+        "SendSmsPolicy",
+        "ReadCustomersPolicy",
+    },
+    # Email only, with topics: opt-outs and signed links, no SMS.
+    "FeedbackFunction": {
+        "TracingPolicy",
+        "SendMessagesPolicy",
+        "ReadCustomersPolicy",
+        "ReadPreferencesPolicy",
+        "LinkSigningKeyPolicy",
+    },
+    "RatingFollowUpFunction": {
+        "TracingPolicy",
+        "SendMessagesPolicy",
+        "ReadCustomersPolicy",
+        "ReadPreferencesPolicy",
+        "LinkSigningKeyPolicy",
+    },
+    # Web pages and feedback records: they send nothing.
+    "RatingsFunction": {"TracingPolicy", "ReadCustomersPolicy", "LinkSigningKeyPolicy"},
+    "PreferencesFunction": {
+        "TracingPolicy",
+        "ReadCustomersPolicy",
+        "ReadPreferencesPolicy",
+        "LinkSigningKeyPolicy",
+    },
+    "SesFeedbackFunction": {"TracingPolicy", "ReadPreferencesPolicy"},
+    "SmsInboundFunction": {"TracingPolicy", "ReadPreferencesPolicy"},
+}
+
+# Where AWS offers no resource to name: X-Ray, and SMS to phone numbers (and SNS's STOP list).
+WILDCARD_ACTIONS = {
+    "sns:Publish",
+    "sns:CheckIfPhoneNumberIsOptedOut",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
+
+
+def _role(function: str) -> dict[str, Any]:
+    return RESOURCES[FUNCTIONS[function]["Properties"]["Role"]["Fn::GetAtt"][0]]
+
+
+def _attached(role: dict[str, Any]) -> set[str]:
+    return {arn["Ref"] for arn in role["Properties"].get("ManagedPolicyArns", [])}
+
+
+def _inline_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def _managed_statements(policy: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = MANAGED_POLICIES[policy]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    return statements
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _grants(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Each (action, resource) pair the statements allow; resources as their template JSON."""
+    for statement in statements:
+        assert statement["Effect"] == "Allow", statement["Sid"]
+        assert not {"NotAction", "NotResource", "Condition"} & set(statement), statement["Sid"]
+    return {
+        (action, json.dumps(resource, sort_keys=True))
+        for statement in statements
+        for action in _listed(statement["Action"])
+        for resource in _listed(statement["Resource"])
+    }
+
+
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_roles_use_wildcards_only_where_aws_offers_nothing_narrower(name: str) -> None:
-    role = RESOURCES[FUNCTIONS[name]["Properties"]["Role"]["Fn::GetAtt"][0]]
-    for policy in role["Properties"]["Policies"]:
-        for statement in policy["PolicyDocument"]["Statement"]:
-            actions = (
-                statement["Action"]
-                if isinstance(statement["Action"], list)
-                else [statement["Action"]]
-            )
-            if statement["Resource"] == "*":
-                assert set(actions) <= {
-                    "sns:Publish",
-                    "sns:CheckIfPhoneNumberIsOptedOut",
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                }, statement["Sid"]
-            assert not any(a.endswith(":*") or a == "*" for a in actions), statement["Sid"]
+    # given everything the function's role allows: its inline policy and the shared ones
+    role = _role(name)
+    statements = _inline_statements(role)
+    for policy in sorted(_attached(role)):
+        statements += _managed_statements(policy)
+
+    for statement in statements:
+        actions = _listed(statement["Action"])
+        if "*" in _listed(statement["Resource"]):
+            assert set(actions) <= WILDCARD_ACTIONS, statement["Sid"]
+        assert not any(a.endswith(":*") or a == "*" for a in actions), statement["Sid"]
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_each_role_attaches_the_shared_policies_its_function_needs_and_no_more(
+    name: str,
+) -> None:
+    assert name in SHARED_POLICIES, f"{name}: list the shared policies its role needs"
+    assert _attached(_role(name)) == SHARED_POLICIES[name]
+
+
+def test_every_shared_policy_is_attached_by_some_function() -> None:
+    attached = set().union(*(_attached(_role(name)) for name in FUNCTIONS))
+    assert attached == set(MANAGED_POLICIES)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_traced_functions_may_send_traces(name: str) -> None:
+    tracing = FUNCTIONS[name]["Properties"].get(
+        "Tracing", TEMPLATE["Globals"]["Function"].get("Tracing")
+    )
+    assert ("TracingPolicy" in _attached(_role(name))) == (tracing == "Active")
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_only_functions_given_the_link_key_may_read_it(name: str) -> None:
+    environment = FUNCTIONS[name]["Properties"].get("Environment", {}).get("Variables", {})
+    has_key = "LINK_SIGNING_SECRET" in environment
+    assert ("LinkSigningKeyPolicy" in _attached(_role(name))) == has_key
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_inline_policies_grant_no_wildcard_resources(name: str) -> None:
+    # X-Ray and SMS to phone numbers come from TracingPolicy and SendSmsPolicy, nowhere else.
+    for statement in _inline_statements(_role(name)):
+        assert "*" not in _listed(statement["Resource"]), statement["Sid"]
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_roles_attach_shared_permissions_instead_of_copying_them(name: str) -> None:
+    role = _role(name)
+    inline = _grants(_inline_statements(role))
+    attached = set().union(*(_grants(_managed_statements(p)) for p in _attached(role)))
+
+    assert not inline & attached, "granted inline and by an attached policy"
+    for policy in sorted(MANAGED_POLICIES):
+        for statement in _managed_statements(policy):
+            copied = _grants([statement]) <= inline
+            assert not copied, f"inline copy of {policy} {statement['Sid']}: attach the policy"
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
