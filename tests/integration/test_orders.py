@@ -158,3 +158,26 @@ def test_order_for_an_unknown_customer_is_retried(shop: Aws) -> None:
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "222200000000000000000099"}]}
     assert len(shop.emails()) == 1
+
+
+def test_a_failed_update_is_not_overtaken_by_a_later_status_in_its_batch(shop: Aws) -> None:
+    # given SNS refuses the first SMS once (it never saw it): the picked_up update, since the
+    # confirmation goes by email
+    refused = shop.fail_sends(
+        "sns", "Publish", "ThrottledException", when=lambda params: "PhoneNumber" in params
+    )
+    shop.invoke(ORDERS, order_event("scheduled"))
+    picked_up, in_process = order_event("picked_up"), order_event("in_process")
+    batch = {"Records": picked_up["Records"] + in_process["Records"]}
+    sequences = [r["dynamodb"]["SequenceNumber"] for r in batch["Records"]]
+
+    # when the batch [picked_up, in_process] arrives
+    first = shop.invoke(ORDERS, batch)
+
+    # then picked_up and the later record come back; in_process did not move the order on
+    assert len(refused) == 1
+    assert first == {"batchItemFailures": [{"itemIdentifier": s} for s in sequences]}
+    # and the redelivered batch sends the picked_up update after all, once
+    assert shop.invoke(ORDERS, batch) == {"batchItemFailures": []}
+    assert shop.ledger("order#o-5001#picked_up")["status"] == "sent"
+    assert len(shop.sms()) == 1

@@ -496,13 +496,15 @@ class Simulation:
             for message in messages:
                 envelope = json.loads(message["Body"])
                 self.alerts += 1
-                lifetime = next(
-                    (
-                        line.split(":", 1)[1].strip()
-                        for line in str(envelope.get("Message", "")).splitlines()
-                        if line.startswith("Lifetime:")
-                    ),
-                    "",
+                # What the alert is about travels in its message attributes (subscribers
+                # filter on them); the text is for people.
+                attributes = {
+                    name: str(value.get("Value", ""))
+                    for name, value in (envelope.get("MessageAttributes") or {}).items()
+                }
+                lifetime = (
+                    f"{attributes.get('lifetime_orders', '?')} delivered order(s), "
+                    f"{attributes.get('lifetime_spend', 'no spend recorded')}"
                 )
                 self._say(at, f"ops       ALERT to staff: {envelope.get('Subject')} ({lifetime})")
                 sqs.delete_message(
@@ -550,11 +552,12 @@ class Simulation:
         customer = self.customers.get(row.get("customer_id", ""), {})
         who = f"{row.get('customer_id', '?')} {customer.get('first_name', '')}".strip()
         stage, channel = row.get("stage", "?"), row.get("channel", "-")
-        status = "rejected" if row["message_key"].endswith("#rejected") else row["status"]
+        status = "rejected" if row.get("record_type") == "rejection" else row["status"]
         detail = row.get("reason", "")
         if stage != "welcome":
-            # which order and status, or which pickup: the key says it
-            detail = f"{row['message_key'].split('#', 1)[1]}  {detail}".rstrip()
+            # which order, and which of its messages
+            about = " ".join(v for v in (row.get("order_id"), row.get("template")) if v)
+            detail = f"{about}  {detail}".strip()
         match = None
         if status == "sent" and channel == "sms":
             detail = f"{mask_phone(str(customer.get('phone', '')))}  {detail}".rstrip()
@@ -687,8 +690,11 @@ class Simulation:
 
 
 def _is_feedback_request(row: dict[str, str]) -> bool:
-    key = row["message_key"]
-    return row.get("stage") == "feedback" and key.startswith("feedback#") and key.count("#") == 1
+    return row.get("template") == "feedback_request"
+
+
+def _is_message(row: dict[str, str]) -> bool:
+    return row.get("record_type") == "message"
 
 
 def _body(response: dict[str, Any]) -> str:
@@ -815,14 +821,10 @@ def print_kpis(report: Report, out: TextIO) -> None:
     skipped = Counter(
         r.get("reason", "")
         for r in report.ledger.values()
-        if r["status"] == "skipped" and not r["message_key"].endswith("#rejected")
+        if r["status"] == "skipped" and _is_message(r)
     )
-    rejected = sum(1 for k in report.ledger if k.endswith("#rejected"))
-    failed = sum(
-        1
-        for k, r in report.ledger.items()
-        if r["status"] == "failed" and not k.endswith("#rejected")
-    )
+    rejected = sum(1 for r in report.ledger.values() if r.get("record_type") == "rejection")
+    failed = sum(1 for r in report.ledger.values() if r["status"] == "failed" and _is_message(r))
     reasons = ", ".join(f"{reason} x{n}" for reason, n in skipped.most_common()) or "none"
     say(
         f"  not sent: {sum(skipped.values())} skipped ({reasons}); "
@@ -861,9 +863,8 @@ def _feedback_kpis(report: Report, say: Callable[[str], None]) -> None:
     ratings = report.ratings
     average = f"{sum(ratings) / len(ratings):.2f} of 5" if ratings else "n/a"
     spread = " ".join(f"{n}*:{ratings.count(n)}" for n in range(5, 0, -1))
-    sent_keys = [k for k, r in report.ledger.items() if r["status"] == "sent"]
-    apologies = sum(1 for k in sent_keys if k.startswith("feedback#") and k.endswith("#apology"))
-    referrals = sum(1 for k in sent_keys if k.startswith("referral#"))
+    sent = Counter(r.get("template") for r in report.ledger.values() if r["status"] == "sent")
+    apologies, referrals = sent["feedback_apology"], sent["referral_ask"]
     say(
         f"  {'feedback response rate':<24}{_rate(len(ratings), asked)}  ({len(ratings)} rated "
         f"of {asked} requests sent; {quiet} skipped within the quiet period)"

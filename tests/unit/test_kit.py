@@ -1,0 +1,104 @@
+"""The handler kit: cold-start checks and ordered-stream semantics, with every port faked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+
+from lifecycle.local.stack import LOCAL_PARAMETERS, LocalContext, LocalStack
+from lifecycle.messaging.plan import EMPTY, Plan
+from lifecycle.platform import composition, kit
+from lifecycle.platform.settings import CoreSettings, SettingsError
+from lifecycle.stages.feedback import follow_up, request
+from tests.fakes import FakeLedger
+
+
+@pytest.fixture
+def environment_of(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Set a function's environment as the template gives it (no AWS is touched)."""
+
+    def apply(function: str, *, without: tuple[str, ...] = ()) -> None:
+        spec = LocalStack.from_template(LOCAL_PARAMETERS).function(function)
+        for name, value in spec.environment.items():
+            monkeypatch.setenv(name, value)
+        for name in without:
+            monkeypatch.delenv(name, raising=False)
+
+    yield apply
+    composition.reset()
+
+
+@pytest.mark.parametrize(
+    ("function", "handler", "event"),
+    [
+        ("FeedbackFunction", request.handler, {"order_id": "o-1"}),
+        ("RatingFollowUpFunction", follow_up.handler, {"Records": []}),
+    ],
+)
+@pytest.mark.parametrize("missing", ["LINK_SIGNING_SECRET", "PREFERENCES_URL"])
+def test_a_function_that_sends_topic_email_refuses_to_start_without_its_link_configuration(
+    environment_of: Any, function: str, handler: Any, event: dict[str, Any], missing: str
+) -> None:
+    # given a function whose messages belong to a topic, deployed without part of its links
+    environment_of(function, without=(missing,))
+
+    # when it is first invoked, then it fails its cold start naming what is missing
+    with pytest.raises(SettingsError, match=missing) as raised:
+        handler(event, LocalContext(function_name=function))
+
+    assert "unsubscribe links" in str(raised.value)
+
+
+def test_a_function_without_topic_messages_needs_no_link_configuration(
+    environment_of: Any,
+) -> None:
+    environment_of("WelcomeFunction", without=("LINK_SIGNING_SECRET", "PREFERENCES_URL"))
+    unit: kit.Unit[None] = kit.Unit(stage="welcome", service="welcome-probe")
+
+    stage = kit.context(unit)
+
+    assert stage.ports.signer is None
+
+
+def _record(sequence: str) -> dict[str, Any]:
+    return {
+        "eventID": f"e-{sequence}",
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {"SequenceNumber": sequence, "NewImage": {"id": {"S": sequence}}},
+    }
+
+
+def test_once_a_record_fails_no_later_record_of_the_batch_is_processed(
+    environment_of: Any,
+) -> None:
+    # given a stream handler whose second record fails
+    environment_of("WelcomeFunction")
+    composition.use(composition.Ports(CoreSettings.from_env(), ledger=FakeLedger()))
+    seen: list[str] = []
+
+    def on_record(record: DynamoDBRecord, stage: kit.Stage[None]) -> Plan:
+        sequence = record.dynamodb.sequence_number if record.dynamodb else ""
+        seen.append(str(sequence))
+        if sequence == "2":
+            raise ConnectionError("provider unreachable")
+        return EMPTY
+
+    unit: kit.Unit[None] = kit.Unit(stage="probe", service="ordered-probe")
+    handler = kit.stream(unit, on_record, events=frozenset({DynamoDBRecordEventName.INSERT}))
+
+    # when a batch of four arrives
+    response = handler(
+        {"Records": [_record(n) for n in ("1", "2", "3", "4")]},
+        LocalContext(function_name="probe"),
+    )
+
+    # then the failed record and every later one are reported, and none after it ran
+    assert seen == ["1", "2"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": n} for n in ("2", "3", "4")]}
