@@ -4,11 +4,16 @@ The template is the one source of truth: tables are created from its AWS::Dynamo
 resources, each function's environment comes from its Globals and its own Variables, and stream
 records reach exactly the functions whose DynamoDB events name that table, filtered by the
 event's FilterCriteria, in batches of its BatchSize, with ReportBatchItemFailures and bounded
-retries treated as Lambda treats them.
+retries treated as Lambda treats them. Queues are created from its AWS::SQS::Queue resources
+(with their redrive policies), and SQS events poll them as Lambda's event source mapping would:
+batches of BatchSize in Lambda's record shape, partial batch responses, failed messages back
+after the queue's visibility timeout, moto moving them to the dead-letter queue past
+maxReceiveCount.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib
 import json
@@ -51,6 +56,24 @@ LOCAL_PARAMETERS = {
 
 
 _SUB = re.compile(r"\$\{(\w+)\.(\w+)\}")
+
+# Lambda's default quota of concurrent executions per Region: what bounds an SQS event source
+# that sets no MaximumConcurrency and a function with no reserved concurrency.
+ACCOUNT_CONCURRENCY = 1000
+
+# AWS::SQS::Queue properties that are queue attributes under the same name.
+_QUEUE_ATTRIBUTES = (
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "DelaySeconds",
+    "FifoQueue",
+    "FifoThroughputLimit",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "SqsManagedSseEnabled",
+    "VisibilityTimeout",
+)
 
 
 class TemplateError(ValueError):
@@ -100,6 +123,32 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class QueueSource:
+    """One SQS event of a function, as the template declares it."""
+
+    name: str
+    queue: str  # logical id of the queue
+    batch_size: int
+    report_failures: bool  # FunctionResponseTypes: [ReportBatchItemFailures]
+    maximum_concurrency: int | None  # ScalingConfig.MaximumConcurrency, as written
+    # What Lambda would let run at once: the lowest of MaximumConcurrency, the function's
+    # ReservedConcurrentExecutions and the account's quota. The local runner invokes one batch
+    # at a time; this only bounds how many batches it takes off the queue together.
+    allowed_concurrency: int
+    patterns: tuple[dict[str, Any], ...]
+
+    def accepts(self, record: Mapping[str, Any]) -> bool:
+        """Lambda matches SQS filters on the record with its body parsed, when it is JSON."""
+        if not self.patterns:
+            return True
+        body: Any = record["body"]
+        with contextlib.suppress(ValueError):
+            body = json.loads(body)
+        view = {**record, "body": body}
+        return any(_matches(p, view) for p in self.patterns)
+
+
+@dataclass(frozen=True)
 class ScheduleSource:
     """One Schedule (EventBridge rule) or ScheduleV2 (EventBridge Scheduler) event."""
 
@@ -136,6 +185,7 @@ class FunctionSpec:
     schedules: tuple[ScheduleSource, ...] = ()
     topics: tuple[str, ...] = ()  # logical ids of the SNS topics it subscribes to
     has_url: bool = False  # served by a Function URL
+    queues: tuple[QueueSource, ...] = ()
 
     @property
     def arn(self) -> str:
@@ -170,17 +220,23 @@ class Invocation:
 
     function: str
     records: int
-    failed_sequence_numbers: list[str]
+    failed_sequence_numbers: list[str]  # for an SQS batch: the message ids that came back
     retried: bool = False
+    # SQS: how many batches of this source were taken off the queue together (at most its
+    # allowed concurrency). Lambda could have run them at the same time; locally they ran one
+    # after another.
+    in_flight: int = 1
 
 
 @dataclass
 class FailureRecord:
-    """A batch that ran out of retries: what the OnFailure queue would receive."""
+    """A batch that ran out of retries: what the OnFailure queue would receive; or SQS
+    messages their queue's redrive policy moved to its dead-letter queue."""
 
     function: str
-    first_sequence_number: str
+    first_sequence_number: str  # "" for SQS messages: moto moves them without saying which
     records: int
+    dead_letter_queue: str | None = None  # SQS: the queue the redrive policy moved them to
 
 
 @dataclass
@@ -221,6 +277,7 @@ class LocalStack:
         sender domain, ready for handlers."""
         stack = cls.from_template(dict(parameters or LOCAL_PARAMETERS), path)
         stack.create_tables()
+        stack.create_queues()
         domain = stack.parameters["SenderEmail"].split("@", 1)[1]
         boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=domain)
         scheduler = boto3.client("scheduler", region_name=REGION)
@@ -341,6 +398,61 @@ class LocalStack:
                     },
                 )
 
+    # ------------------------------------------------------------------ queues
+    def queue_name(self, logical_id: str) -> str:
+        """Local queues are named after their logical id; a FIFO queue's name must end in
+        .fifo (CloudFormation adds it too when it names one)."""
+        props = self.template["Resources"][logical_id].get("Properties", {})
+        return logical_id + (".fifo" if _truthy(props.get("FifoQueue", False)) else "")
+
+    def queue_url(self, logical_id: str) -> str:
+        return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{self.queue_name(logical_id)}"
+
+    def queue_arn(self, logical_id: str) -> str:
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.queue_name(logical_id)}"
+
+    def redrive(self, logical_id: str) -> tuple[str, int] | None:
+        """The queue's dead-letter queue (logical id) and maxReceiveCount, if it has one."""
+        props = self.template["Resources"][logical_id].get("Properties", {})
+        policy = props.get("RedrivePolicy")
+        if policy is None:
+            return None
+        if isinstance(policy, str):
+            policy = json.loads(policy)
+        target = policy.get("deadLetterTargetArn")
+        attribute = _get_att(target)
+        if attribute is not None and attribute[1] == "Arn":
+            dead_letter = attribute[0]
+        else:
+            dead_letter = next(
+                (q for q in self.resources("AWS::SQS::Queue") if self.queue_arn(q) == target), ""
+            )
+        if dead_letter not in self.resources("AWS::SQS::Queue"):
+            raise TemplateError(f"{logical_id}: deadLetterTargetArn must be a queue of this stack")
+        return dead_letter, int(policy["maxReceiveCount"])
+
+    def create_queues(self) -> None:
+        """Create every queue the template declares, then point them at their dead-letter
+        queues (which must exist before a redrive policy can name them)."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        queues = self.resources("AWS::SQS::Queue")
+        for logical_id, resource in queues.items():
+            props = resource.get("Properties", {})
+            attributes = {k: self._resolve(props[k]) for k in _QUEUE_ATTRIBUTES if k in props}
+            sqs.create_queue(QueueName=self.queue_name(logical_id), Attributes=attributes)
+        for logical_id in queues:
+            redrive = self.redrive(logical_id)
+            if redrive is not None:
+                dead_letter, max_receives = redrive
+                policy = {
+                    "deadLetterTargetArn": self.queue_arn(dead_letter),
+                    "maxReceiveCount": max_receives,
+                }
+                sqs.set_queue_attributes(
+                    QueueUrl=self.queue_url(logical_id),
+                    Attributes={"RedrivePolicy": json.dumps(policy)},
+                )
+
     # ------------------------------------------------------------------ functions
     def functions(self) -> list[FunctionSpec]:
         globals_env = (
@@ -370,6 +482,11 @@ class LocalStack:
                 for event in events.values()
                 if event.get("Type") == "SNS"
             )
+            queues = tuple(
+                self._queue_source(name, event["Properties"], props)
+                for name, event in events.items()
+                if event.get("Type") == "SQS" and _truthy(event["Properties"].get("Enabled", True))
+            )
             specs.append(
                 FunctionSpec(
                     logical_id,
@@ -379,6 +496,7 @@ class LocalStack:
                     schedules,
                     topics,
                     has_url="FunctionUrlConfig" in props,
+                    queues=queues,
                 )
             )
         return specs
@@ -422,7 +540,65 @@ class LocalStack:
             patterns=patterns,
         )
 
+    def _queue_source(
+        self, name: str, props: Mapping[str, Any], function: Mapping[str, Any]
+    ) -> QueueSource:
+        """An SQS event, checked as CreateEventSourceMapping would check it."""
+        attribute = _get_att(props.get("Queue"))
+        queues = self.resources("AWS::SQS::Queue")
+        if attribute is None or attribute[1] != "Arn" or attribute[0] not in queues:
+            raise TemplateError(f"event {name}: Queue must be !GetAtt <Queue>.Arn of a queue here")
+        queue = attribute[0]
+        queue_props = queues[queue].get("Properties", {})
+        fifo = _truthy(queue_props.get("FifoQueue", False))
+        batch_size = int(props.get("BatchSize", 10))
+        window = int(props.get("MaximumBatchingWindowInSeconds", 0))
+        if not 1 <= batch_size <= (10 if fifo else 10_000) or (batch_size > 10 and window < 1):
+            raise TemplateError(
+                f"event {name}: BatchSize {batch_size} is not allowed for this queue "
+                "(at most 10 for FIFO; over 10 needs MaximumBatchingWindowInSeconds)"
+            )
+        responses = set(props.get("FunctionResponseTypes", []))
+        if responses - {"ReportBatchItemFailures"}:
+            raise TemplateError(f"event {name}: unknown FunctionResponseTypes {responses}")
+        maximum = props.get("ScalingConfig", {}).get("MaximumConcurrency")
+        if maximum is not None:
+            maximum = int(self._resolve(maximum))
+        if maximum is not None and not 2 <= maximum <= 1000:
+            raise TemplateError(f"event {name}: MaximumConcurrency must be from 2 to 1000")
+        globals_function = self.template.get("Globals", {}).get("Function", {})
+        timeout = int(self._resolve(function.get("Timeout", globals_function.get("Timeout", 3))))
+        visibility = int(self._resolve(queue_props.get("VisibilityTimeout", 30)))
+        if visibility < timeout:
+            # Lambda refuses the mapping: a message could reappear while its batch still runs.
+            raise TemplateError(
+                f"event {name}: {queue} VisibilityTimeout {visibility}s is less than the "
+                f"function's Timeout {timeout}s"
+            )
+        reserved = function.get(
+            "ReservedConcurrentExecutions", globals_function.get("ReservedConcurrentExecutions")
+        )
+        limits = [ACCOUNT_CONCURRENCY]
+        limits += [maximum] if maximum is not None else []
+        limits += [int(self._resolve(reserved))] if reserved is not None else []
+        patterns = tuple(
+            json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])
+        )
+        return QueueSource(
+            name=name,
+            queue=queue,
+            batch_size=batch_size,
+            report_failures="ReportBatchItemFailures" in responses,
+            maximum_concurrency=maximum,
+            allowed_concurrency=min(limits),
+            patterns=patterns,
+        )
+
     def _resolve(self, value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
         if isinstance(value, str):
             # The templates layer is unpacked under /opt in Lambda; locally it is its ContentUri.
             return str(self._layer_dir()) if value == "/opt" else value
@@ -432,6 +608,8 @@ class LocalStack:
                 return self.parameters[ref]
             if self.template["Resources"].get(ref, {}).get("Type") == "AWS::SNS::Topic":
                 return topic_arn(ref)
+            if self.template["Resources"].get(ref, {}).get("Type") == "AWS::SQS::Queue":
+                return self.queue_url(ref)
             if ref in self.template["Resources"]:
                 return self.table_name(ref)
         if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
@@ -442,6 +620,8 @@ class LocalStack:
             resource = self.template["Resources"].get(target, {})
             if resource.get("Type") == "AWS::Serverless::Function" and attribute == "Arn":
                 return function_arn(target)
+            if resource.get("Type") == "AWS::SQS::Queue" and attribute in ("Arn", "QueueName"):
+                return self.queue_arn(target) if attribute == "Arn" else self.queue_name(target)
             if attribute == "Arn" and resource:
                 # Other resources' ARNs only need to be recognisable locally.
                 service = str(resource["Type"]).split("::")[1].lower()
@@ -527,7 +707,9 @@ class LocalStack:
         self._positions.clear()
 
     def pump(self, context_factory: Callable[[FunctionSpec], Any]) -> list[Invocation]:
-        """Deliver every new stream record to the functions subscribed to its table."""
+        """Deliver every new stream record to the functions subscribed to its table, then
+        drain the queues functions poll, so work a stream handler enqueues runs in the same
+        tick. Records that queue handlers write wait for the next pump."""
         made: list[Invocation] = []
         functions = self.functions()
         tables = {source.table for spec in functions for source in spec.streams}
@@ -541,6 +723,7 @@ class LocalStack:
                     for start in range(0, len(accepted), source.batch_size):
                         batch = accepted[start : start + source.batch_size]
                         made.extend(self.deliver(spec, source, batch, context_factory))
+        made.extend(self.drain_queues(context_factory))
         return made
 
     def invoke(
@@ -598,6 +781,185 @@ class LocalStack:
                 break
         self.invocations.extend(made)
         return made
+
+    # ------------------------------------------------------------------ queues at work
+    def drain_queues(self, context_factory: Callable[[FunctionSpec], Any]) -> list[Invocation]:
+        """Poll every queue a function's SQS event names, as Lambda's event source mapping
+        does, until none has a visible message. Messages a handler enqueues are delivered in
+        the same drain; failed ones stay in flight until the queue's visibility timeout has
+        passed on the (possibly simulated) clock, so they come back in a later drain, and moto
+        moves them to the dead-letter queue once received more than maxReceiveCount times."""
+        made: list[Invocation] = []
+        subscriptions = [(spec, source) for spec in self.functions() for source in spec.queues]
+        polled = True
+        while polled:
+            polled = False
+            for spec, source in subscriptions:
+                batches, received = self._poll(spec, source)
+                polled = polled or received
+                for batch in batches:
+                    made.append(
+                        self._deliver_messages(spec, source, batch, len(batches), context_factory)
+                    )
+        return made
+
+    def _poll(
+        self, spec: FunctionSpec, source: QueueSource
+    ) -> tuple[list[list[dict[str, Any]]], bool]:
+        """Take up to `allowed_concurrency` batches off the queue together, as that many
+        pollers would; and whether anything was received at all (filtered-out messages too)."""
+        batches: list[list[dict[str, Any]]] = []
+        received = False
+        while len(batches) < source.allowed_concurrency:
+            batch, got = self._receive(spec, source)
+            received = received or got
+            if not batch:
+                break
+            batches.append(batch)
+        return batches, received
+
+    def _receive(
+        self, spec: FunctionSpec, source: QueueSource
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One batch: up to BatchSize messages (SQS hands out at most 10 per receive) that
+        match the event's filters, in Lambda's record shape."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        url, arn = self.queue_url(source.queue), self.queue_arn(source.queue)
+        redrive = self.redrive(source.queue)
+        batch: list[dict[str, Any]] = []
+        received = False
+        while len(batch) < source.batch_size:
+            parked_before = self._visible(redrive[0]) if redrive else 0
+            messages = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, source.batch_size - len(batch)),
+                WaitTimeSeconds=0,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if redrive:
+                # moto applies the redrive policy on receive without telling which messages it
+                # moved: count them.
+                parked = self._visible(redrive[0]) - parked_before
+                if parked > 0:
+                    self.failures.append(
+                        FailureRecord(spec.logical_id, "", parked, dead_letter_queue=redrive[0])
+                    )
+            if not messages:
+                break
+            received = True
+            records = [to_sqs_record(m, arn) for m in messages]
+            batch.extend(r for r in records if source.accepts(r))
+            # Lambda deletes the messages an event's filters do not match.
+            self._delete(source.queue, [r for r in records if not source.accepts(r)])
+        return batch, received
+
+    def _visible(self, queue: str) -> int:
+        attributes = boto3.client("sqs", region_name=REGION).get_queue_attributes(
+            QueueUrl=self.queue_url(queue), AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def _delete(self, queue: str, records: list[dict[str, Any]]) -> None:
+        sqs = boto3.client("sqs", region_name=REGION)
+        for start in range(0, len(records), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": r["receiptHandle"]}
+                for i, r in enumerate(records[start : start + 10])
+            ]
+            sqs.delete_message_batch(QueueUrl=self.queue_url(queue), Entries=entries)
+
+    def _deliver_messages(
+        self,
+        spec: FunctionSpec,
+        source: QueueSource,
+        batch: list[dict[str, Any]],
+        in_flight: int,
+        context_factory: Callable[[FunctionSpec], Any],
+    ) -> Invocation:
+        """Invoke with one batch, delete what succeeded and leave the rest in flight, as
+        Lambda does: it never changes a failed message's visibility."""
+        ids = [r["messageId"] for r in batch]
+        with self.environment_of(spec):
+            try:
+                response = spec.load()({"Records": batch}, context_factory(spec))
+                failed = _reported_failures(response, ids) if source.report_failures else []
+            except Exception:
+                # A raised error fails the whole batch.
+                failed = ids
+        self._delete(source.queue, [r for r in batch if r["messageId"] not in failed])
+        made = Invocation(
+            spec.logical_id,
+            len(batch),
+            failed,
+            retried=any(r["attributes"]["ApproximateReceiveCount"] != "1" for r in batch),
+            in_flight=in_flight,
+        )
+        self.invocations.append(made)
+        return made
+
+
+def _reported_failures(response: Any, ids: list[str]) -> list[str]:
+    """The message ids a partial batch response returns. Lambda takes an empty or missing
+    list as success and anything it cannot match to the batch as failure of all of it."""
+    if not isinstance(response, dict) or not response.get("batchItemFailures"):
+        return []
+    items = response["batchItemFailures"]
+    if not isinstance(items, list):
+        return ids
+    failed = [item.get("itemIdentifier") if isinstance(item, dict) else None for item in items]
+    if any(not isinstance(f, str) or f not in ids for f in failed):
+        return ids
+    return [i for i in ids if i in failed]
+
+
+def _get_att(value: Any) -> tuple[str, str] | None:
+    """(resource, attribute) of a `!GetAtt` in its short or long form, else None."""
+    if not isinstance(value, dict) or "Fn::GetAtt" not in value:
+        return None
+    target = value["Fn::GetAtt"]
+    parts = target.split(".", 1) if isinstance(target, str) else target
+    if len(parts) != 2:
+        return None
+    return str(parts[0]), str(parts[1])
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def to_sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
+    """An SQS ReceiveMessage entry -> the record Lambda delivers (camelCase, string values)."""
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": {
+            name: _message_attribute(value)
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
+    converted: dict[str, Any] = {
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": value["DataType"],
+    }
+    if "StringValue" in value:
+        converted["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        converted["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode("ascii")
+    return converted
 
 
 def _without_key_only_inserts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
