@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecord,
     DynamoDBRecordEventName,
 )
+from pydantic import BaseModel
 
 from lifecycle.local.stack import LOCAL_PARAMETERS, LocalContext, LocalStack
 from lifecycle.messaging.plan import EMPTY, Plan
@@ -102,3 +103,33 @@ def test_once_a_record_fails_no_later_record_of_the_batch_is_processed(
     # then the failed record and every later one are reported, and none after it ran
     assert seen == ["1", "2"]
     assert response == {"batchItemFailures": [{"itemIdentifier": n} for n in ("2", "3", "4")]}
+
+
+class _Work(BaseModel):
+    customer_id: str
+
+
+def test_a_queue_batch_reports_only_the_messages_that_failed(environment_of: Any) -> None:
+    # given a queue handler for which c-2 fails, and a message that is not work at all
+    environment_of("WelcomeFunction")
+    composition.use(composition.Ports(CoreSettings.from_env(), ledger=FakeLedger()))
+    done: list[str] = []
+
+    def on_message(work: _Work, stage: kit.Stage[None]) -> Plan:
+        if work.customer_id == "c-2":
+            raise ConnectionError("provider unreachable")
+        done.append(work.customer_id)
+        return EMPTY
+
+    unit: kit.Unit[None] = kit.Unit(stage="probe", service="queue-probe")
+    handler = kit.queue(unit, on_message, _Work)
+    bodies = ['{"customer_id": "c-1"}', '{"customer_id": "c-2"}', "not json", '{"x": 1}']
+    records = [{"messageId": f"m-{i}", "body": body} for i, body in enumerate(bodies, 1)]
+
+    # when the batch arrives
+    response = handler({"Records": records}, LocalContext(function_name="probe"))
+
+    # then the others were processed (SQS messages are independent), only m-2 comes back,
+    # and the malformed ones are dropped rather than retried forever
+    assert done == ["c-1"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}

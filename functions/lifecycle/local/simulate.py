@@ -670,6 +670,11 @@ class Simulation:
                 lines.append(f"{spec.logical_id} <- {stream.table} stream {list(stream.patterns)}")
             for schedule in spec.schedules:
                 lines.append(f"{spec.logical_id} <- {schedule.kind} {schedule.expression}")
+            for queue in spec.queues:
+                lines.append(
+                    f"{spec.logical_id} <- {queue.queue} queue (batch {queue.batch_size}, "
+                    f"at most {queue.allowed_concurrency} concurrent)"
+                )
         for table, resource in self.stack.resources("AWS::DynamoDB::Table").items():
             if "StreamSpecification" in resource["Properties"] and table not in subscribed:
                 lines.append(f"(no function on the {table} stream yet)")
