@@ -18,7 +18,6 @@ from lifecycle.platform.settings import CoreSettings, SettingsError
 if TYPE_CHECKING:
     from botocore.config import Config
 
-    from lifecycle.adapters.ledger import DynamoCaps, DynamoLedger, DynamoMarkers, DynamoProgress
     from lifecycle.adapters.orders import DynamoOrderHistory
     from lifecycle.adapters.preferences import DynamoPreferences
     from lifecycle.adapters.ratings import DynamoRatings
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from lifecycle.adapters.sns import SnsSmsSender, SnsTopicAlerts
     from lifecycle.adapters.suppressions import DynamoSuppressions
     from lifecycle.messaging.dispatcher import Dispatcher
+    from lifecycle.messaging.ledger import CapStore, Ledger, MarkerStore, ProgressStore
     from lifecycle.messaging.links import LinkSigner
     from lifecycle.messaging.renderer import Renderer
 
@@ -110,7 +110,7 @@ class Ports:
 
     # ------------------------------------------------------------------ the ledger table
     @cached_property
-    def ledger(self) -> DynamoLedger:
+    def ledger(self) -> Ledger:
         from lifecycle.adapters.ledger import DynamoLedger
 
         return DynamoLedger(
@@ -121,7 +121,7 @@ class Ports:
         )
 
     @cached_property
-    def caps(self) -> DynamoCaps:
+    def caps(self) -> CapStore:
         from lifecycle.adapters.ledger import DynamoCaps
 
         return DynamoCaps(
@@ -129,7 +129,7 @@ class Ports:
         )
 
     @cached_property
-    def progress(self) -> DynamoProgress:
+    def progress(self) -> ProgressStore:
         from lifecycle.adapters.ledger import DynamoProgress
 
         return DynamoProgress(
@@ -137,7 +137,7 @@ class Ports:
         )
 
     @cached_property
-    def markers(self) -> DynamoMarkers:
+    def markers(self) -> MarkerStore:
         from lifecycle.adapters.ledger import DynamoMarkers
 
         return DynamoMarkers(
