@@ -9,10 +9,9 @@ from typing import Any
 
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
 from lifecycle.messaging.ledger import Claim, LedgerState
-from lifecycle.messaging.message import Cap, Channel, Message
+from lifecycle.messaging.message import Business, Cap, Channel, Message
 from lifecycle.messaging.preferences import Change, Preferences, Source
 from lifecycle.models import Customer
-from lifecycle.platform.settings import Business
 
 BUSINESS = Business(
     name="Fresh Fold Laundry",

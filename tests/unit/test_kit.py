@@ -13,11 +13,16 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from pydantic import BaseModel
 
 from lifecycle.local.stack import LOCAL_PARAMETERS, LocalContext, LocalStack
-from lifecycle.messaging.plan import EMPTY, Plan
+from lifecycle.messaging.message import Channel
+from lifecycle.messaging.plan import EMPTY, Once, Plan, Send
 from lifecycle.platform import composition, kit
+from lifecycle.platform.effects import UndeclaredMessage
 from lifecycle.platform.settings import CoreSettings, SettingsError
 from lifecycle.stages.feedback import follow_up, request
-from tests.fakes import FakeLedger
+from lifecycle.stages.feedback.messages import REFERRAL_ASK
+from lifecycle.stages.welcome import handler as welcome_handler
+from lifecycle.stages.welcome.messages import WELCOME
+from tests.fakes import FakeLedger, customer
 
 
 @pytest.fixture
@@ -133,3 +138,31 @@ def test_a_queue_batch_reports_only_the_messages_that_failed(environment_of: Any
     # and the malformed ones are dropped rather than retried forever
     assert done == ["c-1"]
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}
+
+
+def test_a_message_cannot_be_sent_once_by_a_marker_taken_before_it() -> None:
+    # a marker taken first and a send that then failed transiently would lose the message
+    message = WELCOME.message("welcome#c-1#email", customer(), Channel.EMAIL, {"first_name": "A"})
+
+    with pytest.raises(ValueError, match="their own keys"):
+        Once("ses-feedback#1", "ses-feedback", (Send(message),), mark_first=True)
+
+
+def test_a_function_cannot_send_a_message_its_unit_does_not_declare(
+    environment_of: Any,
+) -> None:
+    # given the welcome function's context (it declares only the welcome message)
+    environment_of("WelcomeFunction")
+    composition.use(composition.Ports(CoreSettings.from_env(), ledger=FakeLedger()))
+    stage = kit.context(welcome_handler.UNIT)
+    ask = REFERRAL_ASK.message(
+        "referral#c-1#o-1",
+        customer(consent={"email_marketing": True}),
+        Channel.EMAIL,
+        {"first_name": "Ann", "referral_url": "https://freshfold.example/book?ref=c-1"},
+    )
+
+    # when a plan asks it to send the referral ask, then it refuses (its templates and links
+    # were never checked at cold start)
+    with pytest.raises(UndeclaredMessage, match="referral_ask"):
+        stage.run(Plan((Send(ask),)))

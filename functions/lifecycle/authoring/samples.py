@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lifecycle.messaging.message import MessageSpec
-from lifecycle.platform.settings import Business
+from lifecycle.messaging.message import Business, MessageSpec
 
 SAMPLE_FILE = "sample.json"
 LAYOUTS = "_layouts"

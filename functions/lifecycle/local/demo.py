@@ -36,6 +36,7 @@ SAMPLE_CUSTOMERS = Path(__file__).with_name("demo_customers.json")
 @dataclass(frozen=True)
 class LedgerRow:
     key: str
+    record_type: str
     customer_id: str
     channel: str
     status: str
@@ -51,6 +52,7 @@ def _ledger() -> list[LedgerRow]:
         rows.append(
             LedgerRow(
                 key=key,
+                record_type=str(values.get("record_type", "")),
                 customer_id=str(values.get("customer_id", "?")),
                 channel=str(values.get("channel", "-")),
                 status=str(values["status"]),
@@ -149,7 +151,7 @@ def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
                 detail = f'{mask_email(customer["email"])}  "{sent.subject}"'
             elif row.status == "sent" and row.channel == "sms":
                 detail = f'{mask_phone(customer["phone"])}  "{sms[customer["phone"]]}"'
-            status = "REJECTED" if row.key.endswith("#rejected") else row.status.upper()
+            status = "REJECTED" if row.record_type == "rejection" else row.status.upper()
             channel = row.channel if row.channel != "-" else "-"
             say(f"   {row.customer_id:<9} {name:<13} {locale:<7} {channel:<8} {status:<9} {detail}")
         say()
@@ -185,7 +187,7 @@ def run(out_dir: Path, stream: TextIO = sys.stdout) -> int:
 
         sent_rows = [r for r in _ledger() if r.status == "sent"]
         skipped = [r for r in _ledger() if r.status == "skipped"]
-        rejected = [r for r in _ledger() if r.key.endswith("#rejected")]
+        rejected = [r for r in _ledger() if r.record_type == "rejection"]
         say(
             f"3. Summary: {len(sent_rows)} sent "
             f"({sum(r.channel == 'email' for r in sent_rows)} email, "

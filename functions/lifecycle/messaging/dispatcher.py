@@ -21,11 +21,10 @@ from lifecycle.messaging.channels import (
 )
 from lifecycle.messaging.errors import PermanentError, TransientError
 from lifecycle.messaging.ledger import CapStore, Claim, Ledger, LedgerState
-from lifecycle.messaging.message import Channel, Kind, Message, Outcome, Status
+from lifecycle.messaging.message import Business, Channel, Kind, Message, Outcome, Status
 from lifecycle.messaging.policy import ContactPolicy, address_of
 from lifecycle.messaging.renderer import Renderer
 from lifecycle.observability import logger
-from lifecycle.platform.settings import Business
 
 Counter = Callable[[str], None]
 

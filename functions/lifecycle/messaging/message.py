@@ -27,6 +27,16 @@ SMS_OPT_OUT = "sms.optout.txt.j2"
 LAYOUT_PARTS = ("email.html.j2", "email.txt.j2", "footer.html.j2", "footer.txt.j2", SMS_OPT_OUT)
 
 
+@dataclass(frozen=True)
+class Business:
+    """Who the messages come from; rendered into every footer."""
+
+    name: str
+    postal_address: str
+    sender_email: str
+    website: str
+
+
 class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"

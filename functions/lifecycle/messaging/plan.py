@@ -145,6 +145,12 @@ class Once:
     mark_first: bool = False
     metric: str | None = None  # counted when the steps run (not on a replay)
 
+    def __post_init__(self) -> None:
+        # A marker taken first and a send that then fails transiently would lose the message:
+        # messages and alerts have their own once-only keys, and go outside `Once`.
+        if any(isinstance(step, Send | Alert) for step in self.steps):
+            raise ValueError("messages and alerts are sent once by their own keys, not in Once")
+
 
 @dataclass(frozen=True)
 class Plan:

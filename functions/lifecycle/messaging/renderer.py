@@ -36,8 +36,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from lifecycle.messaging.errors import RenderError
-from lifecycle.messaging.message import EMAIL_PARTS, LAYOUTS, SMS_OPT_OUT, SMS_PART
-from lifecycle.platform.settings import Business
+from lifecycle.messaging.message import EMAIL_PARTS, LAYOUTS, SMS_OPT_OUT, SMS_PART, Business
 
 FALLBACK_LOCALE = "en"
 

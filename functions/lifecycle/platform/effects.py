@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from lifecycle.messaging.message import Outcome, Status
+from lifecycle.messaging.message import Message, MessageSpec, Outcome, Status
 from lifecycle.messaging.plan import (
     Advance,
     Alert,
@@ -29,6 +29,10 @@ from lifecycle.platform.settings import SettingsError
 
 if TYPE_CHECKING:
     from lifecycle.platform.composition import Ports
+
+
+class UndeclaredMessage(SettingsError):
+    """A stage sent a message its unit does not declare."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,11 @@ class Effects:
         self._ports = ports
         self._schedules = schedules
         self._alerts_topic = alerts_topic
+        self._declared: frozenset[MessageSpec] | None = None
+
+    def declare(self, specs: tuple[MessageSpec, ...]) -> None:
+        """The messages this function may send: the ones its cold start checked."""
+        self._declared = frozenset(specs)
 
     def run(self, plan: Plan) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -89,7 +98,7 @@ class Effects:
     def _step(self, step: Step) -> list[Outcome]:
         ports = self._ports
         if isinstance(step, Send):
-            return [ports.dispatcher.dispatch(step.message)]
+            return [self._send(step.message)]
         if isinstance(step, Advance):
             return self._advance(step)
         if isinstance(step, Schedule):
@@ -122,6 +131,12 @@ class Effects:
             )
         return []
 
+    def _send(self, message: Message) -> Outcome:
+        if self._declared is not None and message.spec not in self._declared:
+            # A programming error: its templates and links were not checked at cold start.
+            raise UndeclaredMessage(f"{message.template} is not among this function's messages")
+        return self._ports.dispatcher.dispatch(message)
+
     def _advance(self, step: Advance) -> list[Outcome]:
         later = self._ports.progress.advance(
             step.order_id, step.customer_id, step.rank, step.status, _now()
@@ -130,7 +145,7 @@ class Effects:
         if message is None:
             return []
         if later is None:
-            return [self._ports.dispatcher.dispatch(message)]
+            return [self._send(message)]
         reason = f"stale: order already {later}"
         self._ports.ledger.record_skip(message, reason, _now())
         self._ports.count("MessagesSkipped")

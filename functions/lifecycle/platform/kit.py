@@ -125,11 +125,12 @@ class _Contexts:
                 metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
             ports = composition.ports_for_function(count)
-            ports.count = count
             composition.check_templates(ports.core.templates_dir, unit.specs)
             composition.check_links(ports.core, unit.service, unit.specs)
             settings = unit.settings(Env())
-            found = Stage(unit, ports, settings, effects(ports, settings))
+            runner = effects(ports, settings)
+            runner.declare(unit.specs)
+            found = Stage(unit, ports, settings, runner)
             self._built[unit.service] = found
         stage: Stage[S] = found
         return stage
@@ -208,7 +209,10 @@ def stream(
         for raw in event.get("Records", []):
             record = DynamoDBRecord(raw)
             sequence = record.dynamodb.sequence_number if record.dynamodb else None
-            identifier = sequence or record.event_id or ""
+            if not sequence:
+                # Lambda always sends one; without it no failure could be reported.
+                raise ValueError("stream record without a SequenceNumber")
+            identifier = sequence
             if failed:
                 # Lambda redelivers from the first failed record: a later one processed now
                 # could overtake it (a newer order status moving progress past an update
@@ -327,7 +331,12 @@ def notifications(
     def handler(event: dict[str, Any], context: LambdaContext) -> None:
         stage = _CONTEXTS.get(unit, metrics, effects or _default_effects)
         for record in event.get("Records", []):
-            stage.run(on_notification(str(record["Sns"]["Message"]), stage))
+            try:
+                message = str(record["Sns"]["Message"])
+            except (KeyError, TypeError):
+                logger.error("not an SNS notification record; ignored")
+                continue
+            stage.run(on_notification(message, stage))
 
     return handler
 

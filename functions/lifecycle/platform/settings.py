@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lifecycle.messaging.message import Business
+
 # In a source checkout the templates sit at the repository root; in Lambda the template layer
 # puts them under /opt and the stack sets TEMPLATES_DIR.
 _CHECKOUT_TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
@@ -60,16 +62,6 @@ class Env:
 
     def flag(self, name: str) -> bool:
         return (self.optional(name) or "").lower() == "true"
-
-
-@dataclass(frozen=True)
-class Business:
-    """Who the messages come from; rendered into every footer."""
-
-    name: str
-    postal_address: str
-    sender_email: str
-    website: str
 
 
 @dataclass(frozen=True)

@@ -158,4 +158,6 @@ def reply_plan(phone: str, word: str, inbound_id: str, at: str) -> Plan:
         Source.SMS_STOP if stop else Source.SMS_START,
         f"sms-{inbound_id}",
     )
-    return Plan((Once(f"sms-inbound#{inbound_id}", "sms-inbound", (change, audit), True),))
+    # Every step is safe to repeat (a suppression, a lift, an audit record keyed by the reply),
+    # so act first and mark after: a throttled write retries rather than losing the STOP.
+    return Plan((Once(f"sms-inbound#{inbound_id}", "sms-inbound", (change, audit)),))
