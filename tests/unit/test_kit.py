@@ -6,10 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-    DynamoDBRecordEventName,
-)
 from pydantic import BaseModel
 
 from lifecycle.local.stack import LOCAL_PARAMETERS, LocalContext, LocalStack
@@ -89,15 +85,15 @@ def test_once_a_record_fails_no_later_record_of_the_batch_is_processed(
     composition.use(composition.Ports(CoreSettings.from_env(), ledger=FakeLedger()))
     seen: list[str] = []
 
-    def on_record(record: DynamoDBRecord, stage: kit.Stage[None]) -> Plan:
-        sequence = record.dynamodb.sequence_number if record.dynamodb else ""
+    def on_record(record: kit.StreamRecord, stage: kit.Stage[None]) -> Plan:
+        sequence = record.sequence_number
         seen.append(str(sequence))
         if sequence == "2":
             raise ConnectionError("provider unreachable")
         return EMPTY
 
     unit: kit.Unit[None] = kit.Unit(stage="probe", service="ordered-probe")
-    handler = kit.stream(unit, on_record, events=frozenset({DynamoDBRecordEventName.INSERT}))
+    handler = kit.stream(unit, on_record, events=frozenset({kit.StreamEvent.INSERT}))
 
     # when a batch of four arrives
     response = handler(

@@ -19,14 +19,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-    DynamoDBRecordEventName,
-)
 from pydantic import BaseModel, ValidationError
 
 from lifecycle.messaging.errors import TransientError
@@ -45,6 +43,52 @@ if TYPE_CHECKING:
 S = TypeVar("S")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 LambdaHandler = Callable[[dict[str, Any], "LambdaContext"], Any]
+
+
+class StreamEvent(StrEnum):
+    INSERT = "INSERT"
+    MODIFY = "MODIFY"
+    REMOVE = "REMOVE"
+
+
+class StreamRecord:
+    """One DynamoDB stream record as Lambda delivers it, images as plain Python values.
+    (boto3's deserializer, which a sending function loads anyway; Powertools' data classes
+    would import every event type it knows at cold start.)"""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+        self._stream: dict[str, Any] = raw.get("dynamodb") or {}
+
+    @property
+    def event_name(self) -> str | None:
+        name = self.raw.get("eventName")
+        return str(name) if name else None
+
+    @property
+    def event_id(self) -> str | None:
+        event_id = self.raw.get("eventID")
+        return str(event_id) if event_id else None
+
+    @property
+    def sequence_number(self) -> str | None:
+        sequence = self._stream.get("SequenceNumber")
+        return str(sequence) if sequence else None
+
+    @cached_property
+    def new_image(self) -> dict[str, Any]:
+        return _plain(self._stream.get("NewImage") or {})
+
+    @cached_property
+    def old_image(self) -> dict[str, Any]:
+        return _plain(self._stream.get("OldImage") or {})
+
+
+def _plain(image: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in image.items()}
 
 
 def _no_settings(_: Env) -> None:
@@ -159,7 +203,7 @@ def _metrics(unit: Unit[Any]) -> Metrics:
 
 # ---------------------------------------------------------------------- streams
 def parse_new_image(
-    record: DynamoDBRecord, model: type[ModelT], *, stage: Stage[Any], id_attribute: str
+    record: StreamRecord, model: type[ModelT], *, stage: Stage[Any], id_attribute: str
 ) -> ModelT | None:
     """The record's new image as `model`, or None after recording the rejection reason.
 
@@ -167,35 +211,33 @@ def parse_new_image(
     it is stored in the ledger (key `<stage>#<id>#rejected`) where ops can query it, and the
     batch carries on.
     """
-    stream = record.dynamodb
-    image = stream.new_image if stream is not None else {}
+    image = record.new_image
     try:
         return model.model_validate(image)
     except ValidationError as error:
         raw_id = image.get(id_attribute)
         item_id = raw_id if isinstance(raw_id, str) and raw_id else None
-        sequence = stream.sequence_number if stream is not None else record.event_id
+        sequence = record.sequence_number or record.event_id
         key = f"{stage.unit.stage}#{item_id or f'record-{sequence}'}#rejected"
         stage.reject(key, item_id, describe(error))
         return None
 
 
-def old_image(record: DynamoDBRecord, model: type[ModelT]) -> ModelT | None:
+def old_image(record: StreamRecord, model: type[ModelT]) -> ModelT | None:
     """The record's old image as `model` (MODIFY only); None if absent or unreadable."""
-    stream = record.dynamodb
-    if record.event_name is not DynamoDBRecordEventName.MODIFY or stream is None:
+    if record.event_name != StreamEvent.MODIFY or not record.old_image:
         return None
     try:
-        return model.model_validate(stream.old_image)
+        return model.model_validate(record.old_image)
     except ValidationError:
         return None
 
 
 def stream(
     unit: Unit[S],
-    on_record: Callable[[DynamoDBRecord, Stage[S]], Plan],
+    on_record: Callable[[StreamRecord, Stage[S]], Plan],
     *,
-    events: frozenset[DynamoDBRecordEventName],
+    events: frozenset[StreamEvent],
     effects: Callable[[composition.Ports, S], Effects] | None = None,
 ) -> LambdaHandler:
     """A DynamoDB stream handler with ordered-stream semantics and partial batch failures."""
@@ -207,8 +249,8 @@ def stream(
         stage = _CONTEXTS.get(unit, metrics, effects or _default_effects)
         failed: list[str] = []
         for raw in event.get("Records", []):
-            record = DynamoDBRecord(raw)
-            sequence = record.dynamodb.sequence_number if record.dynamodb else None
+            record = StreamRecord(raw)
+            sequence = record.sequence_number
             if not sequence:
                 # Lambda always sends one; without it no failure could be reported.
                 raise ValueError("stream record without a SequenceNumber")

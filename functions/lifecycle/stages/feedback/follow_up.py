@@ -4,11 +4,6 @@ customer their thank-you page, and every follow-up is retried and, at worst, par
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-    DynamoDBRecordEventName,
-)
-
 from lifecycle.messaging.plan import EMPTY, Plan
 from lifecycle.models import Rating
 from lifecycle.platform import kit
@@ -29,7 +24,7 @@ def effects(ports: Ports, settings: FollowUpSettings) -> Effects:
     return Effects(ports, alerts_topic=settings.complaints_topic_arn)
 
 
-def on_record(record: DynamoDBRecord, stage: kit.Stage[FollowUpSettings]) -> Plan:
+def on_record(record: kit.StreamRecord, stage: kit.Stage[FollowUpSettings]) -> Plan:
     rating = kit.parse_new_image(record, Rating, stage=stage, id_attribute="order_id")
     if rating is None:
         return EMPTY
@@ -55,6 +50,6 @@ def on_record(record: DynamoDBRecord, stage: kit.Stage[FollowUpSettings]) -> Pla
 handler = kit.stream(
     UNIT,
     on_record,
-    events=frozenset({DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY}),
+    events=frozenset({kit.StreamEvent.INSERT, kit.StreamEvent.MODIFY}),
     effects=effects,
 )

@@ -5,11 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-    DynamoDBRecordEventName,
-)
-
 from lifecycle.messaging.plan import EMPTY, Plan
 from lifecycle.models import Order
 from lifecycle.platform import kit
@@ -27,7 +22,7 @@ def effects(ports: Ports, settings: OrderSettings) -> Effects:
     return Effects(ports, schedules=settings.schedules)
 
 
-def on_record(record: DynamoDBRecord, stage: kit.Stage[OrderSettings]) -> Plan:
+def on_record(record: kit.StreamRecord, stage: kit.Stage[OrderSettings]) -> Plan:
     order = kit.parse_new_image(record, Order, stage=stage, id_attribute="order_id")
     if order is None:
         return EMPTY
@@ -44,6 +39,6 @@ def on_record(record: DynamoDBRecord, stage: kit.Stage[OrderSettings]) -> Plan:
 handler = kit.stream(
     UNIT,
     on_record,
-    events=frozenset({DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY}),
+    events=frozenset({kit.StreamEvent.INSERT, kit.StreamEvent.MODIFY}),
     effects=effects,
 )

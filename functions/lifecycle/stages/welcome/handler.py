@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-    DynamoDBRecordEventName,
-)
-
 from lifecycle.messaging.plan import EMPTY, Plan
 from lifecycle.models import Customer
 from lifecycle.platform import kit
@@ -15,7 +10,7 @@ from lifecycle.stages.welcome import journey, messages
 UNIT: kit.Unit[None] = kit.Unit(stage=messages.STAGE, service="welcome", specs=messages.SPECS)
 
 
-def on_record(record: DynamoDBRecord, stage: kit.Stage[None]) -> Plan:
+def on_record(record: kit.StreamRecord, stage: kit.Stage[None]) -> Plan:
     """One stream record: a new customer gets their welcome messages."""
     customer = kit.parse_new_image(record, Customer, stage=stage, id_attribute="customer_id")
     return EMPTY if customer is None else journey.plan(customer)
@@ -23,4 +18,4 @@ def on_record(record: DynamoDBRecord, stage: kit.Stage[None]) -> Plan:
 
 # Entry point named in infra/template.yaml. The event source filters to INSERT; the kit's
 # event filter keeps a widened filter harmless.
-handler = kit.stream(UNIT, on_record, events=frozenset({DynamoDBRecordEventName.INSERT}))
+handler = kit.stream(UNIT, on_record, events=frozenset({kit.StreamEvent.INSERT}))
