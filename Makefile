@@ -6,7 +6,8 @@ SAM_VENV := .venv-sam
 REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo test test-all lint lint-templates typecheck check-infra browser bench clean
+.PHONY: install demo test test-all lint lint-templates typecheck check-infra build package-sizes \
+	browser bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +26,10 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/lifecycle simulate
 
-test: lint typecheck check-infra lint-templates browser
+test: lint typecheck check-infra lint-templates browser build package-sizes
 	$(BIN)/pytest -m "not slow"
 
-test-all: lint typecheck check-infra lint-templates browser
+test-all: lint typecheck check-infra lint-templates browser build package-sizes
 	$(BIN)/pytest
 
 # Browser tests drive Debian's Chromium with Playwright (no browser download). Without root or
@@ -51,8 +52,21 @@ check-infra: install $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam validate --lint --template infra/template.yaml --region $(REGION)
 	$(SAM_VENV)/bin/sam validate --template infra/template.yaml --region $(REGION)
 
-bench: install
-	$(BIN)/lifecycle bench
+# `sam build` without Docker needs the template's runtime, Python 3.13, first on PATH
+# (infra/find-python313.sh finds one or says how to install one). --cached rebuilds only what
+# changed: the dependencies layer only when layers/dependencies/ does.
+build: $(SAM_VENV)/.installed
+	@py313=$$(infra/find-python313.sh) && echo "sam build with $$py313/python3.13" && \
+	PATH="$$py313:$$PATH" $(SAM_VENV)/bin/sam build --template infra/template.yaml \
+		--cached --parallel
+
+# What a deploy uploads, zipped as SAM zips it: fails over 25 MB or on a package that ships
+# what it must not (lifecycle/local/package_sizes.py).
+package-sizes: install build
+	$(BIN)/python -m lifecycle.local.package_sizes
+
+bench: install build
+	@py313=$$(infra/find-python313.sh) && PATH="$$py313:$$PATH" $(BIN)/lifecycle bench
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) out .aws-sam .mypy_cache .ruff_cache .pytest_cache

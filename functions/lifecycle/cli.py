@@ -213,9 +213,12 @@ def _forget(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from lifecycle.local import bench
+    from lifecycle.local import bench, cold_start
+    from lifecycle.local.package_sizes import BUILD_DIR
 
-    bench.run(messages=args.messages, repeats=args.repeats)
+    if not args.deployed_only:
+        bench.run(messages=args.messages, repeats=args.repeats)
+    cold_start.run(build_dir=args.build_dir or BUILD_DIR, repeats=args.repeats)
     return 0
 
 
@@ -310,10 +313,22 @@ def parser() -> argparse.ArgumentParser:
             request.set_defaults(run=_forget)
 
     bench = commands.add_parser(
-        "bench", help="per-message cost of the welcome path with AWS calls stubbed"
+        "bench",
+        help="per-message cost of the welcome path with AWS calls stubbed; cold start and"
+        " package sizes as deployed",
     )
     bench.add_argument("--messages", type=int, default=500, help="customers per run")
     bench.add_argument("--repeats", type=int, default=5, help="runs to take the median of")
+    bench.add_argument(
+        "--build-dir",
+        type=Path,
+        help="sam build output to measure as deployed (default: .aws-sam/build)",
+    )
+    bench.add_argument(
+        "--deployed-only",
+        action="store_true",
+        help="only the figures from the sam build output (imports as deployed, sizes)",
+    )
     bench.set_defaults(run=_bench)
     return root
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import json
 import re
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lifecycle.local import packaging
 from lifecycle.local.stack import LocalStack, load_template
 from lifecycle.platform.settings import CoreSettings
 from tests.conftest import PARAMETERS, ROOT
@@ -267,13 +270,83 @@ def _names(requirements: list[str]) -> set[str]:
     return {re.split(r"[<>=!~\[ ]", r.strip(), maxsplit=1)[0].lower() for r in requirements}
 
 
-def test_lambda_requirements_match_the_project_dependencies() -> None:
-    # boto3 ships with the runtime and Powertools with its public layer; the rest is packaged.
+def _content_dir(logical_id: str) -> Path:
+    return (ROOT / "infra" / RESOURCES[logical_id]["Properties"]["ContentUri"]).resolve()
+
+
+def test_dependencies_layer_holds_the_project_dependencies() -> None:
+    # boto3 ships with the runtime and Powertools with its public layer; the rest is the layer.
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     declared = _names(project["project"]["dependencies"]) - {"boto3", "aws-lambda-powertools"}
-    lines = (ROOT / "functions" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    requirements = _content_dir("DependenciesLayer") / "requirements.txt"
+    lines = requirements.read_text(encoding="utf-8").splitlines()
     packaged = _names([line for line in lines if line.strip() and not line.startswith("#")])
     assert packaged == declared
+
+
+def test_dependencies_layer_is_built_for_the_runtime() -> None:
+    layer = RESOURCES["DependenciesLayer"]
+    function_globals = TEMPLATE["Globals"]["Function"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["CompatibleArchitectures"] == function_globals["Architectures"]
+    assert layer["Properties"]["CompatibleRuntimes"] == [function_globals["Runtime"]]
+    makefile = (_content_dir("DependenciesLayer") / "Makefile").read_text(encoding="utf-8")
+    assert "build-DependenciesLayer:" in makefile
+    for flag in (
+        "--platform manylinux2014_aarch64",
+        "--python-version 3.13",
+        "--implementation cp",
+        "--only-binary=:all:",
+        "--invalidation-mode unchecked-hash",
+    ):
+        assert flag in makefile
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_functions_ship_only_their_code(name: str) -> None:
+    # Without the makefile build, sam would package the whole CodeUri: the local stack,
+    # authoring tools and CLI too (functions/Makefile, lifecycle/local/packaging.py).
+    assert FUNCTIONS[name]["Metadata"] == {"BuildMethod": "makefile"}
+    code_uri = FUNCTIONS[name]["Properties"].get(
+        "CodeUri", TEMPLATE["Globals"]["Function"]["CodeUri"]
+    )
+    code = (ROOT / "infra" / code_uri).resolve()
+    assert re.search(r"^build-%:", (code / "Makefile").read_text(encoding="utf-8"), re.M)
+
+
+def test_function_bytecode_is_for_the_template_runtime() -> None:
+    major, minor = packaging.RUNTIME
+    assert TEMPLATE["Globals"]["Function"]["Runtime"] == f"python{major}.{minor}"
+
+
+def test_layers_in_the_order_lambda_unpacks_them() -> None:
+    # Ours after Powertools': where both hold a package (its layer includes pydantic), the
+    # dependencies layer's version is the one imported.
+    assert TEMPLATE["Globals"]["Function"]["Layers"] == [
+        {"Ref": "PowertoolsLayerArn"},
+        {"Ref": "DependenciesLayer"},
+        {"Ref": "TemplatesLayer"},
+    ]
+
+
+def test_powertools_layer_is_pinned_to_the_version_the_project_uses() -> None:
+    parameter = TEMPLATE["Parameters"]["PowertoolsLayerArn"]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    match = re.fullmatch(
+        r"/aws/service/powertools/python/(\w+)/(python[\d.]+)/(\d+)\.(\d+)\.(\d+)",
+        parameter["Default"],
+    )
+    assert match, parameter["Default"]
+    architecture, runtime_name, major, minor, _ = match.groups()
+    assert [architecture] == TEMPLATE["Globals"]["Function"]["Architectures"]
+    assert runtime_name == TEMPLATE["Globals"]["Function"]["Runtime"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (pin,) = [
+        d for d in project["project"]["dependencies"] if d.startswith("aws-lambda-powertools")
+    ]
+    assert pin == f"aws-lambda-powertools~={major}.{minor}.0"
+    installed = importlib.metadata.version("aws-lambda-powertools").split(".")[:2]
+    assert installed == [major, minor]
 
 
 def test_sample_events_have_the_shape_lambda_delivers() -> None:

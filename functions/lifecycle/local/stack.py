@@ -41,6 +41,8 @@ REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
+# The layer whose content (templates/, copied as is) Lambda unpacks under /opt = TEMPLATES_DIR.
+TEMPLATES_LAYER = "TemplatesLayer"
 
 
 # Stack parameters for local runs: the sample business that templates/_layouts/sample.json
@@ -650,11 +652,12 @@ class LocalStack:
         )
 
     def _layer_dir(self) -> Path:
-        layers = self.resources("AWS::Serverless::LayerVersion")
-        if len(layers) != 1:
-            raise TemplateError("expected exactly one layer (the templates layer)")
-        content = next(iter(layers.values()))["Properties"]["ContentUri"]
-        return (self.template_dir / str(content)).resolve()
+        """Where TEMPLATES_DIR=/opt points locally: the templates layer's folder (the other
+        layers put Python packages under /opt/python, which the local stack takes from .venv)."""
+        layer = self.resources("AWS::Serverless::LayerVersion").get(TEMPLATES_LAYER)
+        if layer is None:
+            raise TemplateError(f"no {TEMPLATES_LAYER} (the layer unpacked as TEMPLATES_DIR=/opt)")
+        return (self.template_dir / str(layer["Properties"]["ContentUri"])).resolve()
 
     @contextmanager
     def environment_of(self, spec: FunctionSpec) -> Iterator[None]:
