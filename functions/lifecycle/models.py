@@ -13,7 +13,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
@@ -24,6 +23,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from lifecycle.phones import e164
 
 
 def _email(value: str) -> str:
@@ -36,22 +37,6 @@ def _email(value: str) -> str:
     except EmailNotValidError:
         raise ValueError("not a valid email address") from None
     return checked.ascii_email or checked.normalized
-
-
-def e164(value: str) -> str:
-    """Accept only a phone number already written in E.164 (`+` country code, digits)."""
-    if not value.startswith("+"):
-        raise ValueError("not an E.164 phone number (must start with + and the country code)")
-    try:
-        parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        raise ValueError("not an E.164 phone number") from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValueError("not a valid phone number")
-    formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    if formatted != value:
-        raise ValueError("not in E.164 form (digits only after the +)")
-    return formatted
 
 
 def _timezone(value: str | None) -> str | None:

@@ -20,7 +20,7 @@ from lifecycle.messaging.catalog import CATALOG
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
 from lifecycle.messaging.message import Channel, Kind
 from lifecycle.messaging.renderer import Renderer
-from lifecycle.models import e164
+from lifecycle.phones import e164
 
 TEST_MARK = "[TEST] "
 TEST_HEADER = "X-Lifecycle-Test"

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lifecycle.models import Customer
+if TYPE_CHECKING:
+    from lifecycle.models import Customer
 
 # Topics a customer can leave one by one (the preference centre lists them in this order).
 TOPICS = ("announcements", "offers", "loyalty", "feedback")

@@ -25,12 +25,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ValidationError
 
 from lifecycle.messaging.errors import TransientError
 from lifecycle.messaging.message import MessageSpec, Outcome
 from lifecycle.messaging.plan import Plan
-from lifecycle.models import Customer, describe
 from lifecycle.observability import logger
 from lifecycle.platform import composition
 from lifecycle.platform.effects import Effects
@@ -39,9 +37,14 @@ from lifecycle.platform.settings import CoreSettings, Env
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from pydantic import BaseModel
+
+    from lifecycle.models import Customer
 
 S = TypeVar("S")
-ModelT = TypeVar("ModelT", bound=BaseModel)
+# pydantic and the data contract load with the first record that needs them: a function that
+# parses no model (SES feedback, say) never pays for them.
+ModelT = TypeVar("ModelT", bound="BaseModel")
 LambdaHandler = Callable[[dict[str, Any], "LambdaContext"], Any]
 
 
@@ -129,6 +132,10 @@ class Stage(Generic[S]):
         """The customer a trigger is about. A missing one is retried (their row may be on its
         way), unless `gone_is_final`: after delivery a missing customer was erased, and
         retrying cannot help. A malformed one is recorded and None."""
+        from pydantic import ValidationError
+
+        from lifecycle.models import Customer, describe
+
         raw = self.ports.customers(customer_id)
         key = f"{self.unit.stage}#{customer_id}#customer"
         if raw is None and gone_is_final:
@@ -211,6 +218,10 @@ def parse_new_image(
     it is stored in the ledger (key `<stage>#<id>#rejected`) where ops can query it, and the
     batch carries on.
     """
+    from pydantic import ValidationError
+
+    from lifecycle.models import describe
+
     image = record.new_image
     try:
         return model.model_validate(image)
@@ -225,6 +236,8 @@ def parse_new_image(
 
 def old_image(record: StreamRecord, model: type[ModelT]) -> ModelT | None:
     """The record's old image as `model` (MODIFY only); None if absent or unreadable."""
+    from pydantic import ValidationError
+
     if record.event_name != StreamEvent.MODIFY or not record.old_image:
         return None
     try:
@@ -294,6 +307,8 @@ def queue(
     @logger.inject_lambda_context
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        from pydantic import ValidationError
+
         stage = _CONTEXTS.get(unit, metrics, effects or _default_effects)
         failed: list[str] = []
         for record in event.get("Records", []):
@@ -335,6 +350,8 @@ def scheduled(
     @logger.inject_lambda_context
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+        from pydantic import ValidationError
+
         stage = _CONTEXTS.get(unit, metrics, effects or _default_effects)
         try:
             payload = model.model_validate(event)

@@ -11,8 +11,8 @@ import json
 from datetime import UTC, datetime
 
 from lifecycle.messaging.plan import EMPTY, Plan
-from lifecycle.models import e164
 from lifecycle.observability import logger
+from lifecycle.phones import e164
 from lifecycle.platform import kit
 from lifecycle.privacy import mask_phone
 from lifecycle.stages.subscribers.notifications import keyword, reply_plan
