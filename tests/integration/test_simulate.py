@@ -30,8 +30,12 @@ def test_thirty_days_print_a_timeline_and_kpis(tmp_path: Path) -> None:
     assert "WelcomeFunction <- CustomersTable stream [{'eventName': ['INSERT']}]" in text
     assert "OrdersFunction <- OrdersTable stream" in text
     assert "order     email SENT     c-1001 Ann  a***@example.com" in text
-    assert "o-1001-01#picked_up" in text  # the status update, by SMS
-    assert "o-1001-01#2026-12-03T09:00:00+00:00" in text  # the pickup reminder, on time
+    assert "o-1001-01 order_picked_up" in text  # the status update, by SMS
+    # the pickup reminder, on time: two hours before the 09:00 pickup on day 2
+    assert (
+        "07:00  order     sms   SENT     c-1001 Ann  +44********56  o-1001-01 pickup_reminder"
+        in text
+    )
     assert "Day   0  Tue 2026-12-01" in text
     assert 'welcome   email SENT     c-1002 Sanne  s***@example.nl "Welkom bij' in text
     assert "welcome   sms   SKIPPED  c-1004 Elif  no consent: sms_transactional" in text
