@@ -31,7 +31,6 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-import boto3
 import time_machine
 from boto3.dynamodb.types import TypeSerializer
 
@@ -40,7 +39,6 @@ from lifecycle.local.schedule import occurrences
 from lifecycle.local.serve import function_url_event
 from lifecycle.local.stack import (
     LOCAL_PARAMETERS,
-    REGION,
     TEMPLATE,
     FunctionSpec,
     Invocation,
@@ -297,7 +295,7 @@ class Simulation:
         tables = self.stack.resources("AWS::DynamoDB::Table")
         if "RatingsTable" not in tables:
             return []
-        client = boto3.client("dynamodb", region_name=REGION)
+        client = self.stack.client("dynamodb")
         return [
             int(item["score"]["N"])
             for page in client.get_paginator("scan").paginate(TableName="RatingsTable")
@@ -309,7 +307,7 @@ class Simulation:
 
     def _apply(self, happening: Happening) -> None:
         data = happening.data
-        table = boto3.client("dynamodb", region_name=REGION)
+        table = self.stack.client("dynamodb")
         if happening.kind == "signup":
             customer = data["customer"]
             item = {k: v for k, v in customer.items() if k in _CUSTOMER_ATTRIBUTES}
@@ -431,7 +429,7 @@ class Simulation:
             self._say(happening.at, f"order     {data['order_id']} {data['status']}")
 
     def _fire_one_time(self, happening: Happening) -> None:
-        scheduler = boto3.client("scheduler", region_name=REGION)
+        scheduler = self.stack.client("scheduler")
         data = happening.data
         try:
             schedule = scheduler.get_schedule(Name=data["name"], GroupName=data["group"])
@@ -475,11 +473,11 @@ class Simulation:
         }
         if not arns:
             return None
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = self.stack.client("sqs")
         queue = str(sqs.create_queue(QueueName="staff-inbox")["QueueUrl"])
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
         for arn in sorted(arns):
-            boto3.client("sns", region_name=REGION).subscribe(
+            self.stack.client("sns").subscribe(
                 TopicArn=arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
             )
         return queue
@@ -487,7 +485,7 @@ class Simulation:
     def _read_staff_inbox(self, at: datetime) -> None:
         if self.staff_inbox is None:
             return
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = self.stack.client("sqs")
         while True:
             got = sqs.receive_message(QueueUrl=self.staff_inbox, MaxNumberOfMessages=10)
             messages = got.get("Messages", [])
@@ -512,7 +510,7 @@ class Simulation:
                 )
 
     def _queue_one_time_schedules(self) -> None:
-        scheduler = boto3.client("scheduler", region_name=REGION)
+        scheduler = self.stack.client("scheduler")
         for listed in scheduler.list_schedules()["Schedules"]:
             group, name = listed.get("GroupName", "default"), listed["Name"]
             detail = scheduler.get_schedule(Name=name, GroupName=group)
@@ -527,7 +525,7 @@ class Simulation:
                 break
 
     def _read_ledger(self, at: datetime) -> None:
-        client = boto3.client("dynamodb", region_name=REGION)
+        client = self.stack.client("dynamodb")
         # Only what changed at this moment: handlers stamp entries with the simulated clock.
         pages = client.get_paginator("scan").paginate(
             TableName="LedgerTable",

@@ -254,6 +254,14 @@ class LocalStack:
     # Where a handler's stdout goes while it runs (in Lambda: its log stream). Powertools prints
     # metrics there (EMF); a local report should not show them.
     stdout: TextIO | None = None
+    # The runner's own clients, made once: it polls streams and queues after every happening.
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the local runner itself (the handlers build their own)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+        return self._clients[service]
 
     @classmethod
     def from_template(cls, parameters: Mapping[str, str], path: Path = TEMPLATE) -> LocalStack:
@@ -436,7 +444,7 @@ class LocalStack:
     def create_queues(self) -> None:
         """Create every queue the template declares, then point them at their dead-letter
         queues (which must exist before a redrive policy can name them)."""
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = self.client("sqs")
         queues = self.resources("AWS::SQS::Queue")
         for logical_id, resource in queues.items():
             props = resource.get("Properties", {})
@@ -678,8 +686,8 @@ class LocalStack:
     # ------------------------------------------------------------------ streams
     def read_stream(self, table_logical_id: str) -> list[dict[str, Any]]:
         """New records of a table's stream since the last read, in Lambda's event shape."""
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        streams = boto3.client("dynamodbstreams", region_name=REGION)
+        dynamodb = self.client("dynamodb")
+        streams = self.client("dynamodbstreams")
         arn = dynamodb.describe_table(TableName=self.table_name(table_logical_id))["Table"][
             "LatestStreamArn"
         ]
@@ -826,7 +834,7 @@ class LocalStack:
     ) -> tuple[list[dict[str, Any]], bool]:
         """One batch: up to BatchSize messages (SQS hands out at most 10 per receive) that
         match the event's filters, in Lambda's record shape."""
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = self.client("sqs")
         url, arn = self.queue_url(source.queue), self.queue_arn(source.queue)
         redrive = self.redrive(source.queue)
         batch: list[dict[str, Any]] = []
@@ -858,13 +866,13 @@ class LocalStack:
         return batch, received
 
     def _visible(self, queue: str) -> int:
-        attributes = boto3.client("sqs", region_name=REGION).get_queue_attributes(
+        attributes = self.client("sqs").get_queue_attributes(
             QueueUrl=self.queue_url(queue), AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"])
 
     def _delete(self, queue: str, records: list[dict[str, Any]]) -> None:
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = self.client("sqs")
         for start in range(0, len(records), 10):
             entries = [
                 {"Id": str(i), "ReceiptHandle": r["receiptHandle"]}
