@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -100,9 +102,20 @@ class Aws:
         return failed
 
 
+# botocore's service models and endpoint rules, read once for the whole run: each test still
+# gets a session (and clients) of its own.
+_MODELS = botocore.loaders.create_loader()
+
+
+def fresh_session() -> None:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _MODELS)
+    boto3.setup_default_session(botocore_session=core)
+
+
 @pytest.fixture
 def aws() -> Iterator[Aws]:
     """Moto with the template's tables, a verified sender domain, fresh clients."""
     with mock_aws():
-        boto3.setup_default_session()
+        fresh_session()
         yield Aws(LocalStack.deployed(PARAMETERS))

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
+import functools
 import importlib
 import json
 import logging
@@ -103,6 +105,14 @@ _CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as data: a fresh copy each call (callers may change it), parsed once per
+    version of the file (the YAML parse costs more than a whole local stack's set-up)."""
+    stat = path.stat()
+    return copy.deepcopy(_parsed(path.resolve(), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         loaded = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     if not isinstance(loaded, dict) or "Resources" not in loaded:
