@@ -14,7 +14,8 @@ import pytest
 
 from lifecycle.local import packaging
 from lifecycle.local.stack import LocalStack, load_template
-from lifecycle.platform.settings import CoreSettings
+from lifecycle.platform import composition
+from lifecycle.platform.settings import CoreSettings, Env
 from tests.conftest import PARAMETERS, ROOT
 
 TEMPLATE = load_template()
@@ -49,6 +50,24 @@ def test_template_environment_satisfies_the_settings(name: str) -> None:
 
     assert settings.customers_table == "CustomersTable"
     assert settings.templates_dir == ROOT / "templates"
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_passes_its_cold_start_checks_with_the_templates_environment(
+    name: str,
+) -> None:
+    # given the function's unit (its stage, its messages, its settings) and its environment
+    params = {**PARAMETERS, "InboundSmsTopicArn": "arn:aws:sns:eu-west-1:1:replies"}
+    spec = LocalStack.from_template(params).function(name)
+    module = importlib.import_module(spec.handler.rpartition(".")[0])
+    unit = module.UNIT
+    core = CoreSettings.from_env(spec.environment)
+
+    # then what its cold start checks holds: templates for its messages, link configuration
+    # for its topic email, and its own settings
+    composition.check_templates(core.templates_dir, unit.specs)
+    composition.check_links(core, unit.service, unit.specs)
+    unit.settings(Env(spec.environment))
 
 
 def test_welcome_listens_to_customer_inserts_only() -> None:
