@@ -113,7 +113,8 @@ class _Work(BaseModel):
 def test_a_queue_batch_reports_only_the_messages_that_failed(environment_of: Any) -> None:
     # given a queue handler for which c-2 fails, and a message that is not work at all
     environment_of("WelcomeFunction")
-    composition.use(composition.Ports(CoreSettings.from_env(), ledger=FakeLedger()))
+    ledger = FakeLedger()
+    composition.use(composition.Ports(CoreSettings.from_env(), ledger=ledger))
     done: list[str] = []
 
     def on_message(work: _Work, stage: kit.Stage[None]) -> Plan:
@@ -134,6 +135,12 @@ def test_a_queue_batch_reports_only_the_messages_that_failed(environment_of: Any
     # and the malformed ones are dropped rather than retried forever
     assert done == ["c-1"]
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}
+    assert ledger.items["probe#message-m-3#rejected"]["reason"] == (
+        "queue message is not _Work: JSONDecodeError"
+    )
+    assert ledger.items["probe#message-m-4#rejected"]["reason"] == (
+        "queue message is not _Work: ValidationError"
+    )
 
 
 def test_a_message_cannot_be_sent_once_by_a_marker_taken_before_it() -> None:

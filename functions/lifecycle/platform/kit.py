@@ -300,7 +300,8 @@ def queue(
     effects: Callable[[composition.Ports, S], Effects] | None = None,
 ) -> LambdaHandler:
     """An SQS handler with partial batch responses. A body that is not a `model` is bad data:
-    logged and dropped (a redelivery could not fix it); any other error returns the message,
+    recorded as rejected and dropped (a redelivery could not fix it); any other error returns
+    the message,
     and after the queue's maxReceiveCount it lands in the dead-letter queue."""
     metrics = _metrics(unit)
 
@@ -316,10 +317,12 @@ def queue(
             try:
                 body = model.model_validate(json.loads(record.get("body") or "null"))
             except (ValidationError, ValueError) as error:
-                stage.count("RecordsRejected")
-                logger.error(
-                    "queue message not understood; dropped",
-                    extra={"message_id": message_id, "error": type(error).__name__},
+                # Bad data: recorded where ops can query it (never the body: it may name
+                # a customer's address), not retried.
+                stage.reject(
+                    f"{unit.stage}#message-{message_id}#rejected",
+                    None,
+                    f"queue message is not {model.__name__}: {type(error).__name__}",
                 )
                 continue
             try:
