@@ -37,6 +37,16 @@ def _no_count(_: str) -> None:
     return None
 
 
+def _log(message: Message) -> dict[str, str]:
+    """What every log line about a message carries (ids only, never an address)."""
+    return {
+        "message_key": message.key,
+        "stage": message.stage,
+        "channel": str(message.channel),
+        "customer_id": message.customer.customer_id,
+    }
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -65,24 +75,13 @@ class Dispatcher:
 
     def dispatch(self, message: Message) -> Outcome:
         """Send one message at most once, or record why it was not sent."""
-        log = {
-            "message_key": message.key,
-            "stage": message.stage,
-            "channel": str(message.channel),
-            "customer_id": message.customer.customer_id,
-        }
+        log = _log(message)
         refusal = self._policy.refusal(message)
         if refusal:
-            self._ledger.record_skip(message, refusal, self._clock())
-            self._count("MessagesSkipped")
-            logger.info("message skipped", extra={**log, "reason": refusal})
-            return self._outcome(message, Status.SKIPPED, reason=refusal)
+            return self.skip(message, refusal)
         cap = message.cap
         if cap is not None and self._caps.take(cap, message.customer.customer_id, self._clock()):
-            self._ledger.record_skip(message, cap.reason, self._clock())
-            self._count("MessagesSkipped")
-            logger.info("message skipped", extra={**log, "reason": cap.reason})
-            return self._outcome(message, Status.SKIPPED, reason=cap.reason)
+            return self.skip(message, cap.reason)
 
         claim = self._ledger.claim(message, self._clock())
         if claim is LedgerState.SENT:
@@ -119,6 +118,14 @@ class Dispatcher:
 
         self._record_sent(claim, provider_id, log)
         return self._outcome(message, Status.SENT, provider_id=provider_id)
+
+    def skip(self, message: Message, reason: str) -> Outcome:
+        """Record that `message` is not sent and why (the contact policy, a cap, or a rule of
+        the stage's, such as a stale order update), count and log it."""
+        self._ledger.record_skip(message, reason, self._clock())
+        self._count("MessagesSkipped")
+        logger.info("message skipped", extra={**_log(message), "reason": reason})
+        return self._outcome(message, Status.SKIPPED, reason=reason)
 
     def _record_sent(self, claim: Claim, provider_id: str, log: dict[str, str]) -> None:
         self._count("MessagesSent")

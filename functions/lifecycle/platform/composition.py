@@ -263,18 +263,14 @@ _installed: Ports | None = None
 _resets: list[Callable[[], None]] = []
 
 
-def ports_for_function(count: Counter = _no_count) -> Ports:
-    """The ports a function builds at its cold start, from its own environment (or the ports
-    a test installed with `use`). One function per process in Lambda; the local stack runs
-    several in one process, each with its own environment, so each builds its own."""
+def ports(count: Counter = _no_count) -> Ports:
+    """Ports from the current environment (or the ports a test installed with `use`): what a
+    function builds at its cold start, and what tools use. One function per process in Lambda;
+    the local stack runs several in one process, each with its own environment, so each
+    builds its own."""
     if _installed is not None:
         return _installed
     return Ports(CoreSettings.from_env(), count=count)
-
-
-def ports() -> Ports:
-    """Ports from the current environment, for tools and tests (`lifecycle export`, say)."""
-    return _installed if _installed is not None else Ports(CoreSettings.from_env())
 
 
 def use(replacement: Ports | None) -> None:

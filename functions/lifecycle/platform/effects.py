@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from lifecycle.messaging.message import Message, MessageSpec, Outcome, Status
+from lifecycle.messaging.message import Message, MessageSpec, Outcome
 from lifecycle.messaging.plan import (
     Advance,
     Alert,
@@ -146,20 +146,7 @@ class Effects:
             return []
         if later is None:
             return [self._send(message)]
-        reason = f"stale: order already {later}"
-        self._ports.ledger.record_skip(message, reason, _now())
-        self._ports.count("MessagesSkipped")
-        logger.info("stale order update", extra={"message_key": message.key})
-        return [
-            Outcome(
-                message.key,
-                message.stage,
-                message.channel,
-                message.customer.customer_id,
-                Status.SKIPPED,
-                reason,
-            )
-        ]
+        return [self._ports.dispatcher.skip(message, f"stale: order already {later}")]
 
     def _put_schedule(self, step: Schedule) -> None:
         from lifecycle.adapters.scheduler import Target

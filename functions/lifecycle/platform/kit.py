@@ -88,10 +88,9 @@ class StreamRecord:
 
 
 def _plain(image: dict[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeDeserializer
+    from lifecycle.adapters.dynamo import plain
 
-    deserializer = TypeDeserializer()
-    return {name: deserializer.deserialize(value) for name, value in image.items()}
+    return plain(image)
 
 
 def _no_settings(_: Env) -> None:
@@ -168,14 +167,15 @@ class _Contexts:
         self._built: dict[str, Stage[Any]] = {}
         composition.on_reset(self._built.clear)
 
-    def get(self, unit: Unit[S], metrics: Metrics, effects: Callable[..., Effects]) -> Stage[S]:
+    def get(self, unit: Unit[S], effects: Callable[..., Effects]) -> Stage[S]:
         found = self._built.get(unit.service)
         if found is None:
+            metrics = _metrics(unit)
 
             def count(name: str) -> None:
                 metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
-            ports = composition.ports_for_function(count)
+            ports = composition.ports(count)
             composition.check_templates(ports.core.templates_dir, unit.specs)
             composition.check_links(ports.core, unit.service, unit.specs)
             settings = unit.settings(Env())
@@ -192,7 +192,7 @@ _CONTEXTS = _Contexts()
 
 def context(unit: Unit[S], effects: Callable[..., Effects] | None = None) -> Stage[S]:
     """The unit's context in this process (for tests and tools that drive a stage)."""
-    return _CONTEXTS.get(unit, _metrics(unit), effects or _default_effects)
+    return _CONTEXTS.get(unit, effects or _default_effects)
 
 
 def _default_effects(ports: composition.Ports, _: object) -> Effects:
@@ -206,6 +206,26 @@ def _metrics(unit: Unit[Any]) -> Metrics:
     if unit.service not in _METRICS:
         _METRICS[unit.service] = Metrics(namespace="Lifecycle", service=unit.service)
     return _METRICS[unit.service]
+
+
+R = TypeVar("R")
+
+
+def _entry(
+    unit: Unit[S],
+    effects: Callable[[composition.Ports, S], Effects] | None,
+    body: Callable[[dict[str, Any], Stage[S]], R],
+) -> Callable[[dict[str, Any], LambdaContext], R]:
+    """The Lambda entry point every trigger kind shares: structured logs with the request's
+    context, metrics flushed at the end, and the unit's context (built at the cold start)."""
+    metrics = _metrics(unit)
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> R:
+        return body(event, _CONTEXTS.get(unit, effects or _default_effects))
+
+    return handler
 
 
 # ---------------------------------------------------------------------- streams
@@ -254,12 +274,8 @@ def stream(
     effects: Callable[[composition.Ports, S], Effects] | None = None,
 ) -> LambdaHandler:
     """A DynamoDB stream handler with ordered-stream semantics and partial batch failures."""
-    metrics = _metrics(unit)
 
-    @logger.inject_lambda_context
-    @metrics.log_metrics
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        stage = _CONTEXTS.get(unit, metrics, effects or _default_effects)
+    def batch(event: dict[str, Any], stage: Stage[S]) -> dict[str, Any]:
         failed: list[str] = []
         for raw in event.get("Records", []):
             record = StreamRecord(raw)
@@ -267,12 +283,11 @@ def stream(
             if not sequence:
                 # Lambda always sends one; without it no failure could be reported.
                 raise ValueError("stream record without a SequenceNumber")
-            identifier = sequence
             if failed:
                 # Lambda redelivers from the first failed record: a later one processed now
                 # could overtake it (a newer order status moving progress past an update
                 # that has not gone out yet).
-                failed.append(identifier)
+                failed.append(sequence)
                 continue
             if record.event_name not in events:
                 continue
@@ -283,12 +298,12 @@ def stream(
                     "record failed; it and the rest of the batch come back",
                     extra={"event_id": record.event_id, "error": type(error).__name__},
                 )
-                failed.append(identifier)
+                failed.append(sequence)
         if failed:
             logger.info("batch partly failed", extra={"failed": len(failed)})
         return {"batchItemFailures": [{"itemIdentifier": item} for item in failed]}
 
-    return handler
+    return _entry(unit, effects, batch)
 
 
 # ---------------------------------------------------------------------- queues
@@ -301,16 +316,11 @@ def queue(
 ) -> LambdaHandler:
     """An SQS handler with partial batch responses. A body that is not a `model` is bad data:
     recorded as rejected and dropped (a redelivery could not fix it); any other error returns
-    the message,
-    and after the queue's maxReceiveCount it lands in the dead-letter queue."""
-    metrics = _metrics(unit)
+    the message, and after the queue's maxReceiveCount it lands in the dead-letter queue."""
 
-    @logger.inject_lambda_context
-    @metrics.log_metrics
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def batch(event: dict[str, Any], stage: Stage[S]) -> dict[str, Any]:
         from pydantic import ValidationError
 
-        stage = _CONTEXTS.get(unit, metrics, effects or _default_effects)
         failed: list[str] = []
         for record in event.get("Records", []):
             message_id = str(record.get("messageId", ""))
@@ -335,7 +345,7 @@ def queue(
                 failed.append(message_id)
         return {"batchItemFailures": [{"itemIdentifier": item} for item in failed]}
 
-    return handler
+    return _entry(unit, effects, batch)
 
 
 # ---------------------------------------------------------------------- schedules
@@ -348,14 +358,10 @@ def scheduled(
 ) -> LambdaHandler:
     """A scheduled invocation. Errors propagate: Scheduler retries, then parks the invocation
     in the schedule's dead-letter queue. A payload that is not a `model` sends nothing."""
-    metrics = _metrics(unit)
 
-    @logger.inject_lambda_context
-    @metrics.log_metrics
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    def invocation(event: dict[str, Any], stage: Stage[S]) -> dict[str, str]:
         from pydantic import ValidationError
 
-        stage = _CONTEXTS.get(unit, metrics, effects or _default_effects)
         try:
             payload = model.model_validate(event)
         except ValidationError:
@@ -374,7 +380,7 @@ def scheduled(
         last = outcomes[-1]
         return {"status": str(last.status), "reason": last.reason or ""}
 
-    return handler
+    return _entry(unit, effects, invocation)
 
 
 # ---------------------------------------------------------------------- notifications
@@ -386,12 +392,8 @@ def notifications(
 ) -> LambdaHandler:
     """SNS records, one plan each. Errors propagate, so Lambda retries the asynchronous
     invocation and then parks it in the function's dead-letter queue."""
-    metrics = _metrics(unit)
 
-    @logger.inject_lambda_context
-    @metrics.log_metrics
-    def handler(event: dict[str, Any], context: LambdaContext) -> None:
-        stage = _CONTEXTS.get(unit, metrics, effects or _default_effects)
+    def records(event: dict[str, Any], stage: Stage[S]) -> None:
         for record in event.get("Records", []):
             try:
                 message = str(record["Sns"]["Message"])
@@ -400,7 +402,7 @@ def notifications(
                 continue
             stage.run(on_notification(message, stage))
 
-    return handler
+    return _entry(unit, effects, records)
 
 
 # ---------------------------------------------------------------------- HTTP
