@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
-from lifecycle.messaging.ledger import Claim, LedgerState
+from lifecycle.messaging.ledger import Claim, Held, LedgerState
 from lifecycle.messaging.message import Business, Cap, Channel, Message
 from lifecycle.messaging.preferences import Change, Preferences, Source
+from lifecycle.messaging.timing import Budget
 from lifecycle.models import Customer
 
 BUSINESS = Business(
@@ -38,13 +39,22 @@ def customer(**overrides: Any) -> Customer:
 @dataclass
 class FakeLedger:
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lease: timedelta = timedelta(seconds=45)
 
-    def claim(self, message: Message, now: datetime) -> Claim | LedgerState:
+    def claim(self, message: Message, now: datetime) -> Claim | Held | LedgerState:
         item = self.items.get(message.key)
-        if item and item["status"] in ("sent", "claimed"):
-            return LedgerState(item["status"])
+        if item and item["status"] == "sent":
+            return LedgerState.SENT
+        if item and item["status"] == "claimed":
+            lease: datetime | None = item.get("lease_until")
+            if lease is None or lease >= now:
+                return Held(lease)
         token = uuid.uuid4().hex
-        self.items[message.key] = {"status": "claimed", "token": token}
+        self.items[message.key] = {
+            "status": "claimed",
+            "token": token,
+            "lease_until": now + self.lease,
+        }
         return Claim(message.key, token)
 
     def mark_sent(self, claim: Claim, provider_id: str, now: datetime) -> None:
@@ -54,7 +64,7 @@ class FakeLedger:
         self.items[claim.key] = {"status": "failed", "reason": reason}
 
     def mark_uncertain(self, claim: Claim, reason: str, now: datetime) -> None:
-        self.items[claim.key] = {"status": "claimed", "reason": reason}
+        self.items[claim.key] = {**self.items[claim.key], "reason": reason}
 
     def release(self, claim: Claim) -> None:
         self.items.pop(claim.key, None)
@@ -153,3 +163,25 @@ class FakeLinks:
 
 def now() -> datetime:
     return datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+class VirtualTime:
+    """A clock that moves only when something sleeps: leases and time budgets in tests."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.start = start or now()
+        self.elapsed = 0.0
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.elapsed)
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.elapsed += seconds
+
+    def budget(self) -> Budget:
+        return Budget(clock=self.now, monotonic=self.monotonic, sleep=self.sleep)

@@ -16,7 +16,7 @@ from lifecycle.adapters.sns import SnsSmsSender
 from lifecycle.adapters.suppressions import DynamoSuppressions
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
 from lifecycle.messaging.errors import PermanentError, TransientError
-from lifecycle.messaging.ledger import Claim, LedgerState
+from lifecycle.messaging.ledger import Claim, Held, LedgerState
 from lifecycle.messaging.message import Channel, Message
 from lifecycle.messaging.preferences import Action, Change, Source
 from lifecycle.stages.welcome.messages import WELCOME
@@ -155,7 +155,7 @@ def test_ledger_claim_is_exclusive_until_the_lease_expires(aws: Aws) -> None:
 
     first = ledger.claim(_message(), now())
     assert isinstance(first, Claim)
-    assert ledger.claim(_message(), now() + timedelta(seconds=30)) is LedgerState.CLAIMED
+    assert isinstance(ledger.claim(_message(), now() + timedelta(seconds=30)), Held)
 
     # the first sender died: after the lease another takes over, and the dead one's late
     # mark cannot overwrite the new claim

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from lifecycle.messaging.dispatcher import Dispatcher
 from lifecycle.messaging.errors import PermanentError, TransientError
+from lifecycle.messaging.ledger import Claim
 from lifecycle.messaging.message import Cap, Channel, Kind, Message, MessageSpec, Status
 from lifecycle.messaging.policy import ContactPolicy
 from lifecycle.messaging.preferences import Preferences
@@ -25,8 +26,8 @@ from tests.fakes import (
     FakeSms,
     FakeSmsOptOuts,
     FakeSuppressions,
+    VirtualTime,
     customer,
-    now,
 )
 
 
@@ -40,6 +41,7 @@ class World:
         self.email = FakeEmail()
         self.sms = FakeSms()
         self.counted: list[str] = []
+        self.time = VirtualTime()
         self.dispatcher = Dispatcher(
             policy=ContactPolicy(self.suppressions, self.preferences, self.sms_opt_outs),
             ledger=self.ledger,
@@ -49,15 +51,20 @@ class World:
             sms=self.sms,
             business=BUSINESS,
             unsubscribe_links=links,
-            clock=now,
+            budget=self.time.budget(),
             count=self.counted.append,
         )
 
 
 def spec(
-    kind: Kind = Kind.SERVICE, topic: str | None = None, stage: str = "welcome"
+    kind: Kind = Kind.SERVICE,
+    topic: str | None = None,
+    stage: str = "welcome",
+    *,
+    fallback: bool = False,
 ) -> MessageSpec:
-    """A message on the welcome templates, of any kind and topic."""
+    """A message on the welcome templates, of any kind and topic (by default without the
+    other channel to fall back on, so policy decisions show as they are)."""
     return MessageSpec(
         template="welcome",
         stage=stage,
@@ -66,6 +73,7 @@ def spec(
         variables=frozenset({"first_name"}),
         topic=topic,
         sms_segments=2,
+        fallback=fallback,
     )
 
 
@@ -368,3 +376,145 @@ def test_a_capped_message_that_did_not_go_out_gives_the_cap_back() -> None:
     world.email.error = None
 
     assert world.dispatcher.dispatch(capped("o-2")).status is Status.SENT
+
+
+# ---------------------------------------------------------------- nothing doubled, nothing lost
+def _flaky_mark(world: World, failures: int) -> list[str]:
+    """Make the first `failures` "sent" marks fail; returns the log of attempts."""
+    attempts: list[str] = []
+    real = world.ledger.mark_sent
+
+    def mark(claim: Claim, provider_id: str, at: datetime) -> None:
+        attempts.append(claim.key)
+        if len(attempts) <= failures:
+            raise RuntimeError("DynamoDB throttled")
+        real(claim, provider_id, at)
+
+    world.ledger.mark_sent = mark  # type: ignore[method-assign]
+    return attempts
+
+
+def test_a_lost_sent_mark_is_retried_until_it_is_written() -> None:
+    world = World()
+    attempts = _flaky_mark(world, failures=4)
+
+    outcome = world.dispatcher.dispatch(message())
+
+    assert outcome.status is Status.SENT
+    assert len(attempts) == 5
+    assert world.ledger.items["welcome#c-1#email"]["status"] == "sent"
+    assert world.time.slept == [0.05, 0.1, 0.2, 0.4]  # backing off, on the budget's clock
+    # so a redelivery of the record finds it sent and sends nothing
+    assert world.dispatcher.dispatch(message()).status is Status.DUPLICATE
+    assert len(world.email.sent) == 1
+
+
+def test_a_mark_lost_for_the_whole_budget_is_remembered_and_a_redelivery_marks_it() -> None:
+    world = World()
+    attempts = _flaky_mark(world, failures=10_000)
+
+    first = world.dispatcher.dispatch(message())
+
+    assert first.status is Status.SENT
+    assert world.time.elapsed <= 30  # never past the invocation's budget
+    assert world.counted == ["MessagesSent", "MessagesSentUnmarked"]
+    tried = len(attempts)
+    # the table comes back; the record is redelivered to the same process after the lease
+    world.time.sleep(120)
+    world.ledger.mark_sent = FakeLedger.mark_sent.__get__(world.ledger)  # type: ignore[method-assign]
+    world.dispatcher._budget.start(30)
+
+    again = world.dispatcher.dispatch(message())
+
+    assert again.status is Status.DUPLICATE
+    assert len(world.email.sent) == 1
+    assert world.ledger.items["welcome#c-1#email"]["status"] == "sent"
+    assert tried > 5
+
+
+def test_a_claim_in_doubt_is_waited_out_within_the_budget_then_decided() -> None:
+    world = World()
+    world.email.error = TransientError("SES ReadTimeoutError", ambiguous=True)
+    with pytest.raises(TransientError):
+        world.dispatcher.dispatch(message())
+    world.email.error = None
+    world.time.sleep(5)
+    world.dispatcher._budget.start(120)  # a redelivery with time for the lease (45 s)
+
+    outcome = world.dispatcher.dispatch(message())
+
+    assert outcome.status is Status.SENT
+    assert world.time.slept[-1] == pytest.approx(41)  # the rest of the lease, and a second
+    assert len(world.email.sent) == 1
+
+
+def test_a_claim_whose_lease_outlasts_the_budget_comes_back_later_without_waiting() -> None:
+    world = World()
+    world.ledger.items["welcome#c-1#email"] = {
+        "status": "claimed",
+        "token": "other",
+        "lease_until": world.time.now() + timedelta(seconds=45),
+    }
+    world.dispatcher._budget.start(40)
+
+    with pytest.raises(TransientError, match="until its lease runs out"):
+        world.dispatcher.dispatch(message())
+
+    assert world.time.slept == []
+    assert world.email.sent == []
+
+
+# ---------------------------------------------------------------- the channel a customer can get
+def _order_message(who: Customer, channel: Channel = Channel.SMS) -> Message:
+    return spec(Kind.TRANSACTIONAL, stage="order", fallback=True).message(
+        "order#o-1#picked_up", who, channel, {"first_name": who.first_name}
+    )
+
+
+def test_an_update_refused_by_sms_goes_by_email_and_says_why() -> None:
+    world = World()
+    no_sms = customer(consent={})
+
+    outcome = world.dispatcher.dispatch(_order_message(no_sms))
+
+    assert outcome.status is Status.SENT
+    assert outcome.channel is Channel.EMAIL
+    assert outcome.reason == "sms refused: no consent: sms_transactional"
+    assert len(world.email.sent) == 1
+    assert world.sms.sent == []
+
+
+def test_an_update_to_a_bounced_address_goes_by_sms_when_the_customer_consented() -> None:
+    world = World()
+    world.suppressions.entries[(Channel.EMAIL, "ann@example.com")] = "bounce"
+
+    outcome = world.dispatcher.dispatch(_order_message(customer(), Channel.EMAIL))
+
+    assert (outcome.status, outcome.channel) == (Status.SENT, Channel.SMS)
+    assert outcome.reason == "email refused: suppressed: bounce"
+    assert len(world.sms.sent) == 1
+
+
+def test_with_no_channel_allowed_the_skip_names_every_refusal() -> None:
+    world = World()
+    world.suppressions.entries[(Channel.EMAIL, "ann@example.com")] = "bounce"
+
+    outcome = world.dispatcher.dispatch(_order_message(customer(consent={}), Channel.EMAIL))
+
+    assert outcome.status is Status.SKIPPED
+    assert outcome.reason == "suppressed: bounce; sms: no consent: sms_transactional"
+    assert world.email.sent == []
+    assert world.sms.sent == []
+
+
+def test_marketing_and_per_channel_messages_never_change_channel() -> None:
+    world = World(links=FakeLinks())
+    no_sms = customer(consent={"email_marketing": True})
+    marketing = spec(Kind.MARKETING, "offers", fallback=True).message(
+        "offer#c-1", no_sms, Channel.SMS, {"first_name": "Ann"}
+    )
+    welcome = spec().message("welcome#c-1#sms", no_sms, Channel.SMS, {"first_name": "Ann"})
+
+    assert world.dispatcher.dispatch(marketing).status is Status.SKIPPED
+    assert world.dispatcher.dispatch(welcome).status is Status.SKIPPED
+    assert world.email.sent == []

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from lifecycle.adapters.dynamo import conditional, epoch, is_condition_failure
-from lifecycle.messaging.ledger import Claim, LedgerState, RecordType
+from lifecycle.messaging.ledger import Claim, Held, LedgerState, RecordType
 from lifecycle.messaging.message import Cap, Message
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ def _about(message: Message) -> dict[str, Any]:
         "order_id": message.order_id,
         "campaign": message.campaign,
         "sequence": message.sequence,
+        "fallback": message.fallback,
     }
     values.update({name: {"S": value} for name, value in optional.items() if value})
     return values
@@ -75,19 +76,21 @@ class DynamoLedger(_Table):
         super().__init__(client, table, retention_days)
         self._lease = timedelta(seconds=lease_seconds)
 
-    def claim(self, message: Message, now: datetime) -> Claim | LedgerState:
+    def claim(self, message: Message, now: datetime) -> Claim | Held | LedgerState:
         """Conditional write: only an unsent key with no live claim can be taken."""
         token = uuid.uuid4().hex
         about = _about(message)
         names = {f"#{name}": name for name in about}
         sets = ", ".join(f"#{name} = :{name}" for name in about)
+        # A claim on the first channel after one on another leaves no stale fallback behind.
+        stale = "" if message.fallback else ", fallback"
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"message_key": {"S": message.key}},
                 UpdateExpression=(
                     f"SET #status = :claimed, claim_token = :token, lease_until = :lease, {sets}, "
-                    "updated_at = :now, expires_at = :expires REMOVE reason, problem "
+                    f"updated_at = :now, expires_at = :expires REMOVE reason, problem{stale} "
                     "ADD attempts :one"
                 ),
                 ConditionExpression=(
@@ -114,8 +117,10 @@ class DynamoLedger(_Table):
             held: dict[str, Any] = cast(dict[str, Any], error.response).get("Item") or {}
             if not held:
                 held = self._item(message.key) or {}
-            status = held.get("status", {}).get("S")
-            return LedgerState.SENT if status == LedgerState.SENT else LedgerState.CLAIMED
+            if held.get("status", {}).get("S") == LedgerState.SENT:
+                return LedgerState.SENT
+            lease = held.get("lease_until", {}).get("N")
+            return Held(datetime.fromtimestamp(int(lease), UTC) if lease else None)
         return Claim(key=message.key, token=token)
 
     def mark_sent(self, claim: Claim, provider_id: str, now: datetime) -> None:

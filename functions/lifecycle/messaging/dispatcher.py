@@ -1,16 +1,24 @@
 """The dispatcher: the one path every message takes, whatever the stage.
 
-    contact policy -> frequency cap -> claim in the ledger -> render -> channel adapter -> mark sent
+    contact policy (-> the other channel) -> frequency cap -> claim in the ledger -> render
+    -> channel adapter -> mark sent
 
 Permanent problems (no consent, suppressed, broken template, rejected address) are recorded in
-the ledger with their reason and returned as an Outcome. Transient ones release the claim and
-propagate, so the trigger redelivers the record.
+the ledger with their reason and returned as an Outcome. Transient ones release the claim (or,
+when the provider may have taken the message, keep it for its lease) and propagate, so the
+trigger redelivers the record.
+
+What the provider accepted is never sent again by a redelivery: the "sent" mark is retried for
+as long as the invocation's budget lasts, and a mark that still could not be written is kept in
+the process, so a redelivery to the same process marks it instead of sending it. Only a
+process that dies between the provider's acceptance and the mark (or a table unreachable for
+the whole budget, followed by a cold start) can leave a key that a later retry sends again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from lifecycle.messaging.channels import (
     EmailSender,
@@ -20,17 +28,17 @@ from lifecycle.messaging.channels import (
     UnsubscribeLinks,
 )
 from lifecycle.messaging.errors import PermanentError, TransientError
-from lifecycle.messaging.ledger import CapStore, Claim, Ledger, LedgerState
+from lifecycle.messaging.ledger import CapStore, Claim, Held, Ledger, LedgerState
 from lifecycle.messaging.message import Business, Channel, Kind, Message, Outcome, Status
 from lifecycle.messaging.policy import ContactPolicy, address_of
 from lifecycle.messaging.renderer import Renderer
+from lifecycle.messaging.timing import SEND_SECONDS, Budget
 from lifecycle.observability import logger
 
 Counter = Callable[[str], None]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+# Pauses between attempts to write a lost "sent" mark (seconds, doubling up to the last).
+MARK_PAUSE_FIRST = 0.05
+MARK_PAUSE_MOST = 2.0
 
 
 def _no_count(_: str) -> None:
@@ -59,7 +67,7 @@ class Dispatcher:
         sms: SmsSender,
         business: Business,
         unsubscribe_links: UnsubscribeLinks | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        budget: Budget | None = None,
         count: Counter = _no_count,
     ) -> None:
         self._policy = policy
@@ -70,29 +78,30 @@ class Dispatcher:
         self._sms = sms
         self._business = business
         self._links = unsubscribe_links
-        self._clock = clock
+        self._budget = budget or Budget()
         self._count = count
+        # Sent, but the mark could not be written within the budget: key -> (claim, provider id).
+        self._unmarked: dict[str, tuple[Claim, str]] = {}
+
+    def _clock(self) -> datetime:
+        return self._budget.now()
 
     def dispatch(self, message: Message) -> Outcome:
         """Send one message at most once, or record why it was not sent."""
-        log = _log(message)
         refusal = self._policy.refusal(message)
         if refusal:
-            return self.skip(message, refusal)
+            other = self._other_channel(message, refusal)
+            if isinstance(other, str):
+                return self.skip(message, other)
+            message = other
+        log = _log(message)
         cap = message.cap
         if cap is not None and self._caps.take(cap, message.customer.customer_id, self._clock()):
             return self.skip(message, cap.reason)
 
-        claim = self._ledger.claim(message, self._clock())
-        if claim is LedgerState.SENT:
-            self._count("MessagesDuplicate")
-            logger.info("message already sent", extra=log)
-            return self._outcome(message, Status.DUPLICATE, reason="already sent")
-        if not isinstance(claim, Claim):
-            # Another sender holds a live claim (or died holding it): come back after its lease.
-            self._count("MessagesRetried")
-            logger.warning("message claimed by another sender", extra=log)
-            raise TransientError(f"{message.key} is claimed by another sender")
+        claim = self._claim(message, log)
+        if isinstance(claim, Outcome):
+            return claim
 
         try:
             provider_id = self._deliver(message)
@@ -116,8 +125,10 @@ class Dispatcher:
             logger.warning("message will be retried", extra={**log, "reason": reason})
             raise
 
-        self._record_sent(claim, provider_id, log)
-        return self._outcome(message, Status.SENT, provider_id=provider_id)
+        self._count("MessagesSent")
+        if self._mark_sent(claim, provider_id, log):
+            logger.info("message sent", extra={**log, "provider_id": provider_id})
+        return self._outcome(message, Status.SENT, reason=message.fallback, provider_id=provider_id)
 
     def skip(self, message: Message, reason: str) -> Outcome:
         """Record that `message` is not sent and why (the contact policy, a cap, or a rule of
@@ -127,19 +138,85 @@ class Dispatcher:
         logger.info("message skipped", extra={**_log(message), "reason": reason})
         return self._outcome(message, Status.SKIPPED, reason=reason)
 
-    def _record_sent(self, claim: Claim, provider_id: str, log: dict[str, str]) -> None:
-        self._count("MessagesSent")
-        try:
-            self._ledger.mark_sent(claim, provider_id, self._clock())
-        except Exception:
-            # The provider accepted the message: failing the record now would send it again.
-            # The key stays claimed; ops can find it by the log line and the metric.
-            self._count("MessagesSentUnmarked")
-            logger.exception(
-                "message sent but not marked", extra={**log, "provider_id": provider_id}
-            )
-            return
-        logger.info("message sent", extra={**log, "provider_id": provider_id})
+    def _other_channel(self, message: Message, refusal: str) -> Message | str:
+        """A service or transactional message the policy refuses on its channel goes by
+        another channel of its spec that the policy allows (same key: it is one message);
+        otherwise the reasons it goes by none, to record. Marketing never changes channel:
+        its consent is given per channel."""
+        if message.kind is Kind.MARKETING or not message.spec.fallback:
+            return refusal
+        reasons = [refusal]
+        for channel in message.spec.channels:
+            if channel is message.channel:
+                continue
+            other = message.by(channel, fallback=f"{message.channel} refused: {refusal}")
+            refused = self._policy.refusal(other)
+            if refused is None:
+                return other
+            reasons.append(f"{channel}: {refused}")
+        return "; ".join(reasons)
+
+    def _claim(self, message: Message, log: dict[str, str]) -> Claim | Outcome:
+        """Take the message's key. A key already sent is a duplicate. A key a live claim holds
+        (another sender, or a send in doubt) is waited out here when its lease ends within the
+        budget, so the retry that decides comes from this invocation and the record is never
+        parked before the lease let anyone decide; otherwise the record comes back later."""
+        unmarked = self._unmarked.pop(message.key, None)
+        if unmarked is not None:
+            # This process sent it and could not mark it: mark it now (it stays remembered if
+            # the table still refuses), never send it again.
+            self._mark_sent(*unmarked, log)
+            return self._duplicate(message, log)
+        waited = False
+        while True:
+            taken = self._ledger.claim(message, self._clock())
+            if isinstance(taken, Claim):
+                return taken
+            if taken is LedgerState.SENT:
+                return self._duplicate(message, log)
+            assert isinstance(taken, Held)
+            wait = self._until(taken)
+            if waited or wait is None or not self._budget.allows(wait + SEND_SECONDS):
+                self._count("MessagesRetried")
+                logger.warning("message claimed by another sender", extra=log)
+                raise TransientError(
+                    f"{message.key} is claimed by another sender (or a send in doubt) "
+                    "until its lease runs out"
+                )
+            logger.info("waiting out the lease of a claim", extra={**log, "seconds": wait})
+            self._budget.wait(wait)
+            waited = True
+
+    def _until(self, held: Held) -> float | None:
+        """Seconds until the held lease can be taken over (leases are whole seconds)."""
+        if held.lease_until is None:
+            return None
+        return max((held.lease_until - self._clock()).total_seconds(), 0.0) + 1.0
+
+    def _duplicate(self, message: Message, log: dict[str, str]) -> Outcome:
+        self._count("MessagesDuplicate")
+        logger.info("message already sent", extra=log)
+        return self._outcome(message, Status.DUPLICATE, reason="already sent")
+
+    def _mark_sent(self, claim: Claim, provider_id: str, log: dict[str, str]) -> bool:
+        """Write the "sent" mark, retrying while the budget lasts: the provider accepted the
+        message, so failing the record now would send it again."""
+        pause = MARK_PAUSE_FIRST
+        while True:
+            try:
+                self._ledger.mark_sent(claim, provider_id, self._clock())
+                return True
+            except Exception as error:
+                if not self._budget.allows(pause):
+                    self._unmarked[claim.key] = (claim, provider_id)
+                    self._count("MessagesSentUnmarked")
+                    logger.error(
+                        "message sent but not marked",
+                        extra={**log, "provider_id": provider_id, "error": type(error).__name__},
+                    )
+                    return False
+                self._budget.wait(pause)
+                pause = min(pause * 2, MARK_PAUSE_MOST)
 
     def _deliver(self, message: Message) -> str:
         address = address_of(message)

@@ -44,9 +44,17 @@ class Claim:
     token: str
 
 
+@dataclass(frozen=True)
+class Held:
+    """A live claim holds the key (another sender, or a send in doubt) until `lease_until`."""
+
+    lease_until: datetime | None
+
+
 class Ledger(Protocol):
-    def claim(self, message: Message, now: datetime) -> Claim | LedgerState:
-        """Take the key; or say why not: SENT (done before) or CLAIMED (a live claim holds it)."""
+    def claim(self, message: Message, now: datetime) -> Claim | Held | LedgerState:
+        """Take the key; or say why not: `LedgerState.SENT` (done before) or `Held` (a live
+        claim holds it, until when)."""
         ...
 
     def mark_sent(self, claim: Claim, provider_id: str, now: datetime) -> None:

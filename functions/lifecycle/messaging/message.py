@@ -9,7 +9,7 @@ headers), and a message cannot name a template it does not have.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -79,6 +79,9 @@ class MessageSpec:
     variables: frozenset[str]  # what the journey puts in the context
     topic: str | None = None  # marketing messages belong to a topic
     sms_segments: int = 1  # most SMS segments one message may take (each is billed)
+    # A service or transactional message the contact policy refuses on its channel goes by
+    # another of its channels. False where a journey sends one message per channel already.
+    fallback: bool = True
 
     def __post_init__(self) -> None:
         if self.kind is Kind.MARKETING and self.topic is None:
@@ -152,6 +155,13 @@ class Message:
     order_id: str | None = None
     campaign: str | None = None
     sequence: str | None = None
+    fallback: str | None = None  # why it goes by this channel and not its first one
+
+    def by(self, channel: Channel, *, fallback: str) -> Message:
+        """The same message (same key: it is sent at most once) on another of its channels."""
+        if channel not in self.spec.channels:
+            raise SpecError(f"{self.template} is not sent by {channel}")
+        return replace(self, channel=channel, fallback=fallback)
 
     @property
     def stage(self) -> str:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from lifecycle.messaging.ledger import CapStore, Ledger, MarkerStore, ProgressStore
     from lifecycle.messaging.links import LinkSigner
     from lifecycle.messaging.renderer import Renderer
+    from lifecycle.messaging.timing import Budget
 
 Counter = Callable[[str], None]
 Reader = Callable[[str], dict[str, Any] | None]
@@ -44,7 +45,13 @@ def _send_config() -> Config:
     # The trigger retries instead, after the dispatcher has decided whether the claim may go.
     from botocore.config import Config
 
-    return Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10)
+    from lifecycle.messaging.timing import SEND_CONNECT_SECONDS, SEND_READ_SECONDS
+
+    return Config(
+        retries={"max_attempts": 1},
+        connect_timeout=SEND_CONNECT_SECONDS,
+        read_timeout=SEND_READ_SECONDS,
+    )
 
 
 def _table_config() -> Config:
@@ -188,6 +195,13 @@ class Ports:
 
     # ------------------------------------------------------------------ sending
     @cached_property
+    def budget(self) -> Budget:
+        """The clock and the current invocation's time budget (the kit starts it)."""
+        from lifecycle.messaging.timing import Budget
+
+        return Budget()
+
+    @cached_property
     def signer(self) -> LinkSigner | None:
         """The signer for unsubscribe, preference and rating links, where the function has
         the key. The key itself is read on first use."""
@@ -232,6 +246,7 @@ class Ports:
             sms=self.sms,
             business=core.business,
             unsubscribe_links=self.signer if core.links.preferences_url else None,
+            budget=self.budget,
             # Through the attribute: the kit sets the function's metrics after building.
             count=lambda name: self.count(name),
         )

@@ -223,7 +223,9 @@ def _entry(
     @logger.inject_lambda_context
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> R:
-        return body(event, _CONTEXTS.get(unit, effects or _default_effects))
+        stage = _CONTEXTS.get(unit, effects or _default_effects)
+        stage.ports.budget.start(context.get_remaining_time_in_millis() / 1000)
+        return body(event, stage)
 
     return handler
 

@@ -14,6 +14,8 @@ WELCOME = MessageSpec(
     variables=frozenset({"first_name"}),
     # Turkish and Chinese need UCS-2 (67 characters a segment once split): allow two.
     sms_segments=2,
+    # One welcome per channel the customer has an address on: each stands on its own.
+    fallback=False,
 )
 
 SPECS = (WELCOME,)

@@ -1,0 +1,61 @@
+"""Time for the message path: the wall clock leases are read against, and the invocation's
+time budget (how long the function has before Lambda stops it).
+
+The dispatcher spends the budget, never more: it retries a lost "sent" mark and waits out a
+claim in doubt only while the invocation can still finish and report its batch. One object
+holds the clock, the budget and the way to wait, so a test can run all three on virtual time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+# Kept back from the budget to return the batch response and flush metrics and logs.
+RESERVE_SECONDS = 3.0
+# The send clients' timeouts (never retried by the SDK: a retried timeout could deliver twice),
+# and so the longest one send can take, rendering included.
+SEND_CONNECT_SECONDS = 3
+SEND_READ_SECONDS = 10
+SEND_SECONDS = float(SEND_CONNECT_SECONDS + SEND_READ_SECONDS + 2)
+# The budget when no invocation started one (tools, tests that call the dispatcher directly).
+UNTIMED_SECONDS = 30.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Budget:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._deadline = monotonic() + UNTIMED_SECONDS
+
+    def start(self, seconds_left: float) -> None:
+        """A new invocation begins with `seconds_left` (Lambda's remaining time)."""
+        self._deadline = self._monotonic() + seconds_left
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def left(self) -> float:
+        """Seconds the dispatcher may still spend (the reserve already taken off)."""
+        return self._deadline - self._monotonic() - RESERVE_SECONDS
+
+    def allows(self, seconds: float) -> bool:
+        return self.left() >= seconds
+
+    def wait(self, seconds: float) -> None:
+        """Sleep `seconds`, or what is left of the budget if that is less."""
+        pause = min(seconds, max(self.left(), 0.0))
+        if pause > 0:
+            self._sleep(pause)
