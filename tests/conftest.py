@@ -6,7 +6,7 @@ import copy
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +54,23 @@ def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 class Aws:
     stack: LocalStack
 
-    def invoke(self, function: str, event: dict[str, Any], **environment: str) -> Any:
+    def invoke(
+        self,
+        function: str,
+        event: dict[str, Any],
+        *,
+        seconds_left: int | None = None,
+        **environment: str,
+    ) -> Any:
         """Call the handler the template names for `function`, with its environment (plus
-        any overrides given)."""
+        any overrides given), and its whole timeout left (or `seconds_left`)."""
         spec = self.stack.function(function)
         spec.environment.update(environment)
+        context = LocalContext.for_function(spec)
+        if seconds_left is not None:
+            context = replace(context, timeout_seconds=seconds_left)
         with self.stack.environment_of(spec):
-            return spec.load()(event, LocalContext.for_function(spec))
+            return spec.load()(event, context)
 
     def emails(self) -> list[SentEmail]:
         return sent_emails()
@@ -89,16 +99,36 @@ class Aws:
         """Make the provider answer `code` to the first call whose parameters match."""
         from botocore.exceptions import ClientError
 
+        return self.fail_calls(
+            service,
+            operation,
+            lambda: ClientError({"Error": {"Code": code, "Message": message}}, operation),
+            when,
+        )
+
+    def fail_calls(
+        self,
+        service: str,
+        operation: str,
+        error: Callable[[], Exception],
+        when: Callable[[dict[str, Any]], bool] = lambda _: True,
+        times: int = 1,
+    ) -> list[dict[str, Any]]:
+        """Make the first `times` calls whose parameters match raise `error()` before they
+        reach the provider (so it never saw them); returns the parameters of those calls.
+        Clients copy the session's hooks when they are made, so the next invocation is a cold
+        start."""
         failed: list[dict[str, Any]] = []
         session = boto3.DEFAULT_SESSION
         assert session is not None
 
         def hook(params: dict[str, Any], **_: Any) -> None:
-            if when(params) and not failed:
+            if when(params) and len(failed) < times:
                 failed.append(copy.deepcopy(params))
-                raise ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, operation)
+                raise error()
 
         session.events.register(f"before-parameter-build.{service}.{operation}", hook)
+        composition.reset()
         return failed
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from lifecycle.local import packaging
 from lifecycle.local.stack import LocalStack, load_template
+from lifecycle.messaging.timing import RESERVE_SECONDS, SEND_SECONDS
 from lifecycle.platform import composition
 from lifecycle.platform.settings import CoreSettings, Env
 from tests.conftest import PARAMETERS, ROOT
@@ -389,9 +390,25 @@ def test_alarm_topic_can_receive_cloudwatch_alarms() -> None:
     assert props.get("KmsMasterKeyId") != "alias/aws/sns"
 
 
-def test_claim_lease_outlives_the_function_timeout() -> None:
+def test_claim_lease_outlasts_any_live_send() -> None:
     env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    assert int(env["CLAIM_LEASE_SECONDS"]) > TEMPLATE["Globals"]["Function"]["Timeout"]
+    assert int(env["CLAIM_LEASE_SECONDS"]) >= 2 * SEND_SECONDS
+
+
+@pytest.mark.parametrize(("name", "props"), _stream_events())
+def test_a_stream_record_in_doubt_is_decided_by_a_retry_before_it_is_parked(
+    name: str, props: dict[str, Any]
+) -> None:
+    # given the lease a send in doubt holds its claim for
+    lease = int(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["CLAIM_LEASE_SECONDS"])
+    timeout = FUNCTIONS[name]["Properties"]["Timeout"]
+    # a redelivered record waits the lease out in its invocation, then sends once
+    assert timeout >= lease + 1 + SEND_SECONDS + RESERVE_SECONDS
+    # its first retry decides, or its second after it sat behind other records
+    assert props["MaximumRetryAttempts"] >= 2
+    # and it is not too old for those retries long before any lease could matter
+    assert props["MaximumRecordAgeInSeconds"] >= 10 * lease
+    assert "OnFailure" in props["DestinationConfig"]
 
 
 def test_ledger_problem_index_is_sparse() -> None:

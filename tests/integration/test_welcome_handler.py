@@ -311,8 +311,9 @@ def test_message_held_by_a_dead_senders_claim_is_retried_then_sent_after_the_lea
     event = load_event("customers-insert.json")
     sanne = event["Records"][1]["dynamodb"]["SequenceNumber"]
 
-    # when the batch arrives within the lease, Sanne's record fails (it is not "already sent")
-    first = aws.invoke(WELCOME, event)
+    # when the batch arrives within the lease, with too little time left to wait it out,
+    # Sanne's record fails (it is not "already sent")
+    first = aws.invoke(WELCOME, event, seconds_left=30)
     assert first == {"batchItemFailures": [{"itemIdentifier": sanne}]}
     assert "sanne.devries@example.nl" not in [e.to for e in aws.emails()]
 
@@ -327,3 +328,27 @@ def test_message_held_by_a_dead_senders_claim_is_retried_then_sent_after_the_lea
     assert second == {"batchItemFailures": []}
     assert [e.to for e in aws.emails()].count("sanne.devries@example.nl") == 1
     assert aws.ledger("welcome#c-1002#email")["status"] == "sent"
+
+
+def test_a_claim_whose_lease_ends_within_the_invocation_is_waited_out_then_sent(
+    aws: Aws,
+) -> None:
+    # given a send in doubt whose claim has two seconds of lease left
+    boto3.client("dynamodb").put_item(
+        TableName="LedgerTable",
+        Item={
+            "message_key": {"S": "welcome#c-1002#email"},
+            "status": {"S": "claimed"},
+            "claim_token": {"S": "in-doubt"},
+            "lease_until": {"N": str(int(time.time()) + 2)},
+        },
+    )
+    started = time.monotonic()
+
+    # when the record is redelivered to an invocation with its whole timeout ahead
+    response = aws.invoke(WELCOME, load_event("customers-insert.json"))
+
+    # then it waited the lease out, took the claim and sent once, within the invocation
+    assert response == {"batchItemFailures": []}
+    assert 2 <= time.monotonic() - started < 10
+    assert [e.to for e in aws.emails()].count("sanne.devries@example.nl") == 1

@@ -70,7 +70,7 @@ class DynamoLedger(_Table):
         client: DynamoDBClient,
         table: str,
         *,
-        lease_seconds: int = 90,
+        lease_seconds: int = 45,
         retention_days: int = 400,
     ) -> None:
         super().__init__(client, table, retention_days)

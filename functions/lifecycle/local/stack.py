@@ -198,6 +198,7 @@ class FunctionSpec:
     topics: tuple[str, ...] = ()  # logical ids of the SNS topics it subscribes to
     has_url: bool = False  # served by a Function URL
     queues: tuple[QueueSource, ...] = ()
+    timeout: int = 30  # seconds (the template's Timeout)
 
     @property
     def arn(self) -> str:
@@ -481,6 +482,7 @@ class LocalStack:
             .get("Environment", {})
             .get("Variables", {})
         )
+        global_timeout = self.template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
         specs = []
         for logical_id, resource in self.resources("AWS::Serverless::Function").items():
             props = resource["Properties"]
@@ -517,6 +519,7 @@ class LocalStack:
                     topics,
                     has_url="FunctionUrlConfig" in props,
                     queues=queues,
+                    timeout=int(self._resolve(props.get("Timeout", global_timeout))),
                 )
             )
         return specs
@@ -1041,13 +1044,19 @@ class LocalContext:
     invoked_function_arn: str = ""
     aws_request_id: str = "local"
     function_version: str = "$LATEST"
+    timeout_seconds: int = 30
 
     @classmethod
     def for_function(cls, spec: FunctionSpec) -> LocalContext:
-        return cls(function_name=spec.logical_id, invoked_function_arn=spec.arn)
+        return cls(
+            function_name=spec.logical_id,
+            invoked_function_arn=spec.arn,
+            timeout_seconds=spec.timeout,
+        )
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        # Each local invocation starts with the function's whole timeout.
+        return self.timeout_seconds * 1000
 
 
 def moto_environment() -> dict[str, str]:

@@ -36,9 +36,6 @@ from lifecycle.messaging.timing import SEND_SECONDS, Budget
 from lifecycle.observability import logger
 
 Counter = Callable[[str], None]
-# Pauses between attempts to write a lost "sent" mark (seconds, doubling up to the last).
-MARK_PAUSE_FIRST = 0.05
-MARK_PAUSE_MOST = 2.0
 
 
 def _no_count(_: str) -> None:
@@ -201,22 +198,18 @@ class Dispatcher:
     def _mark_sent(self, claim: Claim, provider_id: str, log: dict[str, str]) -> bool:
         """Write the "sent" mark, retrying while the budget lasts: the provider accepted the
         message, so failing the record now would send it again."""
-        pause = MARK_PAUSE_FIRST
-        while True:
-            try:
-                self._ledger.mark_sent(claim, provider_id, self._clock())
-                return True
-            except Exception as error:
-                if not self._budget.allows(pause):
-                    self._unmarked[claim.key] = (claim, provider_id)
-                    self._count("MessagesSentUnmarked")
-                    logger.error(
-                        "message sent but not marked",
-                        extra={**log, "provider_id": provider_id, "error": type(error).__name__},
-                    )
-                    return False
-                self._budget.wait(pause)
-                pause = min(pause * 2, MARK_PAUSE_MOST)
+        error = self._budget.persist(
+            lambda: self._ledger.mark_sent(claim, provider_id, self._clock())
+        )
+        if error is None:
+            return True
+        self._unmarked[claim.key] = (claim, provider_id)
+        self._count("MessagesSentUnmarked")
+        logger.error(
+            "message sent but not marked",
+            extra={**log, "provider_id": provider_id, "error": type(error).__name__},
+        )
+        return False
 
     def _deliver(self, message: Message) -> str:
         address = address_of(message)

@@ -19,6 +19,9 @@ RESERVE_SECONDS = 3.0
 SEND_CONNECT_SECONDS = 3
 SEND_READ_SECONDS = 10
 SEND_SECONDS = float(SEND_CONNECT_SECONDS + SEND_READ_SECONDS + 2)
+# Pauses between attempts of a write that must not be lost (seconds, doubling up to the last).
+PERSIST_PAUSE_FIRST = 0.05
+PERSIST_PAUSE_MOST = 2.0
 # The budget when no invocation started one (tools, tests that call the dispatcher directly).
 UNTIMED_SECONDS = 30.0
 
@@ -59,3 +62,20 @@ class Budget:
         pause = min(seconds, max(self.left(), 0.0))
         if pause > 0:
             self._sleep(pause)
+
+    def persist(self, write: Callable[[], object]) -> Exception | None:
+        """Run `write` until it succeeds, backing off, for as long as the budget lasts: for the
+        record of something that already happened (a message the provider accepted, an alert
+        published), which failing the trigger would make happen again. None once written,
+        else the last error."""
+        pause = PERSIST_PAUSE_FIRST
+        while True:
+            try:
+                write()
+            except Exception as error:
+                if not self.allows(pause):
+                    return error
+                self.wait(pause)
+                pause = min(pause * 2, PERSIST_PAUSE_MOST)
+            else:
+                return None

@@ -160,8 +160,9 @@ class Effects:
         )
 
     def _alert(self, alert: Alert) -> None:
-        """Publish the alert unless it was raised before. Marked after publishing: a crash in
-        between repeats the alert rather than losing it."""
+        """Publish the alert unless it was raised before. Marked after publishing (the mark
+        retried while the invocation's time lasts, like a message's "sent" mark): only a
+        process that dies in between repeats the alert, and nothing loses it."""
         if self._alerts_topic is None:
             raise SettingsError("COMPLAINTS_TOPIC_ARN is required to raise alerts")
         markers = self._ports.markers
@@ -170,6 +171,16 @@ class Effects:
         self._ports.alerts(self._alerts_topic).publish(
             alert.subject, alert.text, dict(alert.attributes)
         )
-        markers.first_time(alert.key, "alert", _now(), alert.attributes)
         self._ports.count("ComplaintAlerts")
+        error = self._ports.budget.persist(
+            lambda: markers.first_time(alert.key, "alert", _now(), alert.attributes)
+        )
+        if error is not None:
+            # It went out: failing the record now would raise it again.
+            self._ports.count("AlertsUnmarked")
+            logger.error(
+                "alert raised but not marked",
+                extra={**alert.attributes, "error": type(error).__name__},
+            )
+            return
         logger.info("alert raised", extra=dict(alert.attributes))

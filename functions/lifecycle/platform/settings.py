@@ -129,7 +129,7 @@ class CoreSettings:
             templates_dir=templates_dir,
             ses_configuration_set=env.optional("SES_CONFIGURATION_SET"),
             sms_sender_id=env.optional("SMS_SENDER_ID"),
-            claim_lease_seconds=env.integer("CLAIM_LEASE_SECONDS", 90),
+            claim_lease_seconds=env.integer("CLAIM_LEASE_SECONDS", 45),
             ledger_retention_days=env.integer("LEDGER_RETENTION_DAYS", 400),
             links=LinkSettings(
                 signing_secret=env.optional("LINK_SIGNING_SECRET"),
