@@ -79,6 +79,16 @@ class FakeLedger:
 
 
 @dataclass
+class FakeStreamFailures:
+    logged: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def record(
+        self, stream_arn: str, first_sequence: str, entries: list[dict[str, Any]], now: datetime
+    ) -> None:
+        self.logged[f"{stream_arn}#{first_sequence}"] = entries
+
+
+@dataclass
 class FakeCaps:
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
 

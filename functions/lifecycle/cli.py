@@ -222,6 +222,18 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _faults(args: argparse.Namespace) -> int:
+    from lifecycle.local import faults
+
+    return faults.main(args)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from lifecycle.replay_command import run
+
+    return run(args)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="lifecycle", description="Customer-lifecycle messaging: local tools."
@@ -330,6 +342,33 @@ def parser() -> argparse.ArgumentParser:
         help="only the figures from the sam build output (imports as deployed, sizes)",
     )
     bench.set_defaults(run=_bench)
+
+    chaos = commands.add_parser(
+        "faults",
+        help="drive the stream handlers through injected faults over moto; print expected, "
+        "sent, lost and duplicated messages",
+    )
+    chaos.add_argument("--customers", type=int, default=60, help="customers in the workload")
+    chaos.add_argument("--rate", type=float, default=0.2, help="share of AWS calls that fail (0-1)")
+    chaos.add_argument("--seed", type=int, default=7, help="seed for the workload and faults")
+    chaos.set_defaults(run=_faults)
+
+    replay = commands.add_parser(
+        "replay",
+        help="drive parked stream batches (failure-queue messages) through their function again",
+    )
+    replay.add_argument("--stack", required=True, help="CloudFormation stack name")
+    replay.add_argument(
+        "--message",
+        type=Path,
+        help="one failure-queue message body saved to a file (default: read the stack's "
+        "stream failure queues)",
+    )
+    replay.add_argument("--limit", type=int, default=100, help="most messages to replay")
+    replay.add_argument(
+        "--dry-run", action="store_true", help="say what would be replayed; invoke nothing"
+    )
+    replay.set_defaults(run=_replay)
     return root
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from lifecycle.stages.feedback import follow_up, request
 from lifecycle.stages.feedback.messages import REFERRAL_ASK
 from lifecycle.stages.welcome import handler as welcome_handler
 from lifecycle.stages.welcome.messages import WELCOME
-from tests.fakes import FakeLedger, customer
+from tests.fakes import FakeLedger, FakeStreamFailures, VirtualTime, customer
 
 
 @pytest.fixture
@@ -73,6 +74,7 @@ def _record(sequence: str) -> dict[str, Any]:
         "eventID": f"e-{sequence}",
         "eventName": "INSERT",
         "eventSource": "aws:dynamodb",
+        "eventSourceARN": "arn:stream",
         "dynamodb": {"SequenceNumber": sequence, "NewImage": {"id": {"S": sequence}}},
     }
 
@@ -82,7 +84,10 @@ def test_once_a_record_fails_no_later_record_of_the_batch_is_processed(
 ) -> None:
     # given a stream handler whose second record fails
     environment_of("WelcomeFunction")
-    composition.use(composition.Ports(CoreSettings.from_env(), ledger=FakeLedger()))
+    failures = FakeStreamFailures()
+    composition.use(
+        composition.Ports(CoreSettings.from_env(), ledger=FakeLedger(), stream_failures=failures)
+    )
     seen: list[str] = []
 
     def on_record(record: kit.StreamRecord, stage: kit.Stage[None]) -> Plan:
@@ -104,6 +109,38 @@ def test_once_a_record_fails_no_later_record_of_the_batch_is_processed(
     # then the failed record and every later one are reported, and none after it ran
     assert seen == ["1", "2"]
     assert response == {"batchItemFailures": [{"itemIdentifier": n} for n in ("2", "3", "4")]}
+    # and their keys are noted under the first failed one, for a replay
+    assert list(failures.logged) == ["arn:stream#2"]
+    assert [entry["sequence"] for entry in failures.logged["arn:stream#2"]] == ["2", "3", "4"]
+
+
+def test_a_failed_batch_pauses_longer_each_time_until_it_goes_through(
+    environment_of: Any,
+) -> None:
+    # given a stream handler whose record fails four times, then succeeds; pauses up to 5 s
+    environment_of("WelcomeFunction")
+    core = replace(CoreSettings.from_env(), stream_retry_pause_seconds=5)
+    time = VirtualTime()
+    composition.use(
+        composition.Ports(core, stream_failures=FakeStreamFailures(), budget=time.budget())
+    )
+    outcomes = iter([ConnectionError] * 4 + [None])
+
+    def on_record(record: kit.StreamRecord, stage: kit.Stage[None]) -> Plan:
+        error = next(outcomes)
+        if error:
+            raise error("throttled")
+        return EMPTY
+
+    unit: kit.Unit[None] = kit.Unit(stage="probe", service="pause-probe")
+    handler = kit.stream(unit, on_record, events=frozenset({kit.StreamEvent.INSERT}))
+
+    # when Lambda redelivers it at once, each time
+    for _ in range(5):
+        handler({"Records": [_record("7")]}, LocalContext(function_name="probe"))
+
+    # then each failed attempt paused before returning: 1, 2, 4, then the 5 s most
+    assert time.slept == [1, 2, 4, 5]
 
 
 class _Work(BaseModel):

@@ -6,6 +6,7 @@ read attributes, never keys."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,13 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from lifecycle.adapters.dynamo import conditional, epoch, is_condition_failure
-from lifecycle.messaging.ledger import Claim, Held, LedgerState, RecordType
+from lifecycle.messaging.ledger import (
+    Claim,
+    Held,
+    LedgerState,
+    RecordType,
+    failure_log_key,
+)
 from lifecycle.messaging.message import Cap, Message
 
 if TYPE_CHECKING:
@@ -355,4 +362,27 @@ class DynamoMarkers(_Table):
                 Item=item,
                 ConditionExpression="attribute_not_exists(message_key)",
             )
+        )
+
+
+class DynamoStreamFailures(_Table):
+    """Stream-failure items, one per failed invocation of a shard's batch, keyed by the stream
+    and the first failed sequence number (the `startSequenceNumber` Lambda's OnFailure message
+    names once retries run out): `records` (JSON: sequence, event name, keys), kept 14 days
+    like the failure queues' messages."""
+
+    KEPT = timedelta(days=14)
+
+    def record(
+        self, stream_arn: str, first_sequence: str, entries: list[dict[str, Any]], now: datetime
+    ) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "message_key": {"S": failure_log_key(stream_arn, first_sequence)},
+                "record_type": {"S": RecordType.STREAM_FAILURE},
+                "records": {"S": json.dumps(entries, separators=(",", ":"))},
+                "updated_at": {"S": now.isoformat()},
+                "expires_at": {"N": epoch(now + self.KEPT)},
+            },
         )

@@ -22,9 +22,16 @@ from pathlib import Path
 
 # The one list of what stays out of every function package, relative to the `lifecycle`
 # package: the command line and what only it uses (the moto-backed local stack, simulator and
-# benchmarks; the template authoring tools; customer export and erasure). No deployed module may
-# import these (lifecycle.local.package_sizes checks the built packages).
-CLI_ONLY: tuple[str, ...] = ("local", "authoring", "cli.py", "subject_requests.py")
+# benchmarks; the template authoring tools; customer export and erasure; stream replay). No
+# deployed module may import these (lifecycle.local.package_sizes checks the built packages).
+CLI_ONLY: tuple[str, ...] = (
+    "local",
+    "authoring",
+    "cli.py",
+    "subject_requests.py",
+    "replay.py",
+    "replay_command.py",
+)
 
 # Never copied from the source tree: bytecode of whatever interpreter ran the tests, and
 # editable-install metadata. The package gets fresh bytecode from the runtime's version instead.

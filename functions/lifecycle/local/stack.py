@@ -267,6 +267,9 @@ class LocalStack:
     stdout: TextIO | None = None
     # The runner's own clients, made once: it polls streams and queues after every happening.
     _clients: dict[str, Any] = field(default_factory=dict)
+    # Whether stream functions pause before returning a failed batch, as deployed (only where
+    # time is virtual for the handlers too: the fault-injection run).
+    retry_pauses: bool = False
 
     def client(self, service: str) -> Any:
         """A boto3 client for the local runner itself (the handlers build their own)."""
@@ -488,6 +491,10 @@ class LocalStack:
             props = resource["Properties"]
             variables = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
             environment = {k: self._resolve(v) for k, v in variables.items()}
+            if not self.retry_pauses:
+                # A failed stream batch pauses before it returns, in real seconds; the local
+                # clock is simulated, so the pause would only slow the run down.
+                environment["STREAM_RETRY_PAUSE_SECONDS"] = "0"
             events = props.get("Events", {})
             streams = tuple(
                 self._stream_source(name, event["Properties"])

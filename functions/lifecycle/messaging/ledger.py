@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from lifecycle.messaging.message import Cap, Message
 
@@ -27,6 +27,7 @@ class RecordType(StrEnum):
     PROGRESS = "progress"  # how far an order has come
     CAP = "cap"  # a frequency cap's marker
     MARKER = "marker"  # a one-time marker (notification handled, alert raised)
+    STREAM_FAILURE = "stream-failure"  # the keys of stream records that failed (for replay)
 
 
 class LedgerState(StrEnum):
@@ -119,4 +120,20 @@ class MarkerStore(Protocol):
         self, key: str, what: str, now: datetime, attributes: Mapping[str, str] | None = None
     ) -> bool:
         """Mark `key` (with what it was and its attributes); False if it already was."""
+        ...
+
+
+def failure_log_key(stream_arn: str, first_sequence: str) -> str:
+    """The ledger key of a stream failure record (see `StreamFailures`)."""
+    return f"stream-failure#{stream_arn}#{first_sequence}"
+
+
+class StreamFailures(Protocol):
+    """What a stream handler records when records of a batch fail, so `lifecycle replay` can
+    rebuild them from the current items once the stream no longer holds them."""
+
+    def record(
+        self, stream_arn: str, first_sequence: str, entries: list[dict[str, Any]], now: datetime
+    ) -> None:
+        """`entries`: each failed record's `sequence`, `event_name` and `keys`."""
         ...

@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     from lifecycle.adapters.sns import SnsSmsSender, SnsTopicAlerts
     from lifecycle.adapters.suppressions import DynamoSuppressions
     from lifecycle.messaging.dispatcher import Dispatcher
-    from lifecycle.messaging.ledger import CapStore, Ledger, MarkerStore, ProgressStore
+    from lifecycle.messaging.ledger import (
+        CapStore,
+        Ledger,
+        MarkerStore,
+        ProgressStore,
+        StreamFailures,
+    )
     from lifecycle.messaging.links import LinkSigner
     from lifecycle.messaging.renderer import Renderer
     from lifecycle.messaging.timing import Budget
@@ -151,6 +157,14 @@ class Ports:
             self.client("dynamodb"), self.core.ledger_table, self.core.ledger_retention_days
         )
 
+    @cached_property
+    def stream_failures(self) -> StreamFailures:
+        from lifecycle.adapters.ledger import DynamoStreamFailures
+
+        return DynamoStreamFailures(
+            self.client("dynamodb"), self.core.ledger_table, self.core.ledger_retention_days
+        )
+
     # ------------------------------------------------------------------ other tables
     @cached_property
     def suppressions(self) -> DynamoSuppressions:
@@ -250,6 +264,11 @@ class Ports:
             # Through the attribute: the kit sets the function's metrics after building.
             count=lambda name: self.count(name),
         )
+
+    def sent_unmarked(self) -> frozenset[str]:
+        """What this process's dispatcher, if it built one, sent and holds unmarked."""
+        dispatcher: Dispatcher | None = self.__dict__.get("dispatcher")
+        return dispatcher.unmarked if dispatcher is not None else frozenset()
 
     def schedules(self, group: str) -> OneTimeSchedules:
         from lifecycle.adapters.scheduler import OneTimeSchedules

@@ -74,6 +74,16 @@ class StreamRecord:
         return str(event_id) if event_id else None
 
     @property
+    def stream_arn(self) -> str:
+        return str(self.raw.get("eventSourceARN", ""))
+
+    @property
+    def keys(self) -> dict[str, Any]:
+        """The item's key attributes, as DynamoDB JSON (for reading the item back)."""
+        keys: dict[str, Any] = self._stream.get("Keys") or {}
+        return keys
+
+    @property
     def sequence_number(self) -> str | None:
         sequence = self._stream.get("SequenceNumber")
         return str(sequence) if sequence else None
@@ -186,8 +196,16 @@ class _Contexts:
         stage: Stage[S] = found
         return stage
 
+    def built(self) -> list[Stage[Any]]:
+        return list(self._built.values())
+
 
 _CONTEXTS = _Contexts()
+
+
+def built_stages() -> list[Stage[Any]]:
+    """Every unit context built in this process (for tools that inspect a process)."""
+    return list(_CONTEXTS.built())
 
 
 def context(unit: Unit[S], effects: Callable[..., Effects] | None = None) -> Stage[S]:
@@ -279,6 +297,8 @@ def stream(
 
     def batch(event: dict[str, Any], stage: Stage[S]) -> dict[str, Any]:
         failed: list[str] = []
+        held: list[StreamRecord] = []
+        held_back = bool(_FAILING)
         for raw in event.get("Records", []):
             record = StreamRecord(raw)
             sequence = record.sequence_number
@@ -290,6 +310,7 @@ def stream(
                 # could overtake it (a newer order status moving progress past an update
                 # that has not gone out yet).
                 failed.append(sequence)
+                held.append(record)
                 continue
             if record.event_name not in events:
                 continue
@@ -301,11 +322,59 @@ def stream(
                     extra={"event_id": record.event_id, "error": type(error).__name__},
                 )
                 failed.append(sequence)
+                held.append(record)
         if failed:
             logger.info("batch partly failed", extra={"failed": len(failed)})
+            _log_failures(stage, held)
+            _back_off(stage, held[0])
+        elif held_back:
+            _recovered(event)
         return {"batchItemFailures": [{"itemIdentifier": item} for item in failed]}
 
     return _entry(unit, effects, batch)
+
+
+# How many attempts in a row this process saw fail at a shard's first failed record
+# ("<stream ARN>#<sequence number>"). Lambda retries a stream batch at once, with no spacing
+# of its own; without a pause, a ten-second throttle would use up every retry and park the
+# records. So a failed batch pauses before it returns: 1, 2, 4, ... seconds, at most
+# STREAM_RETRY_PAUSE_SECONDS and never past the invocation's time.
+_FAILING: dict[str, int] = {}
+composition.on_reset(_FAILING.clear)
+
+
+def _back_off(stage: Stage[Any], head: StreamRecord) -> None:
+    key = f"{head.stream_arn}#{head.sequence_number}"
+    if key not in _FAILING and len(_FAILING) >= 1000:
+        _FAILING.clear()  # a shard moved on long ago; bounded memory beats exact pauses
+    attempts = _FAILING[key] = _FAILING.get(key, 0) + 1
+    pause = min(2 ** (attempts - 1), stage.core.stream_retry_pause_seconds)
+    if pause > 0:
+        logger.info("pausing before the batch comes back", extra={"seconds": pause})
+        stage.ports.budget.wait(pause)
+
+
+def _recovered(event: dict[str, Any]) -> None:
+    """The batch went through: forget the failures counted for its stream."""
+    arns = {str(r.get("eventSourceARN", "")) for r in event.get("Records", [])}
+    for key in [k for k in _FAILING if k.rpartition("#")[0] in arns]:
+        del _FAILING[key]
+
+
+def _log_failures(stage: Stage[Any], records: list[StreamRecord]) -> None:
+    """Record the failed records' keys under the first one's sequence number, for `lifecycle
+    replay` once the stream no longer holds them. Best effort: the failure is what matters,
+    and the table may be what failed."""
+    first = records[0]
+    entries = [
+        {"sequence": r.sequence_number, "event_name": r.event_name, "keys": r.keys} for r in records
+    ]
+    try:
+        stage.ports.stream_failures.record(
+            first.stream_arn, first.sequence_number or "", entries, datetime.now(UTC)
+        )
+    except Exception as error:
+        logger.warning("failed records not logged", extra={"error": type(error).__name__})
 
 
 # ---------------------------------------------------------------------- queues

@@ -39,7 +39,7 @@ class Env:
             raise SettingsError(f"environment variable {name} is required")
         return value
 
-    def integer(self, name: str, default: int) -> int:
+    def integer(self, name: str, default: int, *, least: int = 1) -> int:
         raw = self.optional(name)
         if raw is None:
             return default
@@ -47,8 +47,9 @@ class Env:
             value = int(raw)
         except ValueError as exc:
             raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
-        if value <= 0:
-            raise SettingsError(f"{name} must be positive, got {value}")
+        if value < least:
+            wanted = "positive" if least == 1 else f"at least {least}"
+            raise SettingsError(f"{name} must be {wanted}, got {value}")
         return value
 
     def https(self, name: str) -> str:
@@ -98,6 +99,8 @@ class CoreSettings:
     claim_lease_seconds: int
     ledger_retention_days: int
     links: LinkSettings
+    # The longest pause a stream batch takes before it reports a failed record (0: none).
+    stream_retry_pause_seconds: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CoreSettings:
@@ -136,4 +139,5 @@ class CoreSettings:
                 preferences_url=env.optional_https("PREFERENCES_URL"),
                 valid_days=env.integer("LINK_VALID_DAYS", 365),
             ),
+            stream_retry_pause_seconds=env.integer("STREAM_RETRY_PAUSE_SECONDS", 30, least=0),
         )
