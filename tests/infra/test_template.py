@@ -445,3 +445,23 @@ def test_sample_ses_events_are_sns_notifications_with_ses_json() -> None:
         message = json.loads(record["Sns"]["Message"])
         assert message["eventType"] in ("Bounce", "Complaint"), path.name
         assert message["mail"]["tags"]["customer"], path.name
+
+
+# ---------------------------------------------------------------- operations
+
+# What every link in delivered mail, and SNS's undelivered SES notifications, depend on.
+RETAINED_FOR_SENT_MAIL = ("LinkSigningSecret", "SesEventsKey")
+
+
+@pytest.mark.parametrize("name", RETAINED_FOR_SENT_MAIL)
+def test_secrets_and_keys_sent_mail_depends_on_outlive_the_stack(name: str) -> None:
+    resource = RESOURCES[name]
+    assert resource["DeletionPolicy"] == "Retain"
+    assert resource["UpdateReplacePolicy"] == "Retain"
+    # A generated name: the retained one never stands in the way of the next deploy.
+    assert "Name" not in resource["Properties"]
+
+
+def test_every_secret_and_key_of_the_stack_is_retained() -> None:
+    kinds = {"AWS::SecretsManager::Secret", "AWS::KMS::Key", "AWS::KMS::Alias"}
+    assert {k for k, v in RESOURCES.items() if v["Type"] in kinds} == set(RETAINED_FOR_SENT_MAIL)
