@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import importlib.metadata
 import json
@@ -186,13 +187,15 @@ def _listed(value: Any) -> list[Any]:
 
 
 def _grants(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    """Each (action, resource) pair the statements allow; resources as their template JSON."""
+    """Each (action, resource) pair the statements allow; resources as their template JSON.
+    Deny statements grant nothing (SendSmsPolicy's keeps SMS senders off topics)."""
     for statement in statements:
-        assert statement["Effect"] == "Allow", statement["Sid"]
+        assert statement["Effect"] in ("Allow", "Deny"), statement["Sid"]
         assert not {"NotAction", "NotResource", "Condition"} & set(statement), statement["Sid"]
     return {
         (action, json.dumps(resource, sort_keys=True))
         for statement in statements
+        if statement["Effect"] == "Allow"
         for action in _listed(statement["Action"])
         for resource in _listed(statement["Resource"])
     }
@@ -257,6 +260,8 @@ def test_roles_attach_shared_permissions_instead_of_copying_them(name: str) -> N
     assert not inline & attached, "granted inline and by an attached policy"
     for policy in sorted(MANAGED_POLICIES):
         for statement in _managed_statements(policy):
+            if statement["Effect"] == "Deny":
+                continue
             copied = _grants([statement]) <= inline
             assert not copied, f"inline copy of {policy} {statement['Sid']}: attach the policy"
 
@@ -465,3 +470,81 @@ def test_secrets_and_keys_sent_mail_depends_on_outlive_the_stack(name: str) -> N
 def test_every_secret_and_key_of_the_stack_is_retained() -> None:
     kinds = {"AWS::SecretsManager::Secret", "AWS::KMS::Key", "AWS::KMS::Alias"}
     assert {k for k, v in RESOURCES.items() if v["Type"] in kinds} == set(RETAINED_FOR_SENT_MAIL)
+
+
+# ------------------------------------------------ who may publish to SNS, as IAM decides it
+
+ACCOUNT_ID = "123456789012"
+PHONE = "+447700900123"  # IAM's resource for an SMS published straight to a phone number
+TOPICS = sorted(k for k, v in RESOURCES.items() if v["Type"] == "AWS::SNS::Topic")
+
+
+def _topic_arn(topic: str) -> str:
+    return f"arn:aws:sns:eu-west-1:{ACCOUNT_ID}:{topic}"
+
+
+def _resource_pattern(resource: Any) -> str:
+    if resource == "*":
+        return "*"
+    if isinstance(resource, dict) and resource.get("Ref") in TOPICS:
+        return _topic_arn(resource["Ref"])
+    if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
+        return str(resource["Fn::Sub"]).replace("${AWS::Partition}", "aws")
+    # Anything else (tables, queues...) never matches an SNS target here.
+    return json.dumps(resource, sort_keys=True)
+
+
+def _may_publish(function: str, target: str) -> bool:
+    """IAM's answer for sns:Publish on `target` from the function's role: an explicit Deny
+    wins, else an Allow is needed (wildcards as IAM matches them)."""
+    role = _role(function)
+    statements = _inline_statements(role)
+    for policy in sorted(_attached(role)):
+        statements += _managed_statements(policy)
+    matching = {
+        statement["Effect"]
+        for statement in statements
+        if any(fnmatch.fnmatchcase("sns:Publish", a) for a in _listed(statement["Action"]))
+        and any(
+            fnmatch.fnmatchcase(target, _resource_pattern(r))
+            for r in _listed(statement["Resource"])
+        )
+    }
+    return "Deny" not in matching and "Allow" in matching
+
+
+SMS_FUNCTIONS = sorted(name for name in FUNCTIONS if _may_publish(name, PHONE))
+
+
+def test_sms_senders_are_the_roles_with_send_sms_policy() -> None:
+    with_policy = sorted(name for name in FUNCTIONS if "SendSmsPolicy" in _attached(_role(name)))
+    assert SMS_FUNCTIONS
+    assert with_policy == SMS_FUNCTIONS
+
+
+@pytest.mark.parametrize("name", SMS_FUNCTIONS)
+def test_sms_senders_can_publish_to_no_topic(name: str) -> None:
+    for topic in TOPICS:
+        assert not _may_publish(name, _topic_arn(topic)), topic
+    assert not _may_publish(name, f"arn:aws:sns:us-east-1:999999999999:{name}")
+    assert not _may_publish(name, f"arn:aws:sns:eu-west-1:{ACCOUNT_ID}:endpoint/GCM/app/1")
+
+
+def _topics_published_to(function: str) -> set[str]:
+    return {t for t in TOPICS if _may_publish(function, _topic_arn(t))}
+
+
+TOPIC_PUBLISHERS = sorted(name for name in FUNCTIONS if _topics_published_to(name))
+
+
+def test_complaint_alerts_are_the_topic_publishers() -> None:
+    assert TOPIC_PUBLISHERS == ["RatingFollowUpFunction"]
+
+
+@pytest.mark.parametrize("name", TOPIC_PUBLISHERS)
+def test_topic_publishers_reach_their_own_topic_only(name: str) -> None:
+    environment = FUNCTIONS[name]["Properties"]["Environment"]["Variables"]
+    own = {v["Ref"] for v in environment.values() if isinstance(v, dict) and v.get("Ref") in TOPICS}
+    assert _topics_published_to(name) == own
+    assert not _may_publish(name, PHONE)
+    assert not _may_publish(name, f"arn:aws:sns:eu-west-1:{ACCOUNT_ID}:another-topic")
