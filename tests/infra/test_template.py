@@ -23,6 +23,9 @@ TEMPLATE = load_template()
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 TABLES = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::DynamoDB::Table"}
+ALARMS: dict[str, dict[str, Any]] = {
+    k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::CloudWatch::Alarm"
+}
 
 
 def _stream_events() -> list[tuple[str, dict[str, Any]]]:
@@ -470,6 +473,52 @@ def test_secrets_and_keys_sent_mail_depends_on_outlive_the_stack(name: str) -> N
 def test_every_secret_and_key_of_the_stack_is_retained() -> None:
     kinds = {"AWS::SecretsManager::Secret", "AWS::KMS::Key", "AWS::KMS::Alias"}
     assert {k for k, v in RESOURCES.items() if v["Type"] in kinds} == set(RETAINED_FOR_SENT_MAIL)
+
+
+@pytest.mark.parametrize("name", sorted(ALARMS))
+def test_every_alarm_notifies_the_ops_topic(name: str) -> None:
+    assert ALARMS[name]["AlarmActions"] == [{"Ref": "OpsAlarmTopic"}]
+    assert ALARMS[name]["TreatMissingData"] == "notBreaching"
+
+
+def _alarms_on(namespace: str, metric: str, dimension: dict[str, Any] | None) -> list[str]:
+    return [
+        name
+        for name, alarm in ALARMS.items()
+        if alarm["Namespace"] == namespace
+        and alarm["MetricName"] == metric
+        and alarm.get("Dimensions", []) == ([dimension] if dimension else [])
+    ]
+
+
+PUBLIC_FUNCTIONS = sorted(
+    name
+    for name, function in FUNCTIONS.items()
+    if function["Properties"].get("FunctionUrlConfig", {}).get("AuthType") == "NONE"
+)
+
+
+def test_the_public_functions_are_the_preference_centre_and_the_rating_page() -> None:
+    assert PUBLIC_FUNCTIONS == ["PreferencesFunction", "RatingsFunction"]
+
+
+@pytest.mark.parametrize("name", PUBLIC_FUNCTIONS)
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_public_functions_alarm_on_errors_and_throttles(name: str, metric: str) -> None:
+    (alarm,) = _alarms_on("AWS/Lambda", metric, {"Name": "FunctionName", "Value": {"Ref": name}})
+    assert ALARMS[alarm]["Statistic"] == "Sum"
+    assert ALARMS[alarm]["Threshold"] == 0
+    assert ALARMS[alarm]["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+@pytest.mark.parametrize("name", PUBLIC_FUNCTIONS)
+def test_public_functions_reserve_a_capped_concurrency(name: str) -> None:
+    props = FUNCTIONS[name]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == {"Ref": "PublicEndpointConcurrency"}
+    parameter = TEMPLATE["Parameters"]["PublicEndpointConcurrency"]
+    assert parameter["Type"] == "Number"
+    assert parameter["Default"] == 10
+    assert parameter["MinValue"] >= 1
 
 
 # ------------------------------------------------ who may publish to SNS, as IAM decides it
