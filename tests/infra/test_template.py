@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.metrics import MetricUnit
 
 from lifecycle.local import packaging
 from lifecycle.local.stack import LocalStack, load_template
-from lifecycle.platform import composition
+from lifecycle.platform import composition, kit
 from lifecycle.platform.settings import CoreSettings, Env
 from tests.conftest import PARAMETERS, ROOT
 
@@ -91,14 +92,7 @@ def test_stream_sources_fail_safely(function: str, props: dict[str, Any]) -> Non
     assert 60 <= props["MaximumRecordAgeInSeconds"] <= 86400
     queue = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     assert RESOURCES[queue]["Type"] == "AWS::SQS::Queue"
-    alarms = [
-        r
-        for r in RESOURCES.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm"
-        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
-        in r["Properties"]["Dimensions"]
-    ]
-    assert alarms, f"failure queue {queue} of {function} has no alarm"
+    assert _has_alarm(queue), f"failure queue {queue} of {function} has no alarm"
 
 
 def test_each_function_has_its_own_role() -> None:
@@ -409,12 +403,8 @@ def test_ledger_problem_index_is_sparse() -> None:
 
 
 def _has_alarm(queue: str) -> bool:
-    return any(
-        r["Type"] == "AWS::CloudWatch::Alarm"
-        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
-        in r["Properties"]["Dimensions"]
-        for r in RESOURCES.values()
-    )
+    dimension = {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+    return any(dimension in alarm.get("Dimensions", []) for alarm in ALARMS.values())
 
 
 ASYNC_FUNCTIONS = sorted(
@@ -521,6 +511,75 @@ def test_public_functions_reserve_a_capped_concurrency(name: str) -> None:
     assert parameter["MinValue"] >= 1
 
 
+# AWS reviews an SES account at these rates and may pause its sending at the second (SES
+# Developer Guide, reputation metrics). The metrics are rates from 0 to 1.
+SES_REPUTATION = {
+    "Reputation.BounceRate": (0.05, 0.10),
+    "Reputation.ComplaintRate": (0.001, 0.005),
+}
+
+
+@pytest.mark.parametrize("metric", sorted(SES_REPUTATION))
+def test_ses_reputation_alarms_fire_before_aws_reviews_the_account(metric: str) -> None:
+    review, pause = SES_REPUTATION[metric]
+    # The account-level metric (no dimensions): AWS judges the account, not one config set.
+    (name,) = _alarms_on("AWS/SES", metric, None)
+    alarm = ALARMS[name]
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert 0 < alarm["Threshold"] < review < pause
+    assert alarm["Threshold"] == pytest.approx(0.8 * review)
+
+
+@pytest.mark.parametrize(("function", "props"), _stream_events())
+def test_stream_functions_alarm_on_iterator_age_well_before_records_expire(
+    function: str, props: dict[str, Any]
+) -> None:
+    (name,) = _alarms_on(
+        "AWS/Lambda", "IteratorAge", {"Name": "FunctionName", "Value": {"Ref": function}}
+    )
+    alarm = ALARMS[name]
+    assert alarm["Statistic"] == "Maximum"
+    # IteratorAge is in milliseconds; records are parked at MaximumRecordAgeInSeconds. The
+    # template's comment says a quarter: change both together.
+    assert alarm["Threshold"] == props["MaximumRecordAgeInSeconds"] * 1000 // 4
+
+
+DISPATCHING_FUNCTIONS = sorted(
+    name for name in FUNCTIONS if "SendMessagesPolicy" in _attached(_role(name))
+)
+
+
+@pytest.mark.parametrize("name", DISPATCHING_FUNCTIONS)
+def test_functions_that_send_alarm_on_messages_failed_for_good(name: str) -> None:
+    # given the metric exactly as the function's kit emits it (Powertools' EMF)
+    handler = FUNCTIONS[name]["Properties"]["Handler"]
+    unit = importlib.import_module(handler.rpartition(".")[0]).UNIT
+    metrics = kit._metrics(unit)
+    metrics.add_metric(name="MessagesFailed", unit=MetricUnit.Count, value=1)
+    try:
+        emitted = metrics.serialize_metric_set()
+    finally:
+        metrics.clear_metrics()
+    (directive,) = emitted["_aws"]["CloudWatchMetrics"]
+    ((dimension,),) = directive["Dimensions"]
+
+    # then an alarm watches that very metric
+    (alarm,) = _alarms_on(
+        directive["Namespace"], "MessagesFailed", {"Name": dimension, "Value": emitted[dimension]}
+    )
+    assert ALARMS[alarm]["Threshold"] == 0
+    assert ALARMS[alarm]["ComparisonOperator"] == "GreaterThanThreshold"
+    environment = FUNCTIONS[name]["Properties"]["Environment"]["Variables"]
+    assert environment["POWERTOOLS_SERVICE_NAME"] == unit.service
+
+
+def test_sending_functions_and_stream_functions_are_found() -> None:
+    assert {"WelcomeFunction", "OrdersFunction", "RatingFollowUpFunction"} <= set(
+        DISPATCHING_FUNCTIONS
+    )
+    assert len(_stream_events()) >= 3
+
+
 # ------------------------------------------------ who may publish to SNS, as IAM decides it
 
 ACCOUNT_ID = "123456789012"
@@ -597,3 +656,10 @@ def test_topic_publishers_reach_their_own_topic_only(name: str) -> None:
     assert _topics_published_to(name) == own
     assert not _may_publish(name, PHONE)
     assert not _may_publish(name, f"arn:aws:sns:eu-west-1:{ACCOUNT_ID}:another-topic")
+
+
+def test_outputs_name_the_ses_configuration_set_and_what_is_retained() -> None:
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["SesConfigurationSetName"]["Value"] == {"Ref": "SesConfigurationSet"}
+    assert outputs["LinkSigningSecretArn"]["Value"] == {"Ref": "LinkSigningSecret"}
+    assert outputs["SesEventsKeyArn"]["Value"] == {"Fn::GetAtt": ["SesEventsKey", "Arn"]}
