@@ -658,6 +658,30 @@ def test_topic_publishers_reach_their_own_topic_only(name: str) -> None:
     assert not _may_publish(name, f"arn:aws:sns:eu-west-1:{ACCOUNT_ID}:another-topic")
 
 
+# ------------------------------------------------ what a deploy says at the end
+
+WARNINGS = {
+    # output: (condition, parameter, what is said without it)
+    "ComplaintAlerts": ("HasComplaintsEmail", "ComplaintsEmail", "reach no person"),
+    "OpsAlarms": ("HasAlarmEmail", "AlarmEmail", "reach no one"),
+}
+
+
+@pytest.mark.parametrize("output", sorted(WARNINGS))
+def test_a_deploy_without_someone_to_tell_says_so(output: str) -> None:
+    condition, parameter, said = WARNINGS[output]
+    chosen_by, when_set, when_missing = TEMPLATE["Outputs"][output]["Value"]["Fn::If"]
+    assert chosen_by == condition
+    assert when_missing.startswith("WARNING: ")
+    assert said in when_missing
+    assert f"${{{parameter}}}" in when_set["Fn::Sub"]
+    # and the condition is false exactly when the parameter is left empty
+    assert not LocalStack.from_template(PARAMETERS).condition(condition)
+    assert LocalStack.from_template({**PARAMETERS, parameter: "ops@example.com"}).condition(
+        condition
+    )
+
+
 def test_outputs_name_the_ses_configuration_set_and_what_is_retained() -> None:
     outputs = TEMPLATE["Outputs"]
     assert outputs["SesConfigurationSetName"]["Value"] == {"Ref": "SesConfigurationSet"}
