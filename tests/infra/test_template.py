@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import importlib.metadata
 import json
@@ -11,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.metrics import MetricUnit
 
 from lifecycle.local import packaging
 from lifecycle.local.stack import LocalStack, load_template
 from lifecycle.messaging.timing import RESERVE_SECONDS, SEND_SECONDS
-from lifecycle.platform import composition
+from lifecycle.platform import composition, kit
 from lifecycle.platform.settings import CoreSettings, Env
 from tests.conftest import PARAMETERS, ROOT
 
@@ -23,6 +25,9 @@ TEMPLATE = load_template()
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 TABLES = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::DynamoDB::Table"}
+ALARMS: dict[str, dict[str, Any]] = {
+    k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::CloudWatch::Alarm"
+}
 
 
 def _stream_events() -> list[tuple[str, dict[str, Any]]]:
@@ -88,14 +93,7 @@ def test_stream_sources_fail_safely(function: str, props: dict[str, Any]) -> Non
     assert 60 <= props["MaximumRecordAgeInSeconds"] <= 86400
     queue = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     assert RESOURCES[queue]["Type"] == "AWS::SQS::Queue"
-    alarms = [
-        r
-        for r in RESOURCES.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm"
-        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
-        in r["Properties"]["Dimensions"]
-    ]
-    assert alarms, f"failure queue {queue} of {function} has no alarm"
+    assert _has_alarm(queue), f"failure queue {queue} of {function} has no alarm"
 
 
 def test_each_function_has_its_own_role() -> None:
@@ -187,13 +185,15 @@ def _listed(value: Any) -> list[Any]:
 
 
 def _grants(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    """Each (action, resource) pair the statements allow; resources as their template JSON."""
+    """Each (action, resource) pair the statements allow; resources as their template JSON.
+    Deny statements grant nothing (SendSmsPolicy's keeps SMS senders off topics)."""
     for statement in statements:
-        assert statement["Effect"] == "Allow", statement["Sid"]
+        assert statement["Effect"] in ("Allow", "Deny"), statement["Sid"]
         assert not {"NotAction", "NotResource", "Condition"} & set(statement), statement["Sid"]
     return {
         (action, json.dumps(resource, sort_keys=True))
         for statement in statements
+        if statement["Effect"] == "Allow"
         for action in _listed(statement["Action"])
         for resource in _listed(statement["Resource"])
     }
@@ -258,6 +258,8 @@ def test_roles_attach_shared_permissions_instead_of_copying_them(name: str) -> N
     assert not inline & attached, "granted inline and by an attached policy"
     for policy in sorted(MANAGED_POLICIES):
         for statement in _managed_statements(policy):
+            if statement["Effect"] == "Deny":
+                continue
             copied = _grants([statement]) <= inline
             assert not copied, f"inline copy of {policy} {statement['Sid']}: attach the policy"
 
@@ -424,12 +426,8 @@ def test_ledger_problem_index_is_sparse() -> None:
 
 
 def _has_alarm(queue: str) -> bool:
-    return any(
-        r["Type"] == "AWS::CloudWatch::Alarm"
-        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
-        in r["Properties"]["Dimensions"]
-        for r in RESOURCES.values()
-    )
+    dimension = {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+    return any(dimension in alarm.get("Dimensions", []) for alarm in ALARMS.values())
 
 
 ASYNC_FUNCTIONS = sorted(
@@ -468,3 +466,247 @@ def test_sample_ses_events_are_sns_notifications_with_ses_json() -> None:
         message = json.loads(record["Sns"]["Message"])
         assert message["eventType"] in ("Bounce", "Complaint"), path.name
         assert message["mail"]["tags"]["customer"], path.name
+
+
+# ---------------------------------------------------------------- operations
+
+# What every link in delivered mail, and SNS's undelivered SES notifications, depend on.
+RETAINED_FOR_SENT_MAIL = ("LinkSigningSecret", "SesEventsKey")
+
+
+@pytest.mark.parametrize("name", RETAINED_FOR_SENT_MAIL)
+def test_secrets_and_keys_sent_mail_depends_on_outlive_the_stack(name: str) -> None:
+    resource = RESOURCES[name]
+    assert resource["DeletionPolicy"] == "Retain"
+    assert resource["UpdateReplacePolicy"] == "Retain"
+    # A generated name: the retained one never stands in the way of the next deploy.
+    assert "Name" not in resource["Properties"]
+
+
+def test_every_secret_and_key_of_the_stack_is_retained() -> None:
+    kinds = {"AWS::SecretsManager::Secret", "AWS::KMS::Key", "AWS::KMS::Alias"}
+    assert {k for k, v in RESOURCES.items() if v["Type"] in kinds} == set(RETAINED_FOR_SENT_MAIL)
+
+
+@pytest.mark.parametrize("name", sorted(ALARMS))
+def test_every_alarm_notifies_the_ops_topic(name: str) -> None:
+    assert ALARMS[name]["AlarmActions"] == [{"Ref": "OpsAlarmTopic"}]
+    assert ALARMS[name]["TreatMissingData"] == "notBreaching"
+
+
+def _alarms_on(namespace: str, metric: str, dimension: dict[str, Any] | None) -> list[str]:
+    return [
+        name
+        for name, alarm in ALARMS.items()
+        if alarm["Namespace"] == namespace
+        and alarm["MetricName"] == metric
+        and alarm.get("Dimensions", []) == ([dimension] if dimension else [])
+    ]
+
+
+PUBLIC_FUNCTIONS = sorted(
+    name
+    for name, function in FUNCTIONS.items()
+    if function["Properties"].get("FunctionUrlConfig", {}).get("AuthType") == "NONE"
+)
+
+
+def test_the_public_functions_are_the_preference_centre_and_the_rating_page() -> None:
+    assert PUBLIC_FUNCTIONS == ["PreferencesFunction", "RatingsFunction"]
+
+
+@pytest.mark.parametrize("name", PUBLIC_FUNCTIONS)
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_public_functions_alarm_on_errors_and_throttles(name: str, metric: str) -> None:
+    (alarm,) = _alarms_on("AWS/Lambda", metric, {"Name": "FunctionName", "Value": {"Ref": name}})
+    assert ALARMS[alarm]["Statistic"] == "Sum"
+    assert ALARMS[alarm]["Threshold"] == 0
+    assert ALARMS[alarm]["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+@pytest.mark.parametrize("name", PUBLIC_FUNCTIONS)
+def test_public_functions_reserve_a_capped_concurrency(name: str) -> None:
+    props = FUNCTIONS[name]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == {"Ref": "PublicEndpointConcurrency"}
+    parameter = TEMPLATE["Parameters"]["PublicEndpointConcurrency"]
+    assert parameter["Type"] == "Number"
+    assert parameter["Default"] == 10
+    assert parameter["MinValue"] >= 1
+
+
+# AWS reviews an SES account at these rates and may pause its sending at the second (SES
+# Developer Guide, reputation metrics). The metrics are rates from 0 to 1.
+SES_REPUTATION = {
+    "Reputation.BounceRate": (0.05, 0.10),
+    "Reputation.ComplaintRate": (0.001, 0.005),
+}
+
+
+@pytest.mark.parametrize("metric", sorted(SES_REPUTATION))
+def test_ses_reputation_alarms_fire_before_aws_reviews_the_account(metric: str) -> None:
+    review, pause = SES_REPUTATION[metric]
+    # The account-level metric (no dimensions): AWS judges the account, not one config set.
+    (name,) = _alarms_on("AWS/SES", metric, None)
+    alarm = ALARMS[name]
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert 0 < alarm["Threshold"] < review < pause
+    assert alarm["Threshold"] == pytest.approx(0.8 * review)
+
+
+@pytest.mark.parametrize(("function", "props"), _stream_events())
+def test_stream_functions_alarm_on_iterator_age_well_before_records_expire(
+    function: str, props: dict[str, Any]
+) -> None:
+    (name,) = _alarms_on(
+        "AWS/Lambda", "IteratorAge", {"Name": "FunctionName", "Value": {"Ref": function}}
+    )
+    alarm = ALARMS[name]
+    assert alarm["Statistic"] == "Maximum"
+    # IteratorAge is in milliseconds; records are parked at MaximumRecordAgeInSeconds. The
+    # template's comment says a quarter: change both together.
+    assert alarm["Threshold"] == props["MaximumRecordAgeInSeconds"] * 1000 // 4
+
+
+DISPATCHING_FUNCTIONS = sorted(
+    name for name in FUNCTIONS if "SendMessagesPolicy" in _attached(_role(name))
+)
+
+
+@pytest.mark.parametrize("name", DISPATCHING_FUNCTIONS)
+def test_functions_that_send_alarm_on_messages_failed_for_good(name: str) -> None:
+    # given the metric exactly as the function's kit emits it (Powertools' EMF)
+    handler = FUNCTIONS[name]["Properties"]["Handler"]
+    unit = importlib.import_module(handler.rpartition(".")[0]).UNIT
+    metrics = kit._metrics(unit)
+    metrics.add_metric(name="MessagesFailed", unit=MetricUnit.Count, value=1)
+    try:
+        emitted = metrics.serialize_metric_set()
+    finally:
+        metrics.clear_metrics()
+    (directive,) = emitted["_aws"]["CloudWatchMetrics"]
+    ((dimension,),) = directive["Dimensions"]
+
+    # then an alarm watches that very metric
+    (alarm,) = _alarms_on(
+        directive["Namespace"], "MessagesFailed", {"Name": dimension, "Value": emitted[dimension]}
+    )
+    assert ALARMS[alarm]["Threshold"] == 0
+    assert ALARMS[alarm]["ComparisonOperator"] == "GreaterThanThreshold"
+    environment = FUNCTIONS[name]["Properties"]["Environment"]["Variables"]
+    assert environment["POWERTOOLS_SERVICE_NAME"] == unit.service
+
+
+def test_sending_functions_and_stream_functions_are_found() -> None:
+    assert {"WelcomeFunction", "OrdersFunction", "RatingFollowUpFunction"} <= set(
+        DISPATCHING_FUNCTIONS
+    )
+    assert len(_stream_events()) >= 3
+
+
+# ------------------------------------------------ who may publish to SNS, as IAM decides it
+
+ACCOUNT_ID = "123456789012"
+PHONE = "+447700900123"  # IAM's resource for an SMS published straight to a phone number
+TOPICS = sorted(k for k, v in RESOURCES.items() if v["Type"] == "AWS::SNS::Topic")
+
+
+def _topic_arn(topic: str) -> str:
+    return f"arn:aws:sns:eu-west-1:{ACCOUNT_ID}:{topic}"
+
+
+def _resource_pattern(resource: Any) -> str:
+    if resource == "*":
+        return "*"
+    if isinstance(resource, dict) and resource.get("Ref") in TOPICS:
+        return _topic_arn(resource["Ref"])
+    if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
+        return str(resource["Fn::Sub"]).replace("${AWS::Partition}", "aws")
+    # Anything else (tables, queues...) never matches an SNS target here.
+    return json.dumps(resource, sort_keys=True)
+
+
+def _may_publish(function: str, target: str) -> bool:
+    """IAM's answer for sns:Publish on `target` from the function's role: an explicit Deny
+    wins, else an Allow is needed (wildcards as IAM matches them)."""
+    role = _role(function)
+    statements = _inline_statements(role)
+    for policy in sorted(_attached(role)):
+        statements += _managed_statements(policy)
+    matching = {
+        statement["Effect"]
+        for statement in statements
+        if any(fnmatch.fnmatchcase("sns:Publish", a) for a in _listed(statement["Action"]))
+        and any(
+            fnmatch.fnmatchcase(target, _resource_pattern(r))
+            for r in _listed(statement["Resource"])
+        )
+    }
+    return "Deny" not in matching and "Allow" in matching
+
+
+SMS_FUNCTIONS = sorted(name for name in FUNCTIONS if _may_publish(name, PHONE))
+
+
+def test_sms_senders_are_the_roles_with_send_sms_policy() -> None:
+    with_policy = sorted(name for name in FUNCTIONS if "SendSmsPolicy" in _attached(_role(name)))
+    assert SMS_FUNCTIONS
+    assert with_policy == SMS_FUNCTIONS
+
+
+@pytest.mark.parametrize("name", SMS_FUNCTIONS)
+def test_sms_senders_can_publish_to_no_topic(name: str) -> None:
+    for topic in TOPICS:
+        assert not _may_publish(name, _topic_arn(topic)), topic
+    assert not _may_publish(name, f"arn:aws:sns:us-east-1:999999999999:{name}")
+    assert not _may_publish(name, f"arn:aws:sns:eu-west-1:{ACCOUNT_ID}:endpoint/GCM/app/1")
+
+
+def _topics_published_to(function: str) -> set[str]:
+    return {t for t in TOPICS if _may_publish(function, _topic_arn(t))}
+
+
+TOPIC_PUBLISHERS = sorted(name for name in FUNCTIONS if _topics_published_to(name))
+
+
+def test_complaint_alerts_are_the_topic_publishers() -> None:
+    assert TOPIC_PUBLISHERS == ["RatingFollowUpFunction"]
+
+
+@pytest.mark.parametrize("name", TOPIC_PUBLISHERS)
+def test_topic_publishers_reach_their_own_topic_only(name: str) -> None:
+    environment = FUNCTIONS[name]["Properties"]["Environment"]["Variables"]
+    own = {v["Ref"] for v in environment.values() if isinstance(v, dict) and v.get("Ref") in TOPICS}
+    assert _topics_published_to(name) == own
+    assert not _may_publish(name, PHONE)
+    assert not _may_publish(name, f"arn:aws:sns:eu-west-1:{ACCOUNT_ID}:another-topic")
+
+
+# ------------------------------------------------ what a deploy says at the end
+
+WARNINGS = {
+    # output: (condition, parameter, what is said without it)
+    "ComplaintAlerts": ("HasComplaintsEmail", "ComplaintsEmail", "reach no person"),
+    "OpsAlarms": ("HasAlarmEmail", "AlarmEmail", "reach no one"),
+}
+
+
+@pytest.mark.parametrize("output", sorted(WARNINGS))
+def test_a_deploy_without_someone_to_tell_says_so(output: str) -> None:
+    condition, parameter, said = WARNINGS[output]
+    chosen_by, when_set, when_missing = TEMPLATE["Outputs"][output]["Value"]["Fn::If"]
+    assert chosen_by == condition
+    assert when_missing.startswith("WARNING: ")
+    assert said in when_missing
+    assert f"${{{parameter}}}" in when_set["Fn::Sub"]
+    # and the condition is false exactly when the parameter is left empty
+    assert not LocalStack.from_template(PARAMETERS).condition(condition)
+    assert LocalStack.from_template({**PARAMETERS, parameter: "ops@example.com"}).condition(
+        condition
+    )
+
+
+def test_outputs_name_the_ses_configuration_set_and_what_is_retained() -> None:
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["SesConfigurationSetName"]["Value"] == {"Ref": "SesConfigurationSet"}
+    assert outputs["LinkSigningSecretArn"]["Value"] == {"Ref": "LinkSigningSecret"}
+    assert outputs["SesEventsKeyArn"]["Value"] == {"Fn::GetAtt": ["SesEventsKey", "Arn"]}
