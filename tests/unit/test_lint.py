@@ -59,7 +59,7 @@ def test_attribute_the_business_does_not_have_is_caught_when_rendering(templates
 
     found = _messages(templates)
 
-    assert "templates/welcome/email.subject.j2:1: undefined variable 'phone'" in found
+    assert "templates/welcome/email.subject.j2:1: undefined variable 'business.phone'" in found
 
 
 def test_missing_text_part(templates: Path) -> None:

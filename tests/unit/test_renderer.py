@@ -111,7 +111,8 @@ def test_missing_attribute_of_a_provided_object_is_an_error(copy_of_templates: P
     with pytest.raises(RenderError) as raised:
         renderer.email("welcome", "en", {"first_name": "Ann"})
 
-    assert raised.value.variable == "phone"
+    assert raised.value.variable == "business.phone"  # the whole path, not just `phone`
+    assert "undefined variable 'business.phone'" in raised.value.reason
 
 
 @pytest.mark.parametrize(
