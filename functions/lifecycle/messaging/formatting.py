@@ -27,7 +27,7 @@ from babel.dates import (
 )
 from babel.numbers import format_currency, format_decimal
 
-from lifecycle.messaging.sms import gsm_twins
+from lifecycle.messaging.sms import gsm_twins, non_gsm
 from lifecycle.models import Window
 
 FALLBACK_LOCALE = "en"
@@ -51,6 +51,15 @@ def babel_locale(tag: str | None) -> Locale:
         except (UnknownLocaleError, ValueError):
             pass
     return Locale.parse(FALLBACK_LOCALE)
+
+
+def writes_in_gsm7(tag: str) -> bool:
+    """Whether the language can be written in GSM-7 (English, Dutch, German: their month and
+    day names are), so an SMS in it that becomes UCS-2 is worth a look; Turkish, French and
+    Chinese need characters outside GSM-7."""
+    locale = babel_locale(tag)
+    words = [*locale.months["format"]["wide"].values(), *locale.days["format"]["wide"].values()]
+    return not non_gsm("".join(words))
 
 
 def in_zone(window: Window, zone: str) -> Window:

@@ -234,6 +234,14 @@ class Renderer:
             text += " " + self._render(self._part(LAYOUTS, chosen, SMS_OPT_OUT), values)
         return RenderedSms(text=_WHITESPACE.sub(" ", text).strip(), locale=chosen)
 
+    def sms_sources(self, template: str, locale: str | None, *, opt_out: bool) -> dict[str, str]:
+        """The template files an SMS is rendered from (relative path: source text), for lint
+        and preview to tell the copy a marketer wrote from what the product inserts."""
+        chosen = self.resolve_locale(template, locale)
+        names = [self._part(template, chosen, SMS_PART)]
+        names += [self._part(LAYOUTS, chosen, SMS_OPT_OUT)] if opt_out else []
+        return {name: (self._root / name).read_text(encoding="utf-8") for name in names}
+
     def page(self, name: str, locale: str | None, context: Mapping[str, Any]) -> str:
         """Render a web page in the customer's locale (texts from _pages/strings.json)."""
         chosen = self._page_locale(locale)
@@ -369,19 +377,31 @@ def syntax_problem(
         close = difflib.get_close_matches(wrong, list(known), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return line, f"unknown {kind} '{wrong}'{hint}"
-    if (exc.message or "").startswith("Unexpected end of template"):
-        opened = _open_blocks(env, source)
+    message = exc.message or ""
+    ended = message.startswith("Unexpected end of template")
+    if ended or "The innermost block that needs to be closed is" in message:
+        # Jinja notices a block left open where the file (or the enclosing block) ends:
+        # report the tag that opened it.
+        opened = _open_blocks(env, source, None if ended else line)
         if opened:
             tag, where = opened[-1]
-            return where, f"syntax error: {{% {tag} %}} is never closed (no {{% end{tag} %}})"
+            found = "the end of the file" if ended else f"line {line}"
+            return where, (
+                f"syntax error: {{% {tag} %}} is never closed (no {{% end{tag} %}} before {found})"
+            )
     return line, f"syntax error: {exc.message}"
 
 
-def _open_blocks(env: ImmutableSandboxedEnvironment, source: str) -> list[tuple[str, int]]:
-    """The blocks still open at the end of `source`, outermost first, with their lines."""
+def _open_blocks(
+    env: ImmutableSandboxedEnvironment, source: str, before: int | None = None
+) -> list[tuple[str, int]]:
+    """The blocks still open at the end of `source` (or before line `before`), outermost
+    first, with their lines."""
     stack: list[tuple[str, int]] = []
     try:
         for tag, words, line in _tags(env, source):
+            if before is not None and line >= before:
+                break
             if tag in _BLOCK_TAGS and not (tag == "set" and "=" in words):
                 stack.append((tag, line))
             elif tag.startswith("end") and stack and stack[-1][0] == tag[3:]:

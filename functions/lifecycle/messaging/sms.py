@@ -67,3 +67,15 @@ def non_gsm(text: str) -> list[str]:
     """The characters of `text` outside GSM-7, each once, in order of appearance: any one of
     them makes the whole SMS UCS-2."""
     return list(dict.fromkeys(c for c in text if c not in _GSM_BASIC and c not in _GSM_EXTENSION))
+
+
+def ucs2_culprit(text: str, copy: str = "") -> str | None:
+    """The character that makes `text` UCS-2, if any: the first one the template's own `copy`
+    holds (what a marketer can change), else the first one of all."""
+    found = non_gsm(text)
+    return next((c for c in found if c in copy), found[0] if found else None)
+
+
+def describe(character: str) -> str:
+    """`'ş' (U+015F)`: a character and its code point, for lint and preview."""
+    return f"{character!r} (U+{ord(character):04X})"
