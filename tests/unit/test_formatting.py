@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from lifecycle.messaging.formatting import Formatter, Money
+from lifecycle.messaging.formatting import Formatter, Money, Span
 from lifecycle.messaging.message import Channel
 from lifecycle.messaging.plan import Advance
 from lifecycle.messaging.renderer import Renderer
 from lifecycle.messaging.sms import measure, non_gsm
-from lifecycle.models import Order, Window
+from lifecycle.models import Order
 from lifecycle.stages.orders import journey as orders
 from tests.conftest import ROOT
 from tests.fakes import BUSINESS, customer
@@ -22,8 +22,8 @@ PARIS = ZoneInfo("Europe/Paris")
 TAIPEI = ZoneInfo("Asia/Taipei")
 
 
-def window(zone: ZoneInfo, start: int = 9, end: int = 11) -> Window:
-    return Window(
+def window(zone: ZoneInfo, start: int = 9, end: int = 11) -> Span:
+    return Span(
         start=datetime(2026, 12, 12, start, tzinfo=zone),
         end=datetime(2026, 12, 12, end, tzinfo=zone),
     )
@@ -119,7 +119,7 @@ def test_traditional_chinese_window_names_the_day_period_once() -> None:
 def test_windows_use_the_locale_interval_pattern() -> None:
     assert Formatter("nl").window(window(PARIS)) == "za 12 dec, 09:00–11:00"
     assert Formatter("en").window(window(PARIS)) == "Sat, Dec 12, 9:00\u2009–\u200911:00\u202fAM"
-    spans_days = Window(
+    spans_days = Span(
         start=datetime(2026, 12, 12, 22, tzinfo=PARIS), end=datetime(2026, 12, 13, 1, tzinfo=PARIS)
     )
     assert Formatter("nl").window(spans_days) == "za 12 dec, 22:00\u2009–\u2009zo 13 dec, 01:00"

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from lifecycle.authoring.preview import Entry, render_all
 from lifecycle.authoring.samples import Samples
-from lifecycle.messaging.formatting import Money
-from lifecycle.models import Window
+from lifecycle.messaging.formatting import Money, Span
 from lifecycle.stages.orders.messages import ORDER_DELIVERED, ORDER_SCHEDULED
 from tests.conftest import ROOT
 
@@ -37,7 +36,7 @@ def test_sample_data_hold_raw_values_never_formatted_text() -> None:
         assert typed == [], path
 
     samples = Samples.load(TEMPLATES)
-    assert isinstance(samples.context(ORDER_SCHEDULED, "nl")["pickup_window"], Window)
+    assert isinstance(samples.context(ORDER_SCHEDULED, "nl")["pickup_window"], Span)
     assert isinstance(samples.context(ORDER_DELIVERED, "tr")["total"], Money)
 
 

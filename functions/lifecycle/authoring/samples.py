@@ -23,11 +23,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from lifecycle.messaging.formatting import Money
+from lifecycle.messaging.formatting import Money, Span
 from lifecycle.messaging.message import Business, MessageSpec
-from lifecycle.models import Window
 
 SAMPLE_FILE = "sample.json"
 LAYOUTS = "_layouts"
@@ -59,11 +56,10 @@ def raw_value(value: Any, where: str) -> Any:
         except InvalidOperation:
             raise SampleError(f"{where}: amount {value['amount']!r} is not a number") from None
     if set(value) == {"start", "end"}:
-        try:
-            start, end = (raw_value(value[key], where) for key in ("start", "end"))
-            return Window(start=start, end=end)
-        except ValidationError:
-            raise SampleError(f"{where}: a window needs ISO 8601 start and end") from None
+        start, end = (raw_value(value[key], where) for key in ("start", "end"))
+        if not (isinstance(start, datetime) and isinstance(end, datetime)):
+            raise SampleError(f"{where}: a window needs ISO 8601 start and end")
+        return Span(start=start, end=end)
     return {key: raw_value(item, where) for key, item in value.items()}
 
 

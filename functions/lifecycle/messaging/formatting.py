@@ -1,7 +1,7 @@
 """Formatting shared by every stage: dates, times, windows, money and quantities, with Babel.
 
 One message is one language: its copy and its values come from the same locale. So journeys
-never format: they put raw values in a message's context (aware datetimes and `Window`s already
+never format: they put raw values in a message's context (aware datetimes and `Span`s already
 in the customer's time zone, `Money`, `Decimal` quantities) and the renderer formats them while
 rendering, with a `Formatter` for the locale whose templates supplied the copy (after
 fallback: a French customer reading English copy gets English dates) and for the channel (what
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
@@ -28,11 +28,29 @@ from babel.dates import (
 from babel.numbers import format_currency, format_decimal
 
 from lifecycle.messaging.sms import gsm_twins, non_gsm
-from lifecycle.models import Window
 
 FALLBACK_LOCALE = "en"
 DAY_SKELETON = "MMMEd"  # `Sat, Dec 12`, `za 12 dec`, `12月12日 週六`
 NO_WINDOW = "-"  # an order without a window yet
+
+
+class Window(Protocol):
+    """A time window: an order's pickup or delivery window (`lifecycle.models.Window`), or a
+    `Span`. Only its shape is needed here, so rendering never loads the data models."""
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def end(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Span:
+    """A window with both ends in the time zone it is shown in."""
+
+    start: datetime
+    end: datetime
 
 
 @dataclass(frozen=True)
@@ -62,11 +80,11 @@ def writes_in_gsm7(tag: str) -> bool:
     return not non_gsm("".join(words))
 
 
-def in_zone(window: Window, zone: str) -> Window:
+def in_zone(window: Window, zone: str) -> Span:
     """The window with both ends in the customer's time zone (the renderer formats a datetime in
     its own zone)."""
     tz = ZoneInfo(zone)
-    return Window(start=window.start.astimezone(tz), end=window.end.astimezone(tz))
+    return Span(start=window.start.astimezone(tz), end=window.end.astimezone(tz))
 
 
 class Formatter:
@@ -107,7 +125,7 @@ class Formatter:
         """A raw value printed without a filter, formatted as its filter would."""
         if isinstance(value, Money):
             return self.money(value)
-        if isinstance(value, Window):
+        if isinstance(value, Span):
             return self.window(value)
         if isinstance(value, datetime):
             return f"{self.date(value)} {self.time(value)}"

@@ -23,7 +23,6 @@ same way). In an SMS, what these insert keeps GSM-7 copy in GSM-7.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import sys
@@ -372,6 +371,8 @@ def syntax_problem(
     line = exc.lineno or 0
     unknown = _NO_FILTER.match(exc.message or "")
     if unknown:
+        import difflib  # only for a broken template: not on every cold start
+
         kind, wrong = unknown["kind"], unknown["name"]
         known = env.filters if kind == "filter" else env.tests
         close = difflib.get_close_matches(wrong, list(known), n=1)

@@ -24,7 +24,7 @@ ORDER_PICKED_UP = _order("order_picked_up")
 ORDER_IN_PROCESS = _order("order_in_process")
 ORDER_READY = _order("order_ready")
 ORDER_OUT_FOR_DELIVERY = _order("order_out_for_delivery", "delivery_window")
-# Windows are `Window`s in the customer's time zone (None before one is set). The receipt:
+# Windows are `Span`s in the customer's time zone (None before one is set). The receipt:
 # `items` is a list of {name, quantity (Decimal), unit_price, line_total (Money)}, `total` a
 # Money. The renderer formats them all in the locale of the copy.
 ORDER_DELIVERED = _order("order_delivered", "items", "total")
