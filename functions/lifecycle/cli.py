@@ -16,19 +16,29 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from lifecycle.authoring.lint import lint
+    from lifecycle.authoring.lint import ERROR, NOTE, WARNING, lint
 
     templates = Path(args.templates)
     if not templates.is_dir():
         print(f"lifecycle lint: {templates} is not a directory", file=sys.stderr)
         return 2
-    findings = lint(templates)
+    try:
+        findings = lint(templates)
+    except Exception as exc:  # lint reports every template problem itself; this is a bug
+        print(f"lifecycle lint: could not finish ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return 2
+    count = {kind: sum(f.severity == kind for f in findings) for kind in (ERROR, WARNING, NOTE)}
     for finding in findings:
-        print(finding)
-    if findings:
-        print(f"{len(findings)} problem(s) in {templates}", file=sys.stderr)
+        if finding.severity != NOTE or args.verbose:
+            print(finding)
+    summary = f"{count[ERROR]} error(s), {count[WARNING]} warning(s)"
+    if count[NOTE]:
+        hint = "" if args.verbose else " (--verbose lists them)"
+        summary += f", {count[NOTE]} note(s){hint}"
+    if count[ERROR]:
+        print(f"{summary} in {templates}", file=sys.stderr)
         return 1
-    print(f"{templates}: all templates pass")
+    print(f"{templates}: all templates pass; {summary}")
     return 0
 
 
@@ -268,6 +278,12 @@ def parser() -> argparse.ArgumentParser:
         "lint", help="check every template: syntax, variables, parts, links, SMS length"
     )
     lint.add_argument("templates", nargs="?", default="templates", help="templates folder")
+    lint.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also list notes (SMS that are UCS-2 because their language needs it)",
+    )
     lint.set_defaults(run=_lint)
 
     preview = commands.add_parser(

@@ -36,6 +36,9 @@ def test_gallery_shows_every_message_and_locale(browser: Any, tmp_path: Path) ->
                 assert "segment(s)" in row.inner_text()
             assert row.locator("iframe").is_visible()
     assert "歡迎加入" in page.inner_text("section#welcome")
+    # raw sample values formatted as in a real send: one language per row, GSM-7 kept
+    assert "上午9:00至11:00" in page.inner_text("section#order_scheduled")
+    assert "UCS-2 because of 'ı' (U+0131)" in page.inner_text("section#order_scheduled")
     assert page.locator(".error").count() == 0
 
     # and each email link opens the rendered message

@@ -54,7 +54,8 @@ def test_a_full_order_life_sends_each_update_once_on_its_channel(shop: Aws) -> N
     assert "di 24 nov" in confirmation.part("plain")  # Babel, Dutch, Amsterdam time
     assert "09:00" in confirmation.part("plain")
     html = receipt.part("html").replace("\u00a0", " ")  # Babel uses no-break spaces
-    for line in ("Shirt, washed and pressed", "€ 3,50", "€ 17,50", "4.5", "€ 13,05", "€ 48,55"):
+    # Dutch copy, Dutch numbers: 4,5 kg, not 4.5
+    for line in ("Shirt, washed and pressed", "€ 3,50", "€ 17,50", "4,5", "€ 13,05", "€ 48,55"):
         assert line in html, line
     for key in ("scheduled", "picked_up", "ready", "out_for_delivery", "delivered"):
         assert shop.ledger(f"order#o-5001#{key}")["status"] == "sent"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.authoring.lint import lint
+from lifecycle.authoring.lint import NOTE, lint
 from lifecycle.cli import main
 from lifecycle.messaging import catalog
 from lifecycle.messaging.message import Channel, Kind, MessageSpec
@@ -23,11 +23,12 @@ def templates(tmp_path: Path) -> Path:
 
 
 def _messages(templates: Path) -> list[str]:
-    return [str(f) for f in lint(templates)]
+    """Errors and warnings (notes say only what a language needs)."""
+    return [str(f) for f in lint(templates) if f.severity != NOTE]
 
 
 def test_shipped_templates_pass() -> None:
-    assert lint(ROOT / "templates") == []
+    assert _messages(ROOT / "templates") == []
 
 
 def test_syntax_error_is_located(templates: Path) -> None:
@@ -59,7 +60,7 @@ def test_attribute_the_business_does_not_have_is_caught_when_rendering(templates
 
     found = _messages(templates)
 
-    assert "templates/welcome/email.subject.j2:1: undefined variable 'phone'" in found
+    assert "templates/welcome/email.subject.j2:1: undefined variable 'business.phone'" in found
 
 
 def test_missing_text_part(templates: Path) -> None:
@@ -75,7 +76,85 @@ def test_missing_locale_variant(templates: Path) -> None:
     found = _messages(templates)
 
     assert "templates/welcome/zh-TW: missing locale variant zh-TW" in found
-    assert "templates/welcome/nl/sms.txt.j2: missing nl variant of sms.txt.j2" in found
+    assert (
+        "templates/welcome/nl/sms.txt.j2: missing nl variant of sms.txt.j2 "
+        "(partial folder: nl customers get the whole message in en)"
+    ) in found
+
+
+def test_a_new_folder_holding_only_a_subject_is_a_partial_folder(templates: Path) -> None:
+    # given a marketer starts German with the subject only
+    (templates / "welcome" / "de").mkdir()
+    (templates / "welcome" / "de" / "email.subject.j2").write_text(
+        "Willkommen bei {{ business.name }}, {{ first_name }}!", "utf-8"
+    )
+
+    found = _messages(templates)
+
+    # then every part German lacks is an error, the layout's German parts too
+    partial = "(partial folder: de customers get the whole message in en)"
+    for part in ("email.html.j2", "email.txt.j2", "sms.txt.j2"):
+        assert f"templates/welcome/de/{part}: missing de variant of {part} {partial}" in found
+    assert "templates/_layouts/de: missing locale variant de" in found
+    assert main(["lint", str(templates)]) == 1
+
+
+def test_every_locale_folder_that_exists_is_checked_not_only_the_supported_ones(
+    templates: Path,
+) -> None:
+    # given a complete German welcome (and German layout), with a typo in its SMS
+    shutil.copytree(templates / "welcome" / "nl", templates / "welcome" / "de")
+    shutil.copytree(templates / "_layouts" / "nl", templates / "_layouts" / "de")
+    (templates / "welcome" / "de" / "sms.txt.j2").write_text("Hallo {{ first_nme }}!", "utf-8")
+
+    found = _messages(templates)
+
+    assert any(
+        m.startswith("templates/welcome/de/sms.txt.j2:1: variable 'first_nme' is not provided")
+        for m in found
+    )
+    assert not any("missing" in m for m in found)
+
+
+def test_a_gsm7_language_sms_that_becomes_ucs2_is_a_warning_naming_the_character(
+    templates: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given English SMS copy typed with a curly apostrophe
+    (templates / "welcome" / "sms.txt.j2").write_text(
+        "Welcome {{ first_name }}!\nWe\u2019re glad you\u2019re here.\n", "utf-8"
+    )
+
+    code = main(["lint", str(templates)])
+
+    out = capsys.readouterr().out
+    assert code == 0  # a warning does not fail lint
+    assert (
+        "templates/welcome/sms.txt.j2:2: warning: UCS-2 because of '\u2019' (U+2019): "
+        "1 segment(s) (en can be written in GSM-7: 160 characters a segment, not 70)"
+    ) in out
+
+
+def test_sms_that_need_ucs2_for_their_language_are_notes(
+    templates: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", str(templates)]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+    assert main(["lint", "--verbose", str(templates)]) == 0
+
+    out = capsys.readouterr().out
+    assert (
+        "templates/order_scheduled/tr/sms.txt.j2:1: note: UCS-2 because of 'ı' (U+0131): "
+        "2 segment(s)"
+    ) in out
+    assert "warning:" not in out
+
+
+def test_windows_inserted_into_english_and_dutch_sms_keep_them_gsm7(templates: Path) -> None:
+    found = [f for f in lint(templates) if "UCS-2" in f.message]
+
+    assert found  # Turkish and Chinese
+    assert not any("/nl/" in f.path or f.path.count("/") == 2 for f in found)
 
 
 @pytest.fixture
@@ -190,3 +269,79 @@ def test_cli_exits_non_zero_with_located_findings(
 
     assert code == 1
     assert "email.txt.j2: missing template part" in capsys.readouterr().out
+
+
+BROKEN = [
+    # (file, source, the line lint must print)
+    (
+        "welcome/sms.txt.j2",
+        "Hi {{ first_name|capitalise }}!\n",
+        "templates/welcome/sms.txt.j2:1: unknown filter 'capitalise' (did you mean 'capitalize'?)",
+    ),
+    (
+        "welcome/email.subject.j2",
+        "Welcome to {{ business.nme }}\n",
+        "templates/welcome/email.subject.j2:1: undefined variable 'business.nme'",
+    ),
+    (
+        "welcome/nl/email.txt.j2",
+        "{% extends layout.text %}\n{% block content %}\n{% if first_name %}\nHoi\n"
+        "{% endblock %}\n",
+        "templates/welcome/nl/email.txt.j2:3: syntax error: {% if %} is never closed "
+        "(no {% endif %} before line 5)",
+    ),
+    (
+        "welcome/tr/sms.txt.j2",
+        "Merhaba\n{% for x in [1, 2] %}\n{{ first_name }}\n",
+        "templates/welcome/tr/sms.txt.j2:2: syntax error: {% for %} is never closed "
+        "(no {% endfor %} before the end of the file)",
+    ),
+    (
+        "welcome/email.txt.j2",
+        "{% extends layout.text %}\n{% block content %}\nHi {{ first_name }}\n{% endblock %}\n"
+        "\nP.S. book today\n",
+        "templates/welcome/email.txt.j2:6: text outside any block is never shown "
+        "(the template extends a layout): 'P.S. book today'",
+    ),
+    (
+        "welcome/zh-TW/email.html.j2",
+        "{% extends layout.html %}\n{% block content %}\n<p>{{ first_name }</p>\n{% endblock %}\n",
+        "templates/welcome/zh-TW/email.html.j2:3: syntax error: unexpected '}'",
+    ),
+    (
+        "order_delivered/email.txt.j2",
+        "{% extends layout.text %}\n{% block content %}\n{{ order_id|money }}\n{% endblock %}\n",
+        "templates/order_delivered/email.txt.j2:3: filter 'money' cannot format str 'FF-10482'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("file", "source", "expected"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_broken_template_is_one_located_line_never_a_traceback(
+    templates: Path, capsys: pytest.CaptureFixture[str], file: str, source: str, expected: str
+) -> None:
+    (templates / file).write_text(source, "utf-8")
+
+    code = main(["lint", str(templates)])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert expected in out.splitlines()
+    assert "Traceback" not in out + err
+    assert all(line.startswith("templates/") for line in out.splitlines())
+
+
+def test_all_broken_templates_at_once_are_each_reported(
+    templates: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for file, source, _ in BROKEN:
+        (templates / file).write_text(source, "utf-8")
+
+    code = main(["lint", str(templates)])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    for _, _, expected in BROKEN:
+        assert expected in out.splitlines()
+    assert "Traceback" not in out + err
+    assert f"{len(out.splitlines())} error(s)" in err

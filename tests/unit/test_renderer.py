@@ -111,7 +111,8 @@ def test_missing_attribute_of_a_provided_object_is_an_error(copy_of_templates: P
     with pytest.raises(RenderError) as raised:
         renderer.email("welcome", "en", {"first_name": "Ann"})
 
-    assert raised.value.variable == "phone"
+    assert raised.value.variable == "business.phone"  # the whole path, not just `phone`
+    assert "undefined variable 'business.phone'" in raised.value.reason
 
 
 @pytest.mark.parametrize(
@@ -131,17 +132,31 @@ def test_templates_cannot_escape_the_sandbox(copy_of_templates: Path, escape: st
         renderer.email("welcome", "en", {"first_name": "Ann"})
 
 
-def test_syntax_error_is_located(copy_of_templates: Path) -> None:
-    (copy_of_templates / "welcome" / "sms.txt.j2").write_text(
-        "Hi {{ first_name }\n", encoding="utf-8"
-    )
+@pytest.mark.parametrize(
+    ("source", "where", "problem"),
+    [
+        ("Hi {{ first_name }\n", "welcome/sms.txt.j2:1", "syntax error"),
+        # a block left open is reported where it opens, not at the end of the file
+        (
+            "Hi\n{% if first_name %}\n{{ first_name }}\n\n",
+            "welcome/sms.txt.j2:2",
+            "{% if %} is never closed",
+        ),
+        # a filter given the wrong kind of value fails the message, it does not crash
+        ("Hi {{ first_name|window }}", "welcome/sms.txt.j2:1", "filter 'window' cannot format str"),
+    ],
+)
+def test_a_broken_template_is_a_located_render_error(
+    copy_of_templates: Path, source: str, where: str, problem: str
+) -> None:
+    (copy_of_templates / "welcome" / "sms.txt.j2").write_text(source, encoding="utf-8")
     renderer = Renderer(copy_of_templates, "en", BUSINESS)
 
     with pytest.raises(RenderError) as raised:
         renderer.sms("welcome", "en", {"first_name": "Ann"})
 
-    assert raised.value.template == "welcome/sms.txt.j2:1"
-    assert "syntax error" in raised.value.reason
+    assert raised.value.template == where
+    assert problem in raised.value.reason
 
 
 def test_missing_part_is_named(copy_of_templates: Path) -> None:
@@ -152,3 +167,35 @@ def test_missing_part_is_named(copy_of_templates: Path) -> None:
         renderer.email("welcome", "en", {"first_name": "Ann"})
 
     assert raised.value.template == "welcome/email.txt.j2"
+
+
+def test_a_partial_locale_folder_is_never_used_so_no_message_mixes_languages(
+    copy_of_templates: Path,
+) -> None:
+    # given a German folder with only a subject (and a German layout)
+    shutil.copytree(copy_of_templates / "_layouts" / "nl", copy_of_templates / "_layouts" / "de")
+    (copy_of_templates / "welcome" / "de").mkdir()
+    (copy_of_templates / "welcome" / "de" / "email.subject.j2").write_text(
+        "Willkommen, {{ first_name }}!", encoding="utf-8"
+    )
+    renderer = Renderer(copy_of_templates, "en", BUSINESS)
+
+    email = renderer.email("welcome", "de-DE", {"first_name": "Jonas"})
+
+    # then the whole message falls back to English, subject included
+    assert email.locale == "en"
+    assert email.subject == "Welcome to Fresh Fold Laundry, Jonas!"
+    assert renderer.locale_folders("welcome")["de"] == (
+        "email.html.j2",
+        "email.txt.j2",
+        "sms.txt.j2",
+    )
+
+
+def test_a_locale_without_its_layout_footer_falls_back_whole(copy_of_templates: Path) -> None:
+    # given a complete German welcome but no German footer
+    shutil.copytree(copy_of_templates / "welcome" / "nl", copy_of_templates / "welcome" / "de")
+    renderer = Renderer(copy_of_templates, "en", BUSINESS)
+
+    assert renderer.resolve_locale("welcome", "de") == "en"
+    assert "_layouts/de/footer.html.j2" in renderer.locale_folders("welcome")["de"]

@@ -1,14 +1,21 @@
 """`lifecycle lint`: check every template against the message catalog, with located findings.
 
-What it catches, each reported as `file:line: what is wrong`:
-- a template syntax error;
-- a variable the message does not provide (the catalog declares each message's context);
-- a missing part (subject, HTML, text, SMS) or a missing locale variant;
+What it catches, each reported on one line as `file:line: what is wrong` (never a traceback):
+- a template syntax error, an unknown filter, a block left open (at the line that opens it);
+- a variable the message does not provide (the catalog declares each message's context), and an
+  undefined attribute by its whole path (`business.nme`);
+- text outside any block of a template that extends the layout (it is never shown);
+- a missing part (subject, HTML, text, SMS), a missing supported locale, and a partial locale
+  folder: every locale folder that exists must hold every part, or its customers would get the
+  whole message from the next locale (the renderer never mixes two languages in one message);
 - a marketing email without the unsubscribe link or the postal address;
 - an SMS over its segment budget (GSM-7 160/153, UCS-2 70/67 characters a segment);
 - a subject over 78 characters;
 - an image without alt text, and a link that is not https.
-Rendering uses the sample data beside the templates, in every supported locale.
+Warnings do not fail lint: an SMS in a language GSM-7 can write (English, Dutch) that becomes
+UCS-2, naming the character that did it. Notes say the same for languages that need UCS-2
+(Turkish, Chinese); `--verbose` prints them. Rendering uses the sample data beside the
+templates, in every locale folder that exists.
 """
 
 from __future__ import annotations
@@ -19,23 +26,37 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from babel import Locale, UnknownLocaleError
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from lifecycle.authoring.samples import LAYOUTS, SAMPLE_FILE, SampleError, Samples
 from lifecycle.messaging.catalog import CATALOG, SUPPORTED_LOCALES
 from lifecycle.messaging.errors import RenderError
-from lifecycle.messaging.message import LAYOUT_PARTS, SMS_PART, Channel, Kind, MessageSpec
+from lifecycle.messaging.formatting import FALLBACK_LOCALE, writes_in_gsm7
+from lifecycle.messaging.message import (
+    LAYOUT_PARTS,
+    LOCALISED_LAYOUT_PARTS,
+    SMS_PART,
+    Business,
+    Channel,
+    Kind,
+    MessageSpec,
+)
 from lifecycle.messaging.renderer import (
     PAGE_STRINGS,
     PAGE_VARIABLES,
     PAGES,
     RENDERER_VARIABLES,
     Renderer,
+    syntax_problem,
 )
-from lifecycle.messaging.sms import measure
+from lifecycle.messaging.sms import describe, measure, ucs2_culprit
 
 MAX_SUBJECT = 78
+ERROR, WARNING, NOTE = "error", "warning", "note"
 _LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+)$")
+# Only to check the templates' sources when the sample business details cannot be read.
+_NO_BUSINESS = Business(name="", postal_address="", sender_email="", website="")
 
 
 @dataclass(frozen=True, order=True)
@@ -43,54 +64,81 @@ class Finding:
     path: str
     line: int
     message: str
+    severity: str = ERROR  # warnings and notes do not fail lint
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.message}"
+        label = "" if self.severity == ERROR else f"{self.severity}: "
+        return f"{where}: {label}{self.message}"
 
 
 class _Linter:
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(self, templates_dir: Path, renderer: Renderer) -> None:
         self.root = templates_dir
+        self.renderer = renderer
         self.findings: list[Finding] = []
 
-    def add(self, relative: str, line: int, message: str) -> None:
-        self.findings.append(Finding(f"{self.root.name}/{relative}", line, message))
+    def add(self, relative: str, line: int, message: str, severity: str = ERROR) -> None:
+        self.findings.append(Finding(f"{self.root.name}/{relative}", line, message, severity))
+
+    def has_error(self, relative: str) -> bool:
+        path = f"{self.root.name}/{relative}"
+        return any(f.path == path and f.severity == ERROR for f in self.findings)
 
     # ------------------------------------------------------------------ files
     def check_files(self) -> None:
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
             if folder.name not in (LAYOUTS, PAGES) and folder.name not in CATALOG:
                 self.add(folder.name, 0, "folder is not a message in the catalog")
+        written_in = set(SUPPORTED_LOCALES[1:])
         for spec in CATALOG.values():
-            self._check_parts(spec.template, spec.parts, SAMPLE_FILE)
-        self._check_parts(LAYOUTS, LAYOUT_PARTS, None, localised=LAYOUT_PARTS[2:])
+            written_in |= self._check_parts(spec.template, spec.parts, SAMPLE_FILE)
+        layouts = self.root / LAYOUTS
+        written_in |= (
+            {p.name for p in layouts.iterdir() if p.is_dir()} if layouts.is_dir() else set()
+        )
+        self._check_parts(LAYOUTS, LAYOUT_PARTS, None, sorted(written_in), LOCALISED_LAYOUT_PARTS)
 
     def _check_parts(
         self,
         folder: str,
         parts: tuple[str, ...],
         sample: str | None,
+        locales: list[str] | None = None,
         localised: tuple[str, ...] | None = None,
-    ) -> None:
+    ) -> set[str]:
+        """Check a folder and every locale folder in it (and each supported locale, and for
+        the layout each locale a message is written in); return the locale folders found."""
         base = self.root / folder
         for part in parts:
             if not (base / part).is_file():
                 self.add(f"{folder}/{part}", 0, "missing template part")
         if sample and not (base / sample).is_file():
             self.add(f"{folder}/{sample}", 0, "missing sample data")
-        known = set(parts)
-        for locale in SUPPORTED_LOCALES[1:]:
+        found = {p.name for p in base.iterdir() if p.is_dir()} if base.is_dir() else set()
+        for locale in sorted(set(locales or SUPPORTED_LOCALES[1:]) | found):
             variant = base / locale
             if not variant.is_dir():
                 self.add(f"{folder}/{locale}", 0, f"missing locale variant {locale}")
                 continue
-            for part in localised or parts:
-                if not (variant / part).is_file():
-                    self.add(f"{folder}/{locale}/{part}", 0, f"missing {locale} variant of {part}")
+            if not _is_locale(locale):
+                self.add(
+                    f"{folder}/{locale}", 0, f"{locale!r} is not a locale (BCP 47, like nl-BE)"
+                )
+            lacking = [part for part in localised or parts if not (variant / part).is_file()]
+            fallback = "" if localised else self._fallback(folder, locale)
+            for part in lacking:
+                self.add(
+                    f"{folder}/{locale}/{part}", 0, f"missing {locale} variant of {part}{fallback}"
+                )
         for path in sorted(base.rglob("*.j2")):
-            if path.name not in known:
+            if path.name not in set(parts):
                 self.add(str(path.relative_to(self.root)), 0, "not a known template part")
+        return found
+
+    def _fallback(self, template: str, locale: str) -> str:
+        instead = self.renderer.resolve_locale(template, locale)
+        return f" (partial folder: {locale} customers get the whole message in {instead})"
 
     def check_page_strings(self) -> None:
         """Every supported locale has every text the pages use, with the same keys."""
@@ -114,43 +162,58 @@ class _Linter:
                 self.add(relative, 0, f"{locale} lacks {', '.join(sorted(missing))}")
 
     # ------------------------------------------------------------------ source checks
-    def check_sources(self, renderer: Renderer) -> None:
-        env = renderer.environment
-        builtins = set(env.globals)
+    def check_sources(self) -> None:
         for path in sorted(self.root.rglob("*.j2")):
             relative = path.relative_to(self.root).as_posix()
-            folder = relative.split("/", 1)[0]
-            spec = CATALOG.get(folder)
-            own = spec.variables if spec else PAGE_VARIABLES if folder == PAGES else frozenset()
-            allowed = RENDERER_VARIABLES | own | builtins
-            source = path.read_text(encoding="utf-8")
             try:
-                tree = env.parse(source, name=relative)
-            except TemplateSyntaxError as exc:
-                self.add(relative, exc.lineno, f"syntax error: {exc.message}")
-                continue
-            for name in sorted(meta.find_undeclared_variables(tree) - allowed):
-                line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), 0)
-                provided = ", ".join(sorted(own | RENDERER_VARIABLES))
-                self.add(
-                    relative, line, f"variable '{name}' is not provided (provided: {provided})"
-                )
-            if path.name.endswith(".html.j2"):
-                for line, message in _html_problems(source):
-                    self.add(relative, line, message)
+                self._check_source(path, relative)
+            except Exception as exc:  # lint reports, it never crashes
+                self.add(relative, 0, f"could not be checked: {type(exc).__name__}: {exc}")
+
+    def _check_source(self, path: Path, relative: str) -> None:
+        env = self.renderer.environment
+        folder = relative.split("/", 1)[0]
+        spec = CATALOG.get(folder)
+        own = spec.variables if spec else PAGE_VARIABLES if folder == PAGES else frozenset()
+        allowed = RENDERER_VARIABLES | own | set(env.globals)
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.add(relative, 0, f"cannot be read as UTF-8 text ({exc})")
+            return
+        try:
+            tree = env.parse(source, name=relative)
+            undeclared = meta.find_undeclared_variables(tree)  # compiles: unknown filters fail
+        except TemplateSyntaxError as exc:
+            self.add(relative, *syntax_problem(env, exc, source))
+            return
+        for name in sorted(undeclared - allowed):
+            line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), 0)
+            provided = ", ".join(sorted(own | RENDERER_VARIABLES))
+            self.add(relative, line, f"variable '{name}' is not provided (provided: {provided})")
+        for line, text in _outside_blocks(tree):
+            self.add(
+                relative,
+                line,
+                f"text outside any block is never shown (the template extends a layout): {text!r}",
+            )
+        if path.name.endswith(".html.j2"):
+            for line, message in _html_problems(source):
+                self.add(relative, line, message)
 
     # ------------------------------------------------------------------ rendered checks
-    def check_rendered(self, renderer: Renderer, samples: Samples) -> None:
+    def check_rendered(self, samples: Samples) -> None:
+        renderer = self.renderer
         for spec in CATALOG.values():
-            for locale in SUPPORTED_LOCALES:
+            for locale in [FALLBACK_LOCALE, *renderer.locale_folders(spec.template)]:
                 if renderer.resolve_locale(spec.template, locale) != locale:
-                    continue  # the missing variant is already reported
+                    continue  # a partial folder: already reported
                 try:
                     context = samples.context(spec, locale)
                 except SampleError as exc:
                     self.add(f"{spec.template}/{SAMPLE_FILE}", 0, str(exc).split(": ", 1)[-1])
                     continue
-                folder = spec.template if locale == "en" else f"{spec.template}/{locale}"
+                folder = spec.template if locale == FALLBACK_LOCALE else f"{spec.template}/{locale}"
                 if Channel.EMAIL in spec.channels:
                     self._check_email(renderer, samples, spec, locale, folder, context)
                 if Channel.SMS in spec.channels:
@@ -158,10 +221,9 @@ class _Linter:
 
     def _render_failed(self, error: RenderError) -> None:
         located = _LOCATED.match(error.template)
-        if located:
-            self.add(located["file"], int(located["line"]), error.problem)
-        else:
-            self.add(error.template, 0, error.problem)
+        file, line = (located["file"], int(located["line"])) if located else (error.template, 0)
+        if not self.has_error(file):  # the source check already said what is wrong there
+            self.add(file, line, error.problem)
 
     def _check_email(
         self,
@@ -209,18 +271,87 @@ class _Linter:
             self._render_failed(error)
             return
         size = measure(sms.text)
+        source = _source(self.root, folder, spec.template, SMS_PART)
         if size.segments > spec.sms_segments:
             self.add(
-                _source(self.root, folder, spec.template, SMS_PART),
+                source,
                 1,
                 f"SMS takes {size.segments} segments ({size.encoding}, {size.units} characters "
                 f"with sample data); budget is {spec.sms_segments}",
             )
+        sources = renderer.sms_sources(spec.template, locale, opt_out=spec.kind is Kind.MARKETING)
+        culprit = ucs2_culprit(sms.text, "".join(sources.values()))
+        if culprit is None:
+            return
+        where = next(
+            (
+                (name, number)
+                for name, copy in sources.items()
+                for number, text in enumerate(copy.splitlines(), 1)
+                if culprit in text
+            ),
+            (source, 0),
+        )
+        origin = "" if where[1] else " (in an inserted value)"
+        gsm = writes_in_gsm7(locale)
+        self.add(
+            where[0],
+            where[1] or 1,
+            f"UCS-2 because of {describe(culprit)}{origin}: {size.segments} segment(s)"
+            + (
+                f" ({locale} can be written in GSM-7: 160 characters a segment, not 70)"
+                if gsm
+                else ""
+            ),
+            WARNING if gsm else NOTE,
+        )
 
 
 def _source(root: Path, folder: str, template: str, part: str) -> str:
     """The file a rendered part came from: the locale's own, else the root original."""
     return f"{folder}/{part}" if (root / folder / part).is_file() else f"{template}/{part}"
+
+
+def _is_locale(tag: str) -> bool:
+    try:
+        Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
+
+
+def _outside_blocks(tree: nodes.Template) -> list[tuple[int, str]]:
+    """What a template that extends another prints outside its blocks (never shown), one
+    entry per line."""
+    if not any(isinstance(node, nodes.Extends) for node in tree.body):
+        return []
+    lines: dict[int, list[str]] = {}
+    for child in _printed_outside_blocks(tree):
+        if isinstance(child, nodes.TemplateData):
+            text = child.data.strip()
+            if text:
+                skipped = child.data[: len(child.data) - len(child.data.lstrip())]
+                lines.setdefault(child.lineno + skipped.count("\n"), []).append(_short(text))
+        else:
+            lines.setdefault(child.lineno, []).append("{{ ... }}")
+    return [(line, " ".join(pieces)) for line, pieces in sorted(lines.items())]
+
+
+def _printed_outside_blocks(node: nodes.Node) -> list[nodes.Node]:
+    printed: list[nodes.Node] = []
+    for child in node.iter_child_nodes():
+        if isinstance(child, nodes.Block | nodes.Macro | nodes.CallBlock):
+            continue
+        if isinstance(child, nodes.Output):
+            printed += child.nodes
+        else:
+            printed += _printed_outside_blocks(child)
+    return printed
+
+
+def _short(text: str) -> str:
+    line = text.splitlines()[0]
+    return line if len(line) <= 40 else line[:37] + "..."
 
 
 def _keys(tree: object, prefix: str = "") -> set[str]:
@@ -259,16 +390,21 @@ def _html_problems(source: str) -> list[tuple[int, str]]:
 
 
 def lint(templates_dir: Path) -> list[Finding]:
-    """Every problem found in `templates_dir`, sorted by file and line."""
-    linter = _Linter(templates_dir)
-    linter.check_files()
-    linter.check_page_strings()
+    """Every problem found in `templates_dir` (errors, warnings and notes), sorted by file and
+    line."""
+    samples: Samples | None = None
+    problem = None
     try:
         samples = Samples.load(templates_dir)
     except SampleError as exc:
-        linter.add(f"{LAYOUTS}/{SAMPLE_FILE}", 0, str(exc).split(": ", 1)[-1])
-        return sorted(set(linter.findings))
-    renderer = Renderer(templates_dir, SUPPORTED_LOCALES[0], samples.business)
-    linter.check_sources(renderer)
-    linter.check_rendered(renderer, samples)
+        problem = str(exc).split(": ", 1)[-1]
+    business = samples.business if samples else _NO_BUSINESS
+    linter = _Linter(templates_dir, Renderer(templates_dir, FALLBACK_LOCALE, business))
+    if problem:
+        linter.add(f"{LAYOUTS}/{SAMPLE_FILE}", 0, problem)
+    linter.check_files()
+    linter.check_page_strings()
+    linter.check_sources()
+    if samples is not None:
+        linter.check_rendered(samples)
     return sorted(set(linter.findings))

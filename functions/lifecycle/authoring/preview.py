@@ -1,6 +1,11 @@
 """`lifecycle preview`: every message, in every locale and channel, rendered into a static
 gallery with the sample data beside the templates.
 
+Preview shows what is sent: the sample data are raw values (datetimes, windows, amounts with
+their currency, numbers) formatted by the renderer exactly as in a real send, in the locale of
+the copy. A row for a locale without a complete folder says which locale its customers get.
+An SMS row gives its size and, when it is UCS-2, the character that made it so.
+
     <out>/index.html                        the gallery: one section per message
     <out>/<message>/<locale>/email.html     each email's HTML part, as a customer would see it
     <out>/<message>/<locale>/email.txt      its text part
@@ -15,9 +20,10 @@ from pathlib import Path
 from lifecycle.authoring.samples import SampleError, Samples
 from lifecycle.messaging.catalog import CATALOG, SUPPORTED_LOCALES
 from lifecycle.messaging.errors import RenderError
+from lifecycle.messaging.formatting import FALLBACK_LOCALE
 from lifecycle.messaging.message import Channel, Kind, MessageSpec
 from lifecycle.messaging.renderer import Renderer
-from lifecycle.messaging.sms import SmsSize, measure
+from lifecycle.messaging.sms import SmsSize, describe, measure, ucs2_culprit
 
 
 @dataclass(frozen=True)
@@ -29,27 +35,40 @@ class Entry:
     text_file: str | None = None
     sms: str | None = None
     sms_size: SmsSize | None = None
+    ucs2: str | None = None  # what made the SMS UCS-2
+    fallback: str | None = None  # why this locale's customers get another locale's copy
     error: str | None = None
 
 
 def render_all(templates_dir: Path, out_dir: Path) -> list[Entry]:
-    """Render every message in every supported locale; write the parts and the index."""
+    """Render every message in every supported locale and every locale folder that exists;
+    write the parts and the index."""
     samples = Samples.load(templates_dir)
-    renderer = Renderer(templates_dir, SUPPORTED_LOCALES[0], samples.business)
+    renderer = Renderer(templates_dir, FALLBACK_LOCALE, samples.business)
     entries: list[Entry] = []
     for spec in CATALOG.values():
-        for locale in SUPPORTED_LOCALES:
+        folders = renderer.locale_folders(spec.template)
+        for locale in [*SUPPORTED_LOCALES, *sorted(set(folders) - set(SUPPORTED_LOCALES))]:
             entries.append(_render(renderer, samples, spec, locale, out_dir))
     (out_dir / "index.html").write_text(_index(entries, samples), encoding="utf-8")
     return entries
 
 
+def _fallback(renderer: Renderer, spec: MessageSpec, locale: str, chosen: str) -> str | None:
+    if chosen == locale:
+        return None
+    lacks = renderer.locale_folders(spec.template).get(locale)
+    why = f"partial folder, lacks {', '.join(lacks)}" if lacks else f"no {locale} folder"
+    return f"{locale} customers get the {chosen} copy ({why})"
+
+
 def _render(
     renderer: Renderer, samples: Samples, spec: MessageSpec, locale: str, out_dir: Path
 ) -> Entry:
-    entry = Entry(spec=spec, locale=locale)
+    chosen = renderer.resolve_locale(spec.template, locale)
+    entry = Entry(spec=spec, locale=locale, fallback=_fallback(renderer, spec, locale, chosen))
     try:
-        context = samples.context(spec, locale)
+        context = samples.context(spec, chosen)
         if spec.topic is not None:
             context["unsubscribe_url"] = samples.unsubscribe_url
         if Channel.EMAIL in spec.channels:
@@ -67,9 +86,16 @@ def _render(
         if Channel.SMS in spec.channels:
             opt_out = spec.kind is Kind.MARKETING
             text = renderer.sms(spec.template, locale, context, opt_out=opt_out).text
-            entry = replace(entry, sms=text, sms_size=measure(text))
+            sources = renderer.sms_sources(spec.template, locale, opt_out=opt_out)
+            culprit = ucs2_culprit(text, "".join(sources.values()))
+            entry = replace(
+                entry,
+                sms=text,
+                sms_size=measure(text),
+                ucs2=f"UCS-2 because of {describe(culprit)}" if culprit else None,
+            )
     except (RenderError, SampleError) as error:
-        return Entry(spec=spec, locale=locale, error=str(error))
+        return Entry(spec=spec, locale=locale, fallback=entry.fallback, error=str(error))
     return entry
 
 
@@ -119,7 +145,10 @@ def _index(entries: list[Entry], samples: Samples) -> str:
 
 
 def _row(entry: Entry) -> str:
-    locale = f"<td><strong>{html.escape(entry.locale)}</strong></td>"
+    fallback = (
+        f'<div class="size over">{html.escape(entry.fallback)}</div>' if entry.fallback else ""
+    )
+    locale = f"<td><strong>{html.escape(entry.locale)}</strong>{fallback}</td>"
     if entry.error:
         return f'<tr>{locale}<td colspan="3" class="error">{html.escape(entry.error)}</td></tr>'
     email = "<td>-</td><td></td>"
@@ -139,6 +168,8 @@ def _row(entry: Entry) -> str:
         label = f"{size.units} characters · {size.encoding} · {size.segments} segment(s)" + (
             " · over budget" if over else ""
         )
+        if entry.ucs2:
+            label += f" · {html.escape(entry.ucs2)}"
         sms = (
             f'<td class="sms">{html.escape(entry.sms)}'
             f'<div class="size{" over" if over else ""}">{label}</div></td>'

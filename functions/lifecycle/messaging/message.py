@@ -26,6 +26,8 @@ SMS_PART = "sms.txt.j2"
 LAYOUTS = "_layouts"
 SMS_OPT_OUT = "sms.optout.txt.j2"
 LAYOUT_PARTS = ("email.html.j2", "email.txt.j2", "footer.html.j2", "footer.txt.j2", SMS_OPT_OUT)
+# The layout parts with words in them: each locale a message is written in has its own.
+LOCALISED_LAYOUT_PARTS = LAYOUT_PARTS[2:]
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from babel import Locale
-
-from lifecycle.messaging.formatting import money
+from lifecycle.messaging.formatting import Formatter, Money
 from lifecycle.messaging.links import RATING_SCORES
 from lifecycle.messaging.message import Cap, Channel, Message, MessageSpec
 from lifecycle.messaging.plan import Alert, Plan, Send, Step
@@ -150,9 +148,10 @@ def alert_text(
 ) -> tuple[str, str, dict[str, str]]:
     """Subject, body and filterable attributes of the ops alert. It names the customer by id
     and first name; their address and number stay in the business's own systems."""
-    english = Locale.parse("en")
+    english = Formatter("en")  # ops read alerts in English
     spend = ", ".join(
-        money(amount, currency, english) for currency, amount in sorted(lifetime.spend.items())
+        english.money(Money(amount, currency))
+        for currency, amount in sorted(lifetime.spend.items())
     )
     if alert.reason == "comment":
         what = "a comment on a low rating"

@@ -3,8 +3,9 @@ messages (pickup reminder, feedback request) to schedule or cancel. Pure.
 
 Timely updates go by SMS, what the customer keeps (the confirmation, the receipt) by email; a
 customer's `channel_preference` overrides that where they have an address on that channel.
-Dates, times and money are formatted in the customer's locale, time zone and the order's
-currency (messaging/formatting.py).
+Contexts carry raw values: windows in the customer's time zone, amounts with the order's
+currency, quantities as numbers. The renderer formats them in the locale of the copy it picks
+(messaging/formatting.py), so a message's dates and money are in the language of its words.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel import Locale
-
-from lifecycle.messaging.formatting import babel_locale, money, quantity, window_text
+from lifecycle.messaging.formatting import Money, in_zone
 from lifecycle.messaging.message import Channel, Message, MessageSpec
 from lifecycle.messaging.plan import Advance, Cancel, Plan, Schedule, Step
 from lifecycle.models import Customer, Order, OrderStatus
@@ -51,7 +50,6 @@ DEFAULT_CHANNEL = {
 
 @dataclass(frozen=True)
 class OrderRules:
-    default_locale: str
     default_timezone: str
     send_in_process: bool = False
     reminder_lead: timedelta = timedelta(hours=2)
@@ -75,22 +73,22 @@ def channel_for(status: OrderStatus, customer: Customer) -> Channel:
     return default
 
 
-def receipt(order: Order, locale: Locale) -> tuple[list[dict[str, Any]], str]:
-    """The receipt lines and total, formatted; the total is the order's own if it has one."""
+def receipt(order: Order) -> tuple[list[dict[str, Any]], Money]:
+    """The receipt lines and total (raw amounts); the total is the order's own if it has one."""
     currency = order.currency or "EUR"
     lines = [
         {
             "name": item.name,
-            "quantity": quantity(item.quantity),
-            "unit_price": money(item.unit_price, currency, locale),
-            "line_total": money(item.unit_price * item.quantity, currency, locale),
+            "quantity": item.quantity,
+            "unit_price": Money(item.unit_price, currency),
+            "line_total": Money(item.unit_price * item.quantity, currency),
         }
         for item in order.items
     ]
     total = order.total
     if total is None:
         total = sum((i.unit_price * i.quantity for i in order.items), Decimal(0))
-    return lines, money(total, currency, locale)
+    return lines, Money(total, currency)
 
 
 def _update(order: Order, customer: Customer, rules: OrderRules) -> Message | None:
@@ -99,19 +97,18 @@ def _update(order: Order, customer: Customer, rules: OrderRules) -> Message | No
     if status is OrderStatus.IN_PROCESS and not rules.send_in_process:
         return None
     zone = customer.timezone or rules.default_timezone
-    locale = babel_locale(customer.locale, rules.default_locale)
     spec = SPECS[status]
     context: dict[str, Any] = {"first_name": customer.first_name, "order_id": order.order_id}
     if "pickup_window" in spec.variables:
         context["pickup_window"] = (
-            window_text(order.pickup_window, zone, locale) if order.pickup_window else "-"
+            in_zone(order.pickup_window, zone) if order.pickup_window else None
         )
     if "delivery_window" in spec.variables:
         context["delivery_window"] = (
-            window_text(order.delivery_window, zone, locale) if order.delivery_window else "-"
+            in_zone(order.delivery_window, zone) if order.delivery_window else None
         )
     if "items" in spec.variables:
-        context["items"], context["total"] = receipt(order, locale)
+        context["items"], context["total"] = receipt(order)
     return spec.message(
         f"{STAGE}#{order.order_id}#{status}",
         customer,
@@ -184,7 +181,6 @@ def decide(
 def reminder_message(order: Order, customer: Customer, rules: OrderRules) -> Message:
     """The pickup reminder, keyed by the pickup time it is about (a moved pickup is new)."""
     assert order.pickup_window is not None
-    locale = babel_locale(customer.locale, rules.default_locale)
     zone = customer.timezone or rules.default_timezone
     return messages.PICKUP_REMINDER.message(
         f"reminder#{order.order_id}#{order.pickup_window.start.isoformat()}",
@@ -193,7 +189,7 @@ def reminder_message(order: Order, customer: Customer, rules: OrderRules) -> Mes
         {
             "first_name": customer.first_name,
             "order_id": order.order_id,
-            "pickup_window": window_text(order.pickup_window, zone, locale),
+            "pickup_window": in_zone(order.pickup_window, zone),
         },
         order_id=order.order_id,
     )

@@ -24,8 +24,9 @@ ORDER_PICKED_UP = _order("order_picked_up")
 ORDER_IN_PROCESS = _order("order_in_process")
 ORDER_READY = _order("order_ready")
 ORDER_OUT_FOR_DELIVERY = _order("order_out_for_delivery", "delivery_window")
-# The receipt: `items` is a list of {name, quantity, unit_price, line_total} (money already
-# formatted for the customer's locale and currency), `total` a formatted amount.
+# Windows are `Span`s in the customer's time zone (None before one is set). The receipt:
+# `items` is a list of {name, quantity (Decimal), unit_price, line_total (Money)}, `total` a
+# Money. The renderer formats them all in the locale of the copy.
 ORDER_DELIVERED = _order("order_delivered", "items", "total")
 ORDER_CANCELLED = _order("order_cancelled")
 PICKUP_REMINDER = _order("pickup_reminder", "pickup_window")

@@ -40,7 +40,6 @@ class OrderSettings:
         function may create schedules)."""
         scheduling = self.schedules is not None
         return OrderRules(
-            default_locale=core.default_locale,
             default_timezone=core.default_timezone,
             send_in_process=self.send_in_process,
             reminder_lead=self.reminder_lead,
