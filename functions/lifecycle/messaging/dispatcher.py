@@ -80,11 +80,6 @@ class Dispatcher:
         # Sent, but the mark could not be written within the budget: key -> (claim, provider id).
         self._unmarked: dict[str, tuple[Claim, str]] = {}
 
-    @property
-    def unmarked(self) -> frozenset[str]:
-        """Keys this process sent but could not mark (they are marked on redelivery)."""
-        return frozenset(self._unmarked)
-
     def _clock(self) -> datetime:
         return self._budget.now()
 

@@ -265,11 +265,6 @@ class Ports:
             count=lambda name: self.count(name),
         )
 
-    def sent_unmarked(self) -> frozenset[str]:
-        """What this process's dispatcher, if it built one, sent and holds unmarked."""
-        dispatcher: Dispatcher | None = self.__dict__.get("dispatcher")
-        return dispatcher.unmarked if dispatcher is not None else frozenset()
-
     def schedules(self, group: str) -> OneTimeSchedules:
         from lifecycle.adapters.scheduler import OneTimeSchedules
 

@@ -196,16 +196,8 @@ class _Contexts:
         stage: Stage[S] = found
         return stage
 
-    def built(self) -> list[Stage[Any]]:
-        return list(self._built.values())
-
 
 _CONTEXTS = _Contexts()
-
-
-def built_stages() -> list[Stage[Any]]:
-    """Every unit context built in this process (for tools that inspect a process)."""
-    return list(_CONTEXTS.built())
 
 
 def context(unit: Unit[S], effects: Callable[..., Effects] | None = None) -> Stage[S]:
