@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns import sns_backends
@@ -39,6 +40,8 @@ def nowhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPat
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     for name, value in TABLES.items():
         monkeypatch.setenv(name, value)
+    # an earlier test's default session would still hold its (fake) credentials
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     return monkeypatch
 
 
