@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +64,9 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _send_test(args: argparse.Namespace) -> int:
-    import os
-
-    from botocore.exceptions import BotoCoreError
-
     from lifecycle.authoring.samples import SampleError
     from lifecycle.authoring.send_test import SendTestError, send_test
-    from lifecycle.messaging.errors import PermanentError, RenderError, TransientError
+    from lifecycle.messaging.errors import RenderError
 
     try:
         sent = send_test(
@@ -81,9 +80,6 @@ def _send_test(args: argparse.Namespace) -> int:
     except (SendTestError, SampleError, RenderError) as error:
         print(f"lifecycle send-test: {error}", file=sys.stderr)
         return 2
-    except (PermanentError, TransientError, BotoCoreError) as error:
-        print(f"lifecycle send-test: the provider refused it: {error}", file=sys.stderr)
-        return 1
     print(f"sent {args.message} ({sent.locale}) by {sent.channel}: {sent.summary!r}")
     print(f"provider message id: {sent.provider_id}")
     return 0
@@ -134,8 +130,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _subject_requests(args: argparse.Namespace) -> Any:
-    import os
-
     import boto3
 
     from lifecycle.subject_requests import SubjectRequests, Tables
@@ -183,14 +177,30 @@ def _addresses(args: argparse.Namespace) -> dict[Any, str]:
 def _export(args: argparse.Namespace) -> int:
     import json
 
+    from lifecycle.subject_requests import UnknownCustomer
+
+    out = Path(args.out) if args.out else None
+    if out is not None and not out.exists():
+        # An unwritable --out fails here, before the reads, rather than after them.
+        out.open("x", encoding="utf-8").close()
+        fresh: Path | None = out
+    else:
+        fresh = None
     try:
         data = _subject_requests(args).export(args.customer_id, _addresses(args))
-    except ValueError as error:
-        print(f"lifecycle export: {error}", file=sys.stderr)
-        return 2
+    except BaseException as error:
+        if fresh is not None:
+            fresh.unlink(missing_ok=True)  # no empty file left behind
+        if isinstance(error, UnknownCustomer):
+            print(f"lifecycle export: {error}: nothing exported", file=sys.stderr)
+            return 1
+        if isinstance(error, ValueError):
+            print(f"lifecycle export: {error}", file=sys.stderr)
+            return 2
+        raise
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
         print(f"exported {args.customer_id} to {args.out}")
     else:
         print(text)
@@ -199,6 +209,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def _forget(args: argparse.Namespace) -> int:
     import json
+
+    from lifecycle.subject_requests import UnknownCustomer
 
     if not args.yes:
         print(
@@ -214,6 +226,9 @@ def _forget(args: argparse.Namespace) -> int:
             include_customer_record=args.include_customer_record,
             erase_suppressions=args.erase_suppressions,
         )
+    except UnknownCustomer as unknown:
+        print(f"lifecycle forget: {unknown}: nothing forgotten", file=sys.stderr)
+        return 1
     except ValueError as error:
         print(f"lifecycle forget: {error}", file=sys.stderr)
         return 2
@@ -305,6 +320,7 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--sender", help="verified SES sender (default: $SENDER_EMAIL)")
     send.add_argument("--configuration-set", help="SES configuration set to send with")
     send.add_argument("--templates", default="templates", help="templates folder")
+    _calls_aws(send)
     send.set_defaults(run=_send_test)
 
     serve = commands.add_parser(
@@ -322,6 +338,7 @@ def parser() -> argparse.ArgumentParser:
         request.add_argument("--stack", help="CloudFormation stack name (else *_TABLE variables)")
         request.add_argument("--email", help="their address, if the Customers row is gone")
         request.add_argument("--phone", help="their number, if the Customers row is gone")
+        _calls_aws(request)
         if name == "export":
             request.add_argument("--out", help="write to this file instead of stdout")
             request.set_defaults(run=_export)
@@ -388,10 +405,116 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _calls_aws(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, the profile's)"
+    )
+    command.set_defaults(aws=True)
+
+
+@contextmanager
+def _region(explicit: str | None) -> Iterator[None]:
+    """--region, else AWS_REGION (as the AWS CLI and the other SDKs read it; boto3 reads only
+    AWS_DEFAULT_REGION), else AWS_DEFAULT_REGION or the profile's, for this command only."""
+    chosen = explicit or os.environ.get("AWS_REGION")
+    before = os.environ.get("AWS_DEFAULT_REGION")
+    if chosen:
+        os.environ["AWS_DEFAULT_REGION"] = chosen
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("AWS_DEFAULT_REGION", None)
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = before
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and what it was raised from (adapters wrap boto3's errors in their own)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _aws_problem(error: Exception, args: argparse.Namespace) -> str | None:
+    """One line for what went wrong around an AWS command, or None for a bug (a traceback)."""
+    import boto3
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+    )
+
+    from lifecycle.messaging.errors import PermanentError, TransientError
+    from lifecycle.privacy import redact
+
+    for cause in _causes(error):
+        if isinstance(cause, NoRegionError):
+            return "no AWS region configured: pass --region, or set AWS_REGION"
+        if isinstance(cause, NoCredentialsError | PartialCredentialsError):
+            return "no AWS credentials found: set AWS_PROFILE, or configure credentials"
+        if isinstance(cause, ProfileNotFound):
+            return f"AWS profile {os.environ.get('AWS_PROFILE', '')!r} not found"
+        if isinstance(cause, EndpointConnectionError):
+            return f"cannot reach AWS: {cause}"
+        if isinstance(cause, ClientError):
+            code = str(cause.response.get("Error", {}).get("Code", "Unknown"))
+            message = redact(str(cause.response.get("Error", {}).get("Message", "")))
+            if cause.operation_name == "DescribeStacks" and "does not exist" in message:
+                region = boto3.Session().region_name
+                return f"no stack named {args.stack!r} in {region}"
+            if code in _REFUSED_CREDENTIALS:
+                return f"AWS refused the credentials ({code}): {message}"
+            if code == "ResourceNotFoundException":
+                return f"{message} (check --stack or the *_TABLE variables, and the region)"
+            return f"AWS answered {code} to {cause.operation_name}: {message}"
+        if isinstance(cause, BotoCoreError):
+            return f"AWS: {cause}"
+    if isinstance(error, PermanentError | TransientError):
+        return f"the provider refused it: {error}"
+    if isinstance(error, OSError) and error.filename is not None:
+        verb = "cannot write" if error.filename == getattr(args, "out", None) else "cannot use"
+        return f"{verb} {error.filename}: {error.strerror}"
+    return None
+
+
+_REFUSED_CREDENTIALS = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+    }
+)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run a command. One that calls AWS runs in its region, and a failure of its environment
+    (region, credentials, stack, permissions, the output file) is one line and exit 1."""
+    if not getattr(args, "aws", False):
+        result: int = args.run(args)
+        return result
+    try:
+        with _region(args.region):
+            result = args.run(args)
+            return result
+    except Exception as error:
+        problem = _aws_problem(error, args)
+        if problem is None:
+            raise
+        print(f"lifecycle {args.command}: {problem}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    result: int = args.run(args)
-    return result
+    return _run(parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from lifecycle.adapters.orders import DynamoOrderHistory
 from lifecycle.adapters.preferences import DynamoPreferences
 from lifecycle.adapters.suppressions import DynamoSuppressions
 from lifecycle.messaging.message import Channel
@@ -66,6 +67,15 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 class CustomerStillActive(ValueError):
     """Forgetting opt-outs while the customer row stays would let marketing resume."""
+
+
+class UnknownCustomer(LookupError):
+    """Nothing is held on this customer id: no Customers row, no orders, and nothing in the
+    product's tables (nor a suppression of an address given). Usually a mistyped id."""
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(f"no customer {customer_id}")
+        self.customer_id = customer_id
 
 
 class SubjectRequests:
@@ -143,19 +153,44 @@ class SubjectRequests:
         return items
 
     def _orders(self, customer_id: str) -> list[dict[str, Any]]:
-        # The Orders table's customer index holds a few attributes only; a filtered scan
-        # returns whole items, fine for an occasional request, with progress for large tables.
-        found: list[dict[str, Any]] = []
-        scanned = 0
-        for page in self._client.get_paginator("scan").paginate(
-            TableName=self._tables.orders,
-            FilterExpression="customer_id = :c",
-            ExpressionAttributeValues={":c": {"S": customer_id}},
-        ):
-            scanned += page.get("ScannedCount", 0)
-            found.extend(_plain(item) for item in page["Items"])
-            self._progress(f"orders: {scanned} scanned, {len(found)} theirs")
+        found = DynamoOrderHistory(self._client, self._tables.orders).orders(customer_id)
+        self._progress(f"{len(found)} orders")
         return found
+
+    def _has_items(self, table: str, index: str | None, customer_id: str) -> bool:
+        query: Any = {"IndexName": index} if index else {}
+        answer = self._client.query(
+            TableName=table,
+            KeyConditionExpression="customer_id = :c",
+            ExpressionAttributeValues={":c": {"S": customer_id}},
+            Limit=1,
+            **query,
+        )
+        return bool(answer.get("Items"))
+
+    def _check_known(
+        self, customer_id: str, customer: dict[str, Any] | None, known: dict[Channel, str]
+    ) -> None:
+        """UnknownCustomer unless something is held on the id (or an address given)."""
+        if customer is not None:
+            return
+        tables = [
+            (self._tables.orders, "by_customer"),
+            (self._tables.ledger, "by_customer"),
+            (self._tables.preferences, None),
+        ]
+        if self._tables.ratings is not None:
+            tables.append((self._tables.ratings, "by_customer"))
+        if any(self._has_items(table, index, customer_id) for table, index in tables):
+            return
+        for channel, address in known.items():
+            hashed = address_hash(channel, address)
+            for entry in (hashed, f"soft#{hashed}"):
+                if self._client.get_item(
+                    TableName=self._tables.suppressions, Key={"address_hash": {"S": entry}}
+                ).get("Item"):
+                    return
+        raise UnknownCustomer(customer_id)
 
     def _soft_bounces(self, address: str) -> int:
         item = self._client.get_item(
@@ -167,11 +202,13 @@ class SubjectRequests:
     def export(
         self, customer_id: str, addresses: dict[Channel, str] | None = None
     ) -> dict[str, Any]:
-        """Everything held on the customer, as plain JSON-ready data."""
+        """Everything held on the customer, as plain JSON-ready data; UnknownCustomer if
+        nothing is."""
         customer = self._customer(customer_id)
         suppressions = DynamoSuppressions(self._client, self._tables.suppressions)
         preferences = DynamoPreferences(self._client, self._tables.preferences)
         known = self._addresses(customer, addresses or {})
+        self._check_known(customer_id, customer, known)
         messages = self._ledger(customer_id)
         self._progress(f"{len(messages)} ledger entries")
         return {
@@ -202,7 +239,8 @@ class SubjectRequests:
         include_customer_record: bool = False,
         erase_suppressions: bool = False,
     ) -> dict[str, Any]:
-        """Erase the customer from the product's tables; returns what was removed (counts)."""
+        """Erase the customer from the product's tables; returns what was removed (counts).
+        UnknownCustomer (and nothing written) if nothing is held on them."""
         customer = self._customer(customer_id)
         if customer is not None and not include_customer_record:
             raise CustomerStillActive(
@@ -211,6 +249,7 @@ class SubjectRequests:
                 "--include-customer-record"
             )
         known = self._addresses(customer, addresses or {})
+        self._check_known(customer_id, customer, known)
         counts: Counter[str] = Counter()
 
         for key in list(self._ledger_keys(customer_id)):

@@ -64,3 +64,27 @@ def test_customer_leaves_one_topic_in_the_browser(
         page.screenshot(path=str(tmp_path / "preferences.png"), full_page=True)
         assert dialogs == []
         page.close()
+
+
+def test_page_offers_only_what_the_customer_can_get(aws: Aws, browser: Any, tmp_path: Any) -> None:
+    # given a customer who consented to order updates by SMS only
+    seed(aws.stack, [{**CUSTOMER, "locale": "en", "phone": "+31612345678", "consent": {}}])
+    with running(aws.stack) as server:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(server.url_for("c-7", "offers"))
+
+        # then marketing boxes are unticked and cannot be ticked; feedback requests are on
+        assert page.get_by_label("Offers and discounts").is_disabled()
+        assert not page.get_by_label("Offers and discounts").is_checked()
+        assert page.get_by_label("Offers and news by SMS").is_disabled()
+        assert page.get_by_label("Requests for feedback").is_checked()
+        page.screenshot(path=str(tmp_path / "consent.png"), full_page=True)
+
+        # and after leaving offers the saved page tells the true state
+        page.get_by_role("button", name="Unsubscribe from Offers and discounts").click()
+        text = page.inner_text("main")
+        assert "Offers and discounts: not subscribed (no permission given)" in text
+        assert "Offers and news by SMS: not subscribed (no permission given)" in text
+        assert "Requests for feedback: subscribed" in text
+        assert _opt_outs() == {"email:offers"}
+        page.close()

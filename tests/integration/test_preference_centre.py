@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,6 +42,33 @@ CUSTOMERS = [
         "locale": "en",
         "created_at": "2026-11-22T09:00:00+00:00",
         "consent": {"email_marketing": True},
+    },
+    # order updates by SMS only: no marketing consent on any channel
+    {
+        "customer_id": "c-3",
+        "first_name": "Cem",
+        "email": "cem@example.com",
+        "phone": "+447911123456",
+        "locale": "en",
+        "created_at": "2026-11-22T09:00:00+00:00",
+        "consent": {"sms_transactional": True},
+    },
+    # no consent recorded at all, and no phone
+    {
+        "customer_id": "c-4",
+        "first_name": "Dee",
+        "email": "dee@example.com",
+        "locale": "en",
+        "created_at": "2026-11-22T09:00:00+00:00",
+    },
+    # a phone and SMS marketing consent, but no email address
+    {
+        "customer_id": "c-5",
+        "first_name": "Eli",
+        "phone": "+447911123457",
+        "locale": "en",
+        "created_at": "2026-11-22T09:00:00+00:00",
+        "consent": {"sms_marketing": True, "sms_transactional": True},
     },
 ]
 
@@ -99,6 +127,34 @@ def dispatch_offer(aws: Aws, record: dict[str, Any]) -> Any:
     return composition.Ports(CoreSettings.from_env(env)).dispatcher.dispatch(offer)
 
 
+_BOX = re.compile(
+    r'<input type="checkbox" name="(?P<name>\w+)" value="(?P<value>\w+)"(?P<rest>[^>]*)>'
+)
+
+
+def boxes(page: str) -> dict[str, str]:
+    """The page's checkboxes, `email:offers` / `sms:marketing`: ticked, unticked or disabled."""
+    return {
+        f"{m['name']}:{m['value']}": (
+            "disabled" if "disabled" in m["rest"] else "ticked" if "checked" in m["rest"] else "-"
+        )
+        for m in _BOX.finditer(page)
+    }
+
+
+def summary(page: str) -> dict[str, str]:
+    """The saved page's list: line -> state."""
+    found = re.findall(r"<li>(.*?): <strong>(.*?)</strong></li>", page)
+    return {line: state for line, state in found}
+
+
+def save(aws: Aws, customer_id: str, body: str) -> tuple[int, str]:
+    link = token(aws, customer_id, topic="offers")
+    form = f"form_token={form_token(aws, link)}&{body}"
+    status, page, _ = call(aws, "POST", link, form, sec_fetch_site="same-origin")
+    return status, page
+
+
 def opt_outs(customer_id: str = "c-1") -> set[str]:
     item = (
         boto3.client("dynamodb")
@@ -126,7 +182,7 @@ def test_one_click_post_unsubscribes_at_once_and_later_sends_are_skipped(centre:
     status, body, _ = call(centre, "POST", link, "List-Unsubscribe=One-Click")
 
     assert status == 200
-    assert body.strip() == "Je bent afgemeld."
+    assert body.strip() == "Je bent afgemeld voor Aanbiedingen en kortingen per e-mail."
     assert opt_outs() == {"email:offers"}
 
     # when a marketing email on that topic is dispatched later, through the real runtime
@@ -186,7 +242,8 @@ def test_form_saves_exactly_the_boxes(centre: Aws) -> None:
     status, page, _ = call(centre, "POST", link, body, sec_fetch_site="same-origin")
 
     assert status == 200
-    assert opt_outs() == {"email:announcements", "email:feedback", "sms:*"}
+    # (Ann has no phone: the page offered no SMS box, so her SMS settings are left alone)
+    assert opt_outs() == {"email:announcements", "email:feedback"}
     assert "Je keuzes zijn opgeslagen" in page
     (event,) = audit_events()
     assert event["source"]["S"] == "preference-centre"
@@ -221,7 +278,24 @@ def test_expired_link_no_longer_opens_the_page_or_changes_settings(centre: Aws) 
         saved = call(centre, "POST", link, body, sec_fetch_site="same-origin")
 
     assert [shown[0], saved[0]] == [410, 410]
-    assert "expired" in shown[1]
+    assert opt_outs() == set()
+    # the page says the link expired and what to do (in Ann's language)
+    for _, page, _ in (shown, saved):
+        assert "<h1>Deze link is verlopen</h1>" in page
+        assert "recentere e-mail" in page
+        assert "afmeldknop" in page  # one-click from the mail app keeps working
+        assert "<form" not in page
+
+
+def test_tampered_expired_link_is_refused_even_in_one_click(centre: Aws) -> None:
+    link = token(centre)
+    bad = link[:-1] + ("A" if link[-1] != "A" else "B")
+
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=400), tick=False):
+        status, page, _ = call(centre, "POST", bad, "List-Unsubscribe=One-Click")
+
+    assert status == 403
+    assert "This link does not work" in page
     assert opt_outs() == set()
 
 
@@ -337,3 +411,82 @@ def test_topic_email_carries_working_one_click_headers_and_a_visible_link(centre
     status, _, _ = call(centre, "POST", link, "List-Unsubscribe=One-Click")
     assert status == 200
     assert opt_outs("c-2") == {"email:offers"}
+
+
+def test_page_ticks_only_what_the_customer_would_actually_get(centre: Aws) -> None:
+    # Cem consented to order updates by SMS only: no marketing on any channel
+    _, page, _ = call(centre, "GET", token(centre, "c-3"))
+
+    assert boxes(page) == {
+        "email:announcements": "disabled",
+        "email:offers": "disabled",
+        "email:loyalty": "disabled",
+        "email:feedback": "ticked",  # a service email: it needs no opt-in, and he gets it
+        "sms:marketing": "disabled",
+    }
+    assert "has no record of your permission" in page
+
+
+def test_a_channel_without_an_address_is_not_offered(centre: Aws) -> None:
+    _, no_phone, _ = call(centre, "GET", token(centre, "c-2"))
+    _, no_email, _ = call(centre, "GET", token(centre, "c-5"))
+
+    assert "sms:marketing" not in boxes(no_phone)
+    assert "We have no phone number for you" in no_phone
+    assert boxes(no_email) == {"sms:marketing": "ticked"}
+    assert "We have no email address for you" in no_email
+
+
+def test_after_leaving_a_topic_the_saved_page_tells_the_true_state(centre: Aws) -> None:
+    # Dee has no consent and no phone, and clicks "Unsubscribe from Offers"
+    status, page = save(centre, "c-4", "action=leave_topic")
+
+    assert status == 200
+    assert opt_outs("c-4") == {"email:offers"}
+    assert summary(page) == {
+        "Email: News and announcements": "not subscribed (no permission given)",
+        "Email: Offers and discounts": "not subscribed (no permission given)",
+        "Email: Loyalty rewards": "not subscribed (no permission given)",
+        "Email: Requests for feedback": "subscribed",
+        "Offers and news by SMS": "not available",
+    }
+    assert "We have no phone number for you" in page
+
+
+def test_saving_changes_only_the_boxes_the_page_offered(centre: Aws) -> None:
+    # a crafted post ticks offers and SMS for Cem, who consented to neither
+    status, page = save(centre, "c-3", "action=save&email=offers&sms=marketing")
+
+    # then only the feedback box (offered, now unticked) changes, and the page says so
+    assert status == 200
+    assert opt_outs("c-3") == {"email:feedback"}
+    assert summary(page)["Email: Offers and discounts"] == "not subscribed (no permission given)"
+    assert summary(page)["Email: Requests for feedback"] == "unsubscribed"
+    assert summary(page)["Offers and news by SMS"] == "not subscribed (no permission given)"
+
+
+def test_saving_after_leaving_all_keeps_what_the_page_could_not_offer_left(centre: Aws) -> None:
+    # Cem left all marketing; later he ticks feedback back on, the only email box offered
+    save(centre, "c-3", "action=leave_all")
+
+    save(centre, "c-3", "action=save&email=feedback")
+
+    # then the topics he could not tick stay left, so a later consent does not resume them
+    assert opt_outs("c-3") == {"email:announcements", "email:offers", "email:loyalty", "sms:*"}
+
+
+def test_a_customer_whose_row_is_gone_is_told_nothing_is_sent(centre: Aws) -> None:
+    _, page, _ = call(centre, "GET", token(centre, "c-gone"))
+
+    assert boxes(page) == {}
+    assert "We have no email address for you" in page
+    assert "We have no phone number for you" in page
+    assert "Order updates and receipts" not in page
+
+
+def test_one_click_on_an_all_marketing_link_says_so(centre: Aws) -> None:
+    status, body, _ = call(centre, "POST", token(centre, "c-2", None), "List-Unsubscribe=One-Click")
+
+    assert status == 200
+    assert body.strip() == "You are unsubscribed from all marketing email."
+    assert opt_outs("c-2") == {"email:*"}

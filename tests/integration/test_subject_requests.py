@@ -153,3 +153,109 @@ def test_without_tables_the_commands_say_what_is_missing(
 
     assert main(["export", "c-1"]) == 2
     assert "give --stack, or set CUSTOMERS_TABLE" in capsys.readouterr().err
+
+
+def _orders(*rows: tuple[str, str]) -> None:
+    dynamodb = boto3.client("dynamodb")
+    for order_id, customer_id in rows:
+        dynamodb.put_item(
+            TableName="OrdersTable",
+            Item={
+                "order_id": {"S": order_id},
+                "customer_id": {"S": customer_id},
+                "status": {"S": "delivered"},
+                "updated_at": {"S": f"2026-11-2{order_id[-1]}T10:00:00+00:00"},
+                "items": {"L": [{"M": {"name": {"S": "Shirt"}, "quantity": {"N": "2"}}}]},
+                "total": {"N": "12.50"},
+                "currency": {"S": "EUR"},
+            },
+        )
+
+
+def test_export_reads_orders_through_the_customer_index_never_a_scan(
+    history: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given orders of Ann's and of others (more than one BatchGetItem would take of Ann's)
+    _orders(*((f"o-{n:03}{n % 10}", "c-1001") for n in range(120)), ("o-9992", "c-1002"))
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def watch(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append((model.name, params))
+        assert model.name != "Scan", f"export scanned {params.get('TableName')}"
+
+    session = boto3.DEFAULT_SESSION
+    assert session is not None
+    session.events.register("provide-client-params.dynamodb", watch)
+
+    assert main(["export", "c-1001"]) == 0
+
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["orders"]) == 120
+    assert {o["customer_id"] for o in data["orders"]} == {"c-1001"}
+    assert data["orders"][0]["items"] == [{"name": "Shirt", "quantity": "2"}]  # whole items
+    assert ("Query", "OrdersTable", "by_customer") in {
+        (name, p.get("TableName"), p.get("IndexName")) for name, p in calls
+    }
+    assert not any(name == "Scan" for name, _ in calls)
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["export", "c-999"], "lifecycle export: no customer c-999: nothing exported"),
+        (["forget", "c-999", "--yes"], "lifecycle forget: no customer c-999: nothing forgotten"),
+    ],
+)
+def test_a_customer_never_seen_is_said_so(
+    history: Aws, capsys: pytest.CaptureFixture[str], command: list[str], said: str
+) -> None:
+    ledger = _everything("LedgerTable")
+
+    assert main(command) == 1
+
+    captured = capsys.readouterr()
+    assert captured.err.strip() == said
+    assert captured.out == ""
+    assert _everything("LedgerTable") == ledger  # no anonymous record of a forget of no one
+
+
+@pytest.mark.parametrize(
+    "trace",
+    ["orders", "preferences", "ledger", "ratings", "suppression"],
+)
+def test_a_customer_without_a_row_but_with_data_is_not_unknown(
+    history: Aws, capsys: pytest.CaptureFixture[str], trace: str
+) -> None:
+    dynamodb = boto3.client("dynamodb")
+    extra: list[str] = []
+    if trace == "orders":
+        _orders(("o-5551", "c-555"))
+    elif trace == "preferences":
+        dynamodb.put_item(
+            TableName="PreferencesTable",
+            Item={"customer_id": {"S": "c-555"}, "entry": {"S": "state"}},
+        )
+    elif trace == "ledger":
+        dynamodb.put_item(
+            TableName="LedgerTable",
+            Item={
+                "message_key": {"S": "welcome#c-555#email"},
+                "customer_id": {"S": "c-555"},
+                "status": {"S": "sent"},
+                "updated_at": {"S": "2026-11-22T09:00:00+00:00"},
+            },
+        )
+    elif trace == "ratings":
+        dynamodb.put_item(
+            TableName="RatingsTable",
+            Item={
+                "order_id": {"S": "o-5551"},
+                "customer_id": {"S": "c-555"},
+                "updated_at": {"S": "2026-11-27T19:45:00+00:00"},
+            },
+        )
+    else:  # Ann's address, given by hand: its soft-bounce tally is held
+        extra = ["--email", "ann.fischer@example.com"]
+
+    assert main(["export", "c-555", *extra]) == 0
+    assert json.loads(capsys.readouterr().out)["customer_id"] == "c-555"

@@ -53,6 +53,16 @@ class Kind(StrEnum):
     MARKETING = "marketing"  # promotion; needs marketing consent and an unsubscribe link
 
 
+# The kind of every message on a topic, and so the consent the topic needs: the preference
+# centre shows a topic as available only where the contact policy would let it through.
+TOPIC_KINDS = {
+    "announcements": Kind.MARKETING,
+    "offers": Kind.MARKETING,
+    "loyalty": Kind.MARKETING,
+    "feedback": Kind.SERVICE,  # the feedback request: about the customer's own order
+}
+
+
 @dataclass(frozen=True)
 class Cap:
     """A frequency cap: at most one message under `key` per `window` (one feedback request per
@@ -90,6 +100,11 @@ class MessageSpec:
             raise SpecError(f"{self.template}: a marketing message must belong to a topic")
         if self.topic is not None and self.topic not in TOPICS:
             raise SpecError(f"{self.template}: unknown topic {self.topic!r}")
+        if self.topic is not None and TOPIC_KINDS[self.topic] is not self.kind:
+            raise SpecError(
+                f"{self.template}: topic {self.topic!r} carries {TOPIC_KINDS[self.topic]} "
+                f"messages, not {self.kind}"
+            )
         if not self.channels:
             raise SpecError(f"{self.template}: a message needs at least one channel")
 

@@ -6,10 +6,13 @@ with its reason. Rules that hold for every stage live here once.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lifecycle.messaging.message import Channel, Kind, Message
 from lifecycle.messaging.preferences import PreferenceStore
+
+if TYPE_CHECKING:
+    from lifecycle.models import Consent
 
 
 class SuppressionList(Protocol):
@@ -25,18 +28,23 @@ def address_of(message: Message) -> str | None:
 
 
 def consent_refusal(message: Message) -> str | None:
-    """Why the customer's consent does not cover this message, or None when it does.
+    """Why the customer's consent does not cover this message, or None when it does."""
+    return consent_gap(message.customer.consent, message.channel, message.kind)
+
+
+def consent_gap(consent: Consent, channel: Channel, kind: Kind) -> str | None:
+    """Why `consent` does not cover messages of `kind` on `channel`, or None when it does
+    (the preference centre asks this too, so the page shows what the policy would send).
 
     Email that is not marketing (welcome, order updates, feedback requests) needs no opt-in;
     marketing email needs `email_marketing`. SMS always needs an opt-in: `sms_marketing` for
     marketing, `sms_transactional` for everything else.
     """
-    consent = message.customer.consent
-    if message.channel is Channel.EMAIL:
-        if message.kind is Kind.MARKETING and not consent.email_marketing:
+    if channel is Channel.EMAIL:
+        if kind is Kind.MARKETING and not consent.email_marketing:
             return "no consent: email_marketing"
         return None
-    if message.kind is Kind.MARKETING:
+    if kind is Kind.MARKETING:
         return None if consent.sms_marketing else "no consent: sms_marketing"
     return None if consent.sms_transactional else "no consent: sms_transactional"
 

@@ -12,18 +12,20 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
+from pydantic import ValidationError
 
 from lifecycle.messaging.links import InvalidLink, LinkClaims, LinkSigner
 from lifecycle.messaging.message import TOPICS
-from lifecycle.messaging.preferences import Source
+from lifecycle.messaging.preferences import ALL_TOPICS, Source
+from lifecycle.models import Customer, describe
 from lifecycle.observability import logger
 from lifecycle.platform import kit
 from lifecycle.platform.settings import Env
-from lifecycle.platform.web import form_fields, respond, same_origin
+from lifecycle.platform.web import browser_locale, form_fields, respond, same_origin
 from lifecycle.stages.subscribers import journey
 
 if TYPE_CHECKING:
@@ -47,16 +49,44 @@ class Centre:
     signer: LinkSigner
     preferences: DynamoPreferences
     renderer: Renderer
-    customers: Callable[[str], dict[str, str]]
+    customers: Callable[[str], dict[str, Any] | None]
 
 
 def centre() -> Centre:
     ports = kit.context(UNIT).ports
     assert ports.signer is not None  # the unit's settings require LINK_SIGNING_SECRET
-    return Centre(ports.signer, ports.preferences, ports.renderer, ports.page_customers)
+    return Centre(ports.signer, ports.preferences, ports.renderer, ports.customers)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """The customer behind a link: what the page greets them with, and what the contact
+    policy would see (None when their row is gone or unusable: then nothing is sent)."""
+
+    first_name: str
+    locale: str | None
+    customer: Customer | None
+
+
+def _subscriber(customer_id: str) -> Subscriber:
+    raw = centre().customers(customer_id) or {}
+    customer = None
+    if raw:
+        try:
+            customer = Customer.model_validate(raw)
+        except ValidationError as error:
+            logger.warning("customer row unusable", extra={"problem": describe(error)})
+    name, locale = raw.get("first_name"), raw.get("locale")
+    return Subscriber(
+        first_name=name if isinstance(name, str) else "",
+        locale=locale if isinstance(locale, str) else None,
+        customer=customer,
+    )
 
 
 _STATUS = {"malformed": 400, "forged": 403, "expired": 410, "request": 403}
+# An expired link may still unsubscribe in one click; its page says so, and what to do.
+_PROBLEM = {"expired": "preferences_expired"}
 
 
 def _token() -> str:
@@ -65,7 +95,7 @@ def _token() -> str:
 
 def _refuse(problem: str, locale: str | None = None) -> Response[str]:
     current = centre()
-    page = current.renderer.page("invalid", locale, {"problem": problem})
+    page = current.renderer.page("invalid", locale, {"problem": _PROBLEM.get(problem, problem)})
     logger.warning("preference request refused", extra={"problem": problem})
     return respond(_STATUS[problem], page)
 
@@ -74,15 +104,25 @@ def _claims() -> LinkClaims:
     return centre().signer.verify(_token())
 
 
-def _page(name: str, claims: LinkClaims, customer: dict[str, str]) -> Response[str]:
+def _refuse_link(invalid: InvalidLink) -> Response[str]:
+    """The page and its form refuse an expired link (it may still unsubscribe in one click).
+    An expired link is genuine, so its page speaks the customer's language."""
+    locale = None
+    if invalid.kind == "expired":
+        claims = centre().signer.verify(_token(), allow_expired=True)
+        locale = _subscriber(claims.customer_id).locale
+    return _refuse(invalid.kind, locale or browser_locale(app.current_event))
+
+
+def _page(name: str, claims: LinkClaims, subscriber: Subscriber) -> Response[str]:
     current = centre()
-    shown = journey.view(current.preferences.get(claims.customer_id))
+    shown = journey.view(current.preferences.get(claims.customer_id), subscriber.customer)
     token = _token()
     page = current.renderer.page(
         name,
-        customer.get("locale"),
+        subscriber.locale,
         {
-            "first_name": customer.get("first_name", ""),
+            "first_name": subscriber.first_name,
             "action": "?" + urlencode({"t": token}),
             "form_token": current.signer.form_token(token),
             "link_topic": claims.topic,
@@ -100,9 +140,8 @@ def show() -> Response[str]:
     try:
         claims = _claims()
     except InvalidLink as invalid:
-        return _refuse(invalid.kind)
-    customer = centre().customers(claims.customer_id)
-    return _page("preferences", claims, customer)
+        return _refuse_link(invalid)
+    return _page("preferences", claims, _subscriber(claims.customer_id))
 
 
 def _one_click(token: str) -> Response[str]:
@@ -123,9 +162,15 @@ def _one_click(token: str) -> Response[str]:
         "one-click unsubscribe",
         extra={"customer_id": claims.customer_id, "topic": claims.topic, "changed": bool(changes)},
     )
-    customer = here.customers(claims.customer_id)
-    strings = here.renderer.page_strings(customer.get("locale"))
-    return respond(200, strings["one_click_done"] + "\n", "text/plain; charset=utf-8")
+    strings = here.renderer.page_strings(_subscriber(claims.customer_id).locale)
+    # Say what was left: this topic by email, or all marketing email (the only changes a
+    # one-click post can make), so the confirmation is true whatever else they receive.
+    done = (
+        strings["one_click_all"]
+        if journey.one_click(claims.topic)[0].topic == ALL_TOPICS
+        else strings["one_click_topic"].format(topic=strings["topics"][claims.topic])
+    )
+    return respond(200, done + "\n", "text/plain; charset=utf-8")
 
 
 @app.post("/preferences")
@@ -136,21 +181,22 @@ def change() -> Response[str]:
     try:
         claims = _claims()
     except InvalidLink as invalid:
-        return _refuse(invalid.kind)
+        return _refuse_link(invalid)
     current = centre()
     now = datetime.now(UTC)
-    customer = current.customers(claims.customer_id)
+    subscriber = _subscriber(claims.customer_id)
     if not same_origin(app.current_event) or not current.signer.check_form_token(
         _token(), (form.get("form_token") or [""])[0]
     ):
-        return _refuse("request", customer.get("locale"))
+        return _refuse("request", subscriber.locale)
     action = (form.get("action") or ["save"])[0]
+    before = current.preferences.get(claims.customer_id)
     try:
         changes = journey.form_changes(
-            current.preferences.get(claims.customer_id), action, claims.topic, form
+            before, journey.view(before, subscriber.customer), action, claims.topic, form
         )
     except ValueError:
-        return _refuse("request", customer.get("locale"))
+        return _refuse("request", subscriber.locale)
     if changes:
         current.preferences.apply(
             claims.customer_id, changes, Source.PREFERENCE_CENTRE, now, uuid.uuid4().hex
@@ -159,7 +205,7 @@ def change() -> Response[str]:
         "preferences saved",
         extra={"customer_id": claims.customer_id, "action": action, "changes": len(changes)},
     )
-    return _page("saved", claims, customer)
+    return _page("saved", claims, subscriber)
 
 
 # Entry point named in infra/template.yaml (Function URL, auth NONE: the token is the key).
