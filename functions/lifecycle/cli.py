@@ -402,6 +402,7 @@ def parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="say what would be replayed; invoke nothing"
     )
     replay.set_defaults(run=_replay)
+    _calls_aws(replay)
     return root
 
 
@@ -465,7 +466,8 @@ def _aws_problem(error: Exception, args: argparse.Namespace) -> str | None:
         if isinstance(cause, ClientError):
             code = str(cause.response.get("Error", {}).get("Code", "Unknown"))
             message = redact(str(cause.response.get("Error", {}).get("Message", "")))
-            if cause.operation_name == "DescribeStacks" and "does not exist" in message:
+            stack_call = cause.operation_name in ("DescribeStacks", "DescribeStackResources")
+            if stack_call and "does not exist" in message:
                 region = boto3.Session().region_name
                 return f"no stack named {args.stack!r} in {region}"
             if code in _REFUSED_CREDENTIALS:

@@ -1,4 +1,4 @@
-"""The ops commands (`send-test`, `export`, `forget`) in a broken environment: one clear line on
+"""The ops commands (`send-test`, `export`, `forget`, `replay`) in a broken environment: one clear line on
 stderr and exit status 1, never a traceback, and the region taken the way AWS tools take it.
 
 No test reaches AWS: without a region or credentials boto3 stops before any request, and the
@@ -133,6 +133,24 @@ def test_unknown_stack_is_one_line(aws: Aws, capsys: pytest.CaptureFixture[str])
     assert _one_line(capsys.readouterr().err) == (
         "lifecycle export: no stack named 'no-such-stack' in eu-west-1"
     )
+
+
+def test_replay_of_an_unknown_stack_is_one_line(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", "--stack", "no-such-stack"]) == 1
+
+    assert _one_line(capsys.readouterr().err) == (
+        "lifecycle replay: no stack named 'no-such-stack' in eu-west-1"
+    )
+
+
+def test_replay_without_a_region_is_one_line(
+    nowhere: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", "--stack", "lifecycle"]) == 1
+
+    assert "no AWS region configured" in _one_line(capsys.readouterr().err)
 
 
 def test_unwritable_out_is_one_line(
