@@ -382,7 +382,7 @@ def parser() -> argparse.ArgumentParser:
         "sent, lost and duplicated messages",
     )
     chaos.add_argument("--customers", type=int, default=60, help="customers in the workload")
-    chaos.add_argument("--rate", type=float, default=0.2, help="share of AWS calls that fail (0-1)")
+    chaos.add_argument("--rate", type=float, default=0.1, help="share of AWS calls that fail (0-1)")
     chaos.add_argument("--seed", type=int, default=7, help="seed for the workload and faults")
     chaos.set_defaults(run=_faults)
 

@@ -1,5 +1,6 @@
-"""The ops commands (`send-test`, `export`, `forget`, `replay`) in a broken environment: one clear line on
-stderr and exit status 1, never a traceback, and the region taken the way AWS tools take it.
+"""The ops commands (`send-test`, `export`, `forget`, `replay`) in a broken environment: one
+clear line on stderr and exit status 1, never a traceback, and the region taken the way AWS
+tools take it.
 
 No test reaches AWS: without a region or credentials boto3 stops before any request, and the
 endpoint is pointed at a closed local port besides; the rest runs against moto."""

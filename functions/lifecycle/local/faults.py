@@ -490,7 +490,7 @@ def one_run(customers: int, seed: int, rate: float | None) -> Tally:
     return tally
 
 
-def run(customers: int = 100, rate: float = 0.12, seed: int = 7) -> Report:
+def run(customers: int = 60, rate: float = 0.1, seed: int = 7) -> Report:
     expected = one_run(customers, seed, None)
     faulty = one_run(customers, seed, rate)
     want, got = set(expected.accepted), set(faulty.accepted)
