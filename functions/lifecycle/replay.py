@@ -37,6 +37,7 @@ class FailedBatch:
     end: str
     size: int
     condition: str = ""
+    function_arn: str = ""  # the function whose retries ran out (requestContext.functionArn)
 
     @classmethod
     def parse(cls, body: str) -> FailedBatch:
@@ -58,6 +59,7 @@ class FailedBatch:
             end=str(info["endSequenceNumber"]),
             size=int(info.get("batchSize") or 0),
             condition=str((message.get("requestContext") or {}).get("condition", "")),
+            function_arn=str((message.get("requestContext") or {}).get("functionArn", "")),
         )
 
     @property
@@ -116,16 +118,28 @@ def stream_records(streams: Any, batch: FailedBatch) -> list[Record] | None:
             return None
         raise
     found: list[Record] = []
-    while iterator:
+    empty = 0
+    # A shard can answer empty pages before its records (DynamoDB streams say so): follow the
+    # iterator until a record past the range, the shard's end, or many empty pages in a row.
+    while iterator and empty < EMPTY_PAGES:
         page = streams.get_records(ShardIterator=iterator, Limit=1000)
+        empty = 0 if page["Records"] else empty + 1
         for record in page["Records"]:
             if int(record["dynamodb"]["SequenceNumber"]) > int(batch.end):
-                return found
+                return _whole(found, batch)
             found.append(to_lambda_record(dict(record), batch.stream_arn))
-        if not page["Records"]:
-            break
         iterator = page.get("NextShardIterator")
-    if not found:
+    return _whole(found, batch)
+
+
+# Empty GetRecords pages in a row after which the rest of an open shard counts as not there.
+EMPTY_PAGES = 10
+
+
+def _whole(found: list[Record], batch: FailedBatch) -> list[Record] | None:
+    """The records read, if they are the whole batch (else None: part of it was trimmed, and
+    replaying a part would look done)."""
+    if not found or (batch.size and len(found) < batch.size):
         return None
     return found
 
@@ -197,6 +211,22 @@ def replay(
     return Replayed(batch, len(records), source, made)
 
 
+def lambda_client() -> Any:
+    """A Lambda client that waits out the longest stream invocation and never retries one:
+    a retried invoke would run the same ordered records twice at once."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "lambda",
+        config=Config(read_timeout=INVOKE_SECONDS, retries={"total_max_attempts": 1}),
+    )
+
+
+# Longer than any stream function's Timeout (90 s in the template).
+INVOKE_SECONDS = 150
+
+
 def lambda_invoker(client: Any, function_arn: str) -> Invoke:
     """Invoke the deployed function synchronously with a stream-shaped event."""
 
@@ -213,11 +243,19 @@ def lambda_invoker(client: Any, function_arn: str) -> Invoke:
     return invoke
 
 
-def function_for(client: Any, stream_arn: str) -> str:
-    """The function the stream triggers (its event source mapping)."""
-    mappings = client.list_event_source_mappings(EventSourceArn=stream_arn)["EventSourceMappings"]
-    if not mappings:
-        raise ReplayError(f"no function is triggered by {stream_arn}")
+def function_for(client: Any, batch: FailedBatch) -> str:
+    """The function whose retries ran out (named in the message), else the one function the
+    stream triggers."""
+    if batch.function_arn:
+        return batch.function_arn
+    mappings = client.list_event_source_mappings(EventSourceArn=batch.stream_arn)[
+        "EventSourceMappings"
+    ]
+    if len(mappings) != 1:
+        raise ReplayError(
+            f"{len(mappings)} functions are triggered by {batch.stream_arn}; the message does "
+            "not say which one parked the batch"
+        )
     return str(mappings[0]["FunctionArn"])
 
 

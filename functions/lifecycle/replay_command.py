@@ -14,6 +14,7 @@ from lifecycle.replay import (
     FailedBatch,
     ReplayError,
     function_for,
+    lambda_client,
     lambda_invoker,
     logged_records,
     messages,
@@ -48,6 +49,7 @@ def _stack(cloudformation: Any, name: str) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     resources = _stack(boto3.client("cloudformation"), args.stack)
     ledger = resources.get("LedgerTable")
@@ -68,12 +70,12 @@ def run(args: argparse.Namespace) -> int:
         )
     streams = boto3.client("dynamodbstreams")
     dynamodb = boto3.client("dynamodb")
-    lambda_client = boto3.client("lambda")
+    invoker = lambda_client()
     failed = done = 0
     for body, receipt, where in bodies:
         try:
             batch = FailedBatch.parse(body)
-            function = function_for(lambda_client, batch.stream_arn)
+            function = function_for(invoker, batch)
             if args.dry_run:
                 records = stream_records(streams, batch)
                 source = "stream"
@@ -90,9 +92,10 @@ def run(args: argparse.Namespace) -> int:
                 streams=streams,
                 dynamodb=dynamodb,
                 ledger_table=ledger,
-                invoke=lambda_invoker(lambda_client, function),
+                invoke=lambda_invoker(invoker, function),
             )
-        except ReplayError as error:
+        except (ReplayError, ClientError, BotoCoreError) as error:
+            # This batch stays on its queue; the others are still replayed.
             failed += 1
             print(f"lifecycle replay: {where}: {error}", file=sys.stderr)
             continue

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lifecycle.local import packaging
 from lifecycle.local.stack import LocalStack, load_template
-from lifecycle.messaging.timing import RESERVE_SECONDS, SEND_SECONDS
+from lifecycle.messaging.timing import DISPATCH_SECONDS, RESERVE_SECONDS, SEND_SECONDS
 from lifecycle.platform import composition, kit
 from lifecycle.platform.settings import CoreSettings, Env
 from tests.conftest import PARAMETERS, ROOT
@@ -405,7 +405,7 @@ def test_a_stream_record_in_doubt_is_decided_by_a_retry_before_it_is_parked(
     lease = int(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["CLAIM_LEASE_SECONDS"])
     timeout = FUNCTIONS[name]["Properties"]["Timeout"]
     # a redelivered record waits the lease out in its invocation, then sends once
-    assert timeout >= lease + 1 + SEND_SECONDS + RESERVE_SECONDS
+    assert timeout >= lease + 1 + DISPATCH_SECONDS + RESERVE_SECONDS
     # its first retry decides, or its second after it sat behind other records
     assert props["MaximumRetryAttempts"] >= 2
     # and the batch's own pauses let its retries ride out minutes of an outage, not seconds

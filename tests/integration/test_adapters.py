@@ -196,6 +196,21 @@ def test_failed_message_can_be_claimed_again_by_a_redrive(aws: Aws) -> None:
     assert isinstance(ledger.claim(_message(), now()), Claim)
 
 
+def test_a_claim_on_its_first_channel_leaves_no_fallback_of_an_earlier_one(aws: Aws) -> None:
+    ledger = DynamoLedger(boto3.client("dynamodb"), "LedgerTable")
+    by_sms = _message().by(Channel.SMS, fallback="email refused: suppressed: bounce")
+    claim = ledger.claim(by_sms, now())
+    assert isinstance(claim, Claim)
+    assert ledger.get("welcome#c-1#email")["fallback"] == "email refused: suppressed: bounce"  # type: ignore[index]
+    ledger.mark_failed(claim, "SNS refused the number", now())
+
+    assert isinstance(ledger.claim(_message(), now()), Claim)
+
+    item = ledger.get("welcome#c-1#email")
+    assert item is not None
+    assert (item["channel"], "fallback" in item) == ("email", False)
+
+
 def test_suppressions_are_stored_as_hashes(aws: Aws) -> None:
     suppressions = DynamoSuppressions(boto3.client("dynamodb"), "SuppressionsTable")
 

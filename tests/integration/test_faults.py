@@ -16,7 +16,9 @@ def _check(report: faults.Report) -> None:
     assert report.lost == []
     assert report.unexpected == []
     assert report.unexplained == {}
+    assert report.tally.killed_at_timeout == 0
     assert report.sent == report.expected
+    assert report.ok
 
 
 def test_a_small_workload_under_faults_loses_nothing() -> None:

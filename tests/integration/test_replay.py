@@ -4,6 +4,7 @@ or, once the stream no longer holds it, from the items its handler recorded when
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -98,6 +99,15 @@ def test_once_the_stream_is_trimmed_the_failed_records_items_are_replayed(aws: A
     # then her welcome went out from the item as it is now
     assert (result.records, result.source) == (1, "current items")
     assert [e.to for e in aws.emails()] == ["sanne.devries@example.nl"]
+
+
+def test_a_batch_the_stream_holds_only_part_of_is_not_replayed_as_if_whole(aws: Aws) -> None:
+    _, batch = _parked(aws)
+    larger = replace(batch, size=2)  # the stream holds only one of its two records
+
+    with pytest.raises(ReplayError, match="no longer holds sequence numbers"):
+        _replay(aws, larger)
+    assert aws.emails() == []
 
 
 def test_nothing_to_rebuild_the_batch_from_is_a_clear_error(aws: Aws) -> None:

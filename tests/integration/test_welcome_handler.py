@@ -313,7 +313,7 @@ def test_message_held_by_a_dead_senders_claim_is_retried_then_sent_after_the_lea
 
     # when the batch arrives within the lease, with too little time left to wait it out,
     # Sanne's record fails (it is not "already sent")
-    first = aws.invoke(WELCOME, event, seconds_left=30)
+    first = aws.invoke(WELCOME, event, seconds_left=60)
     assert first == {"batchItemFailures": [{"itemIdentifier": sanne}]}
     assert "sanne.devries@example.nl" not in [e.to for e in aws.emails()]
 

@@ -14,6 +14,7 @@ from lifecycle.messaging.message import Cap, Channel, Kind, Message, MessageSpec
 from lifecycle.messaging.policy import ContactPolicy
 from lifecycle.messaging.preferences import Preferences
 from lifecycle.messaging.renderer import Renderer
+from lifecycle.messaging.timing import DISPATCH_SECONDS, RESERVE_SECONDS, TABLE_CALL_SECONDS
 from lifecycle.models import Customer
 from tests.conftest import ROOT
 from tests.fakes import (
@@ -249,9 +250,11 @@ def test_ambiguous_error_keeps_the_claim_so_an_immediate_retry_sends_nothing() -
     with pytest.raises(TransientError):
         world.dispatcher.dispatch(message())
 
-    # the claim is kept (its lease decides), so the redelivered record fails again, unsent
+    # the claim is kept (its lease decides), so the record redelivered to an invocation with
+    # no time to wait the lease out fails again, unsent
     assert world.ledger.items["welcome#c-1#email"]["status"] == "claimed"
     world.email.error = None
+    world.dispatcher._budget.start(60)
     with pytest.raises(TransientError, match="claimed by another sender"):
         world.dispatcher.dispatch(message())
     assert world.email.sent == []
@@ -412,11 +415,13 @@ def test_a_lost_sent_mark_is_retried_until_it_is_written() -> None:
 def test_a_mark_lost_for_the_whole_budget_is_remembered_and_a_redelivery_marks_it() -> None:
     world = World()
     attempts = _flaky_mark(world, failures=10_000)
+    world.dispatcher._budget.start(60)
 
     first = world.dispatcher.dispatch(message())
 
     assert first.status is Status.SENT
-    assert world.time.elapsed <= 30  # never past the invocation's budget
+    # never past the invocation's budget, a whole table call kept back for the last attempt
+    assert world.time.elapsed <= 60 - RESERVE_SECONDS - TABLE_CALL_SECONDS
     assert world.counted == ["MessagesSent", "MessagesSentUnmarked"]
     tried = len(attempts)
     # the table comes back; the record is redelivered to the same process after the lease
@@ -517,4 +522,15 @@ def test_marketing_and_per_channel_messages_never_change_channel() -> None:
 
     assert world.dispatcher.dispatch(marketing).status is Status.SKIPPED
     assert world.dispatcher.dispatch(welcome).status is Status.SKIPPED
+    assert world.email.sent == []
+
+
+def test_a_message_is_not_claimed_without_time_for_its_send_and_its_mark() -> None:
+    world = World()
+    world.dispatcher._budget.start(DISPATCH_SECONDS)  # less the reserve: not enough
+
+    with pytest.raises(TransientError, match="too little time left"):
+        world.dispatcher.dispatch(message())
+
+    assert world.ledger.items == {}
     assert world.email.sent == []

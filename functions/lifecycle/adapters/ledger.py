@@ -89,8 +89,11 @@ class DynamoLedger(_Table):
         about = _about(message)
         names = {f"#{name}": name for name in about}
         sets = ", ".join(f"#{name} = :{name}" for name in about)
-        # A claim on the first channel after one on another leaves no stale fallback behind.
-        stale = "" if message.fallback else ", fallback"
+        # A claim on the first channel after one on another leaves no stale fallback behind
+        # (through a name: DynamoDB rejects unused names, and reserves many words).
+        stale = "" if message.fallback else ", #fallback"
+        if not message.fallback:
+            names["#fallback"] = "fallback"
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -368,8 +371,8 @@ class DynamoMarkers(_Table):
 class DynamoStreamFailures(_Table):
     """Stream-failure items, one per failed invocation of a shard's batch, keyed by the stream
     and the first failed sequence number (the `startSequenceNumber` Lambda's OnFailure message
-    names once retries run out): `records` (JSON: sequence, event name, keys), kept 14 days
-    like the failure queues' messages."""
+    names once retries run out): `status` `failed`, `records` (JSON: sequence, event name,
+    keys), kept 14 days like the failure queues' messages."""
 
     KEPT = timedelta(days=14)
 
@@ -381,6 +384,7 @@ class DynamoStreamFailures(_Table):
             Item={
                 "message_key": {"S": failure_log_key(stream_arn, first_sequence)},
                 "record_type": {"S": RecordType.STREAM_FAILURE},
+                "status": {"S": "failed"},
                 "records": {"S": json.dumps(entries, separators=(",", ":"))},
                 "updated_at": {"S": now.isoformat()},
                 "expires_at": {"N": epoch(now + self.KEPT)},

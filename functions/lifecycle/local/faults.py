@@ -21,7 +21,9 @@ and, after SES or SNS accepted a message or an alert:
 Then: expected, sent, lost (expected and never sent) and duplicated messages. Every duplicate
 must be explained: the provider accepted the message and the process never learned it (it died,
 the call timed out after acceptance, or the mark was refused for a whole invocation and the
-process was then replaced). Time is virtual: leases, budgets and waits cost no real seconds.
+process was then replaced). Time is virtual: leases, budgets and waits cost no real seconds,
+each AWS call costs a little, and an invocation that outruns its function's Timeout is stopped
+as Lambda would stop it (and counted: the budget must never let that happen).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 
 from lifecycle.adapters.errors import classify
 from lifecycle.local.stack import LOCAL_PARAMETERS, LocalContext, LocalStack, local_aws
-from lifecycle.messaging.timing import Budget
+from lifecycle.messaging.timing import SEND_READ_SECONDS, Budget
 from lifecycle.observability import logger
 from lifecycle.platform import composition
 from lifecycle.platform.composition import Ports
@@ -66,6 +68,8 @@ THROTTLE_CODES = {
 }
 # What Lambda does between attempts of a shard's batch (undocumented; about a second).
 RETRY_SPACING_SECONDS = 1.0
+# What one AWS call costs on the virtual clock.
+CALL_SECONDS = 0.02
 
 
 class ProcessDied(BaseException):
@@ -101,6 +105,7 @@ class Tally:
     parked_batches: int = 0
     replayed_batches: int = 0
     cold_starts: int = 0
+    killed_at_timeout: int = 0  # invocations Lambda would have stopped: the budget was wrong
 
 
 class Injector:
@@ -114,11 +119,18 @@ class Injector:
         self.armed = False
         self.dead = False
         self.outage_until = -1.0
+        self.deadline = float("inf")  # when Lambda stops the current invocation
 
     def before_call(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         if not self.armed:
             return
         if self.dead:
+            raise ProcessDied()
+        self.clock.sleep(CALL_SECONDS)
+        if self.clock.elapsed > self.deadline:
+            # Lambda stops a function at its Timeout, whatever it was doing.
+            self.tally.killed_at_timeout += 1
+            self.dead = True
             raise ProcessDied()
         service = model.service_model.service_name
         operation = model.name
@@ -150,9 +162,14 @@ class Injector:
             return
         kind = self.random.choice(POST_ACCEPT)
         self.tally.faults[kind] += 1
-        self.tally.unacknowledged[key] += 1
         if kind == "timeout after acceptance":
+            # The client waited its read timeout; the claim is kept and the retry after the
+            # lease sends again: counted here, once, and no longer live.
+            self.clock.sleep(SEND_READ_SECONDS)
+            self.tally.unacknowledged[key] += 1
+            del self.tally.live[key]
             raise classify(ReadTimeoutError(endpoint_url="https://provider.local"), "provider")
+        # Died before the mark: the cold start finds the key unmarked and counts it.
         self.dead = True
         raise ProcessDied()
 
@@ -196,12 +213,19 @@ class Report:
     def faults(self) -> int:
         return sum(self.tally.faults.values())
 
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.lost or self.unexpected or self.unexplained or self.tally.killed_at_timeout
+        )
+
     def lines(self) -> list[str]:
         kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(self.tally.faults.items()))
         return [
             f"faults injected: {self.faults} ({kinds})",
             f"invocations: {self.tally.invocations}, cold starts after a dying process: "
-            f"{self.tally.cold_starts}, batches parked then replayed: "
+            f"{self.tally.cold_starts}, stopped at their timeout: "
+            f"{self.tally.killed_at_timeout}, batches parked then replayed: "
             f"{self.tally.parked_batches}/{self.tally.replayed_batches}",
             f"expected messages: {self.expected}",
             f"sent: {self.sent} distinct, {sum(self.tally.accepted.values())} accepted in all",
@@ -310,6 +334,7 @@ class Poller:
         with self.stack.environment_of(spec):
             if self.injector:
                 self.injector.armed = True
+                self.injector.deadline = self.clock.elapsed + spec.timeout
             try:
                 response = spec.load()({"Records": records}, LocalContext.for_function(spec))
             except ProcessDied:
@@ -341,38 +366,40 @@ class Poller:
         if failed == []:
             shard.checkpoint += len(batch)
             shard.attempts = 0
-            self._disturb(shard, batch)
-            return
-        if failed is not None:
-            lowest = min(int(sequence) for sequence in failed)
-            moved = next(
-                i for i, r in enumerate(batch) if int(r["dynamodb"]["SequenceNumber"]) == lowest
-            )
-            if moved:
+        else:
+            if failed is not None:
+                lowest = min(int(sequence) for sequence in failed)
+                moved = next(
+                    i for i, r in enumerate(batch) if int(r["dynamodb"]["SequenceNumber"]) == lowest
+                )
+                if moved:
+                    shard.attempts = 0
+                shard.checkpoint += moved
+            shard.attempts += 1
+            if shard.attempts > shard.max_retries:
+                # What the OnFailure destination receives; the shard moves on.
+                rest = shard.records[shard.checkpoint : shard.checkpoint + shard.batch_size]
+                shard.parked.append(rest)
+                self.tally.parked_batches += 1
+                shard.checkpoint += len(rest)
                 shard.attempts = 0
-            shard.checkpoint += moved
-        shard.attempts += 1
-        if shard.attempts > shard.max_retries:
-            # What the OnFailure destination receives; the shard moves on.
-            rest = shard.records[shard.checkpoint : shard.checkpoint + shard.batch_size]
-            shard.parked.append(rest)
-            self.tally.parked_batches += 1
-            shard.checkpoint += len(rest)
-            shard.attempts = 0
+        self._disturb(shard)
 
-    def _disturb(self, shard: Shard, batch: list[dict[str, Any]]) -> None:
-        """Lambda delivers at least once: sometimes a batch again, sometimes from further back."""
-        if self.injector is None:
+    def _disturb(self, shard: Shard) -> None:
+        """Lambda delivers at least once: sometimes records it already delivered come again,
+        sometimes the shard restarts from an older checkpoint."""
+        if self.injector is None or shard.checkpoint == 0:
             return
         roll = self.random.random()
-        if roll < self.injector.rate / 3:
+        if roll < self.injector.rate / 2:
             self.tally.faults["batch redelivered"] += 1
-            self.invoke(shard.function, batch)
-        elif roll < self.injector.rate / 2:
+            start = max(0, shard.checkpoint - shard.batch_size)
+            self.invoke(shard.function, shard.records[start : shard.checkpoint])
+        elif roll < self.injector.rate:
             self.tally.faults["shard restarted from an older checkpoint"] += 1
-            shard.checkpoint = max(
-                0, shard.checkpoint - self.random.randint(1, 3 * shard.batch_size)
-            )
+            back = self.random.randint(1, 3 * shard.batch_size)
+            shard.checkpoint = max(0, shard.checkpoint - back)
+            shard.attempts = 0
 
     def run(self) -> None:
         shards = self.shards()
@@ -519,6 +546,10 @@ def main(args: argparse.Namespace) -> int:
     report = run(args.customers, args.rate, args.seed)
     for line in report.lines():
         print(line)
-    ok = not report.lost and not report.unexpected and not report.unexplained
-    print("result: nothing lost, every duplicate explained" if ok else "result: FAILED")
+    ok = report.ok
+    print(
+        "result: nothing lost, every duplicate explained, no invocation outran its timeout"
+        if ok
+        else "result: FAILED"
+    )
     return 0 if ok else 1

@@ -8,11 +8,14 @@ the ledger with their reason and returned as an Outcome. Transient ones release 
 when the provider may have taken the message, keep it for its lease) and propagate, so the
 trigger redelivers the record.
 
-What the provider accepted is never sent again by a redelivery: the "sent" mark is retried for
-as long as the invocation's budget lasts, and a mark that still could not be written is kept in
-the process, so a redelivery to the same process marks it instead of sending it. Only a
-process that dies between the provider's acceptance and the mark (or a table unreachable for
-the whole budget, followed by a cold start) can leave a key that a later retry sends again.
+What the provider accepted is never sent again by a redelivery: a message is only claimed when
+the invocation has time for its send and its mark, the "sent" mark is retried for as long as
+the invocation's budget lasts, and a mark that still could not be written is kept in the
+process, so a redelivery to the same process marks it instead of sending it. A key can be sent
+again only when the provider accepted the message and the process never learned it: it died
+between the acceptance and the mark, the table stayed unreachable for the whole budget and a
+new process took over, or the send ended in a timeout or a 5xx after the provider had taken it
+(the claim is kept for its lease; the retry after it sends again).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from lifecycle.messaging.ledger import CapStore, Claim, Held, Ledger, LedgerStat
 from lifecycle.messaging.message import Business, Channel, Kind, Message, Outcome, Status
 from lifecycle.messaging.policy import ContactPolicy, address_of
 from lifecycle.messaging.renderer import Renderer
-from lifecycle.messaging.timing import SEND_SECONDS, Budget
+from lifecycle.messaging.timing import DISPATCH_SECONDS, Budget
 from lifecycle.observability import logger
 
 Counter = Callable[[str], None]
@@ -164,6 +167,11 @@ class Dispatcher:
             # the table still refuses), never send it again.
             self._mark_sent(*unmarked, log)
             return self._duplicate(message, log)
+        if not self._budget.allows(DISPATCH_SECONDS):
+            # Lambda would stop the function between the send and its mark: nothing is claimed
+            # yet, so the record simply comes back to an invocation with time for it.
+            self._count("MessagesRetried")
+            raise TransientError(f"{message.key}: too little time left in this invocation")
         waited = False
         while True:
             taken = self._ledger.claim(message, self._clock())
@@ -173,7 +181,7 @@ class Dispatcher:
                 return self._duplicate(message, log)
             assert isinstance(taken, Held)
             wait = self._until(taken)
-            if waited or wait is None or not self._budget.allows(wait + SEND_SECONDS):
+            if waited or wait is None or not self._budget.allows(wait + DISPATCH_SECONDS):
                 self._count("MessagesRetried")
                 logger.warning("message claimed by another sender", extra=log)
                 raise TransientError(

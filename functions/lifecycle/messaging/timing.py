@@ -19,11 +19,21 @@ RESERVE_SECONDS = 3.0
 SEND_CONNECT_SECONDS = 3
 SEND_READ_SECONDS = 10
 SEND_SECONDS = float(SEND_CONNECT_SECONDS + SEND_READ_SECONDS + 2)
+# The table clients' timeouts and attempts (their writes are conditional, so the SDK may retry
+# them), and so the longest one table call can take, the SDK's backoff between attempts
+# included (standard mode: at most 1 s, then 2 s, with jitter).
+TABLE_CONNECT_SECONDS = 2
+TABLE_READ_SECONDS = 3
+TABLE_ATTEMPTS = 3
+TABLE_CALL_SECONDS = float(TABLE_ATTEMPTS * (TABLE_CONNECT_SECONDS + TABLE_READ_SECONDS) + 3)
+# What a message needs once claimed: one send and one "sent" mark.
+DISPATCH_SECONDS = SEND_SECONDS + TABLE_CALL_SECONDS
 # Pauses between attempts of a write that must not be lost (seconds, doubling up to the last).
 PERSIST_PAUSE_FIRST = 0.05
 PERSIST_PAUSE_MOST = 2.0
-# The budget when no invocation started one (tools, tests that call the dispatcher directly).
-UNTIMED_SECONDS = 30.0
+# The budget when no invocation started one (tools, tests that call the dispatcher directly):
+# as long as a stream function's, room to wait out a lease and still send.
+UNTIMED_SECONDS = 90.0
 
 
 def _utcnow() -> datetime:
@@ -41,7 +51,7 @@ class Budget:
         self._clock = clock
         self._monotonic = monotonic
         self._sleep = sleep
-        self._deadline = monotonic() + UNTIMED_SECONDS
+        self._deadline: float | None = None
 
     def start(self, seconds_left: float) -> None:
         """A new invocation begins with `seconds_left` (Lambda's remaining time)."""
@@ -51,7 +61,10 @@ class Budget:
         return self._clock()
 
     def left(self) -> float:
-        """Seconds the dispatcher may still spend (the reserve already taken off)."""
+        """Seconds the dispatcher may still spend (the reserve already taken off). Outside an
+        invocation (a tool, a test), the budget is UNTIMED_SECONDS from its first use."""
+        if self._deadline is None:
+            self._deadline = self._monotonic() + UNTIMED_SECONDS
         return self._deadline - self._monotonic() - RESERVE_SECONDS
 
     def allows(self, seconds: float) -> bool:
@@ -73,7 +86,8 @@ class Budget:
             try:
                 write()
             except Exception as error:
-                if not self.allows(pause):
+                # Another attempt must fit whole: the pause and the longest a table call takes.
+                if not self.allows(pause + TABLE_CALL_SECONDS):
                     return error
                 self.wait(pause)
                 pause = min(pause * 2, PERSIST_PAUSE_MOST)

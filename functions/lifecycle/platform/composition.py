@@ -54,18 +54,29 @@ def _send_config() -> Config:
     from lifecycle.messaging.timing import SEND_CONNECT_SECONDS, SEND_READ_SECONDS
 
     return Config(
-        retries={"max_attempts": 1},
+        # total_max_attempts counts the first attempt (botocore's max_attempts counts retries)
+        retries={"total_max_attempts": 1},
         connect_timeout=SEND_CONNECT_SECONDS,
         read_timeout=SEND_READ_SECONDS,
     )
 
 
 def _table_config() -> Config:
-    # Table writes are conditional, so retrying them is safe; a lost `mark_sent` is costly.
+    # Table writes are conditional, so retrying them is safe. Short timeouts and few attempts
+    # keep one call within TABLE_CALL_SECONDS, which the dispatcher budgets for; it retries a
+    # lost `mark_sent` itself for as long as the invocation lasts.
     from botocore.config import Config
 
+    from lifecycle.messaging.timing import (
+        TABLE_ATTEMPTS,
+        TABLE_CONNECT_SECONDS,
+        TABLE_READ_SECONDS,
+    )
+
     return Config(
-        retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=5
+        retries={"total_max_attempts": TABLE_ATTEMPTS, "mode": "standard"},
+        connect_timeout=TABLE_CONNECT_SECONDS,
+        read_timeout=TABLE_READ_SECONDS,
     )
 
 

@@ -357,6 +357,11 @@ def _log_failures(stage: Stage[Any], records: list[StreamRecord]) -> None:
     """Record the failed records' keys under the first one's sequence number, for `lifecycle
     replay` once the stream no longer holds them. Best effort: the failure is what matters,
     and the table may be what failed."""
+    from lifecycle.messaging.timing import TABLE_CALL_SECONDS
+
+    if not stage.ports.budget.allows(TABLE_CALL_SECONDS):
+        logger.warning("failed records not logged: too little time left")
+        return
     first = records[0]
     entries = [
         {"sequence": r.sequence_number, "event_name": r.event_name, "keys": r.keys} for r in records
