@@ -392,6 +392,19 @@ def test_alarm_topic_can_receive_cloudwatch_alarms() -> None:
     assert props.get("KmsMasterKeyId") != "alias/aws/sns"
 
 
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_a_function_that_sends_has_time_for_a_send_and_its_mark(name: str) -> None:
+    module, _, _ = FUNCTIONS[name]["Properties"]["Handler"].rpartition(".")
+    unit = getattr(importlib.import_module(module), "UNIT", None)
+    if unit is None or not unit.specs:
+        pytest.skip(f"{name} sends no message")
+    timeout = FUNCTIONS[name]["Properties"].get(
+        "Timeout", TEMPLATE["Globals"]["Function"]["Timeout"]
+    )
+    # with room to load what the message is about before it
+    assert timeout >= DISPATCH_SECONDS + RESERVE_SECONDS + 10
+
+
 def test_claim_lease_outlasts_any_live_send() -> None:
     env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
     assert int(env["CLAIM_LEASE_SECONDS"]) >= 2 * SEND_SECONDS
