@@ -79,6 +79,17 @@ def test_a_belgian_customer_gets_dutch_copy_with_dutch_dates() -> None:
     assert subject == "Ann, je ophaalmoment staat gepland: za 12 dec, 09:00–11:00"
 
 
+def test_a_british_customer_reading_the_english_copy_gets_british_dates() -> None:
+    # the same language as the copy: the customer's own variant formats the values (London
+    # time, an hour behind Paris)
+    locale, subject = scheduled_email("en-GB", "Europe/London")
+
+    assert locale == "en"
+    assert subject.replace("\u202f", " ").replace("\u2009", " ") == (
+        "Ann, your pickup is booked for Sat 12 Dec, 08:00–10:00"
+    )
+
+
 def test_money_and_quantities_follow_the_copy_locale(renderer: Renderer) -> None:
     items = [
         {

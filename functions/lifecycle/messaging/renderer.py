@@ -140,6 +140,17 @@ def locale_chain(locale: str | None, default_locale: str) -> list[str]:
     return chain
 
 
+def formatting_locale(copy: str, customer: str | None) -> str:
+    """The locale values are formatted in: the customer's own when it is a variant of the
+    copy's language (`en-GB` customers reading the `en` copy get `3 Dec`, `nl-BE` ones reading
+    `nl` their own), else the copy's (a French customer reading English gets English dates)."""
+    if customer:
+        tag = customer.replace("_", "-")
+        if tag.lower() == copy.lower() or tag.lower().startswith(copy.lower() + "-"):
+            return tag
+    return copy
+
+
 class Renderer:
     """Renders one message's parts. Built once per cold start; compiled templates are cached."""
 
@@ -205,7 +216,7 @@ class Renderer:
     def email(self, template: str, locale: str | None, context: Mapping[str, Any]) -> RenderedEmail:
         """Render subject, HTML and text parts; the HTML and text extend the shared layout."""
         chosen = self.resolve_locale(template, locale)
-        values = self._context(chosen, context, sms=False)
+        values = self._context(chosen, context, sms=False, customer=locale)
         subject, html, text = (
             self._render(self._part(template, chosen, part), values) for part in EMAIL_PARTS
         )
@@ -227,7 +238,7 @@ class Renderer:
         """Render the SMS text, whitespace collapsed so every character counts. Marketing SMS
         end with the carrier-required opt-out text from the layout (`sms.optout.txt.j2`)."""
         chosen = self.resolve_locale(template, locale)
-        values = self._context(chosen, context, sms=True)
+        values = self._context(chosen, context, sms=True, customer=locale)
         text = self._render(self._part(template, chosen, SMS_PART), values)
         if opt_out:
             text += " " + self._render(self._part(LAYOUTS, chosen, SMS_OPT_OUT), values)
@@ -270,10 +281,17 @@ class Renderer:
             self._strings = {k: v for k, v in loaded.items() if not k.startswith("_")}
         return self._strings
 
-    def _context(self, locale: str, context: Mapping[str, Any], *, sms: bool) -> dict[str, Any]:
-        key = (locale, sms)
+    def _context(
+        self,
+        locale: str,
+        context: Mapping[str, Any],
+        *,
+        sms: bool,
+        customer: str | None = None,
+    ) -> dict[str, Any]:
+        key = (formatting_locale(locale, customer), sms)
         if key not in self._formatters:
-            self._formatters[key] = Formatter(locale, sms=sms)
+            self._formatters[key] = Formatter(key[0], sms=sms)
         values: dict[str, Any] = {
             FORMATTER: self._formatters[key],
             "business": self._business,
