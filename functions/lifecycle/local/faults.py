@@ -390,14 +390,16 @@ class Poller:
         sometimes the shard restarts from an older checkpoint."""
         if self.injector is None or shard.checkpoint == 0:
             return
+        # Rarer than call faults, and never further back than a batch: the shard must still
+        # make headway when a tenth of every call fails.
         roll = self.random.random()
-        if roll < self.injector.rate / 2:
+        if roll < self.injector.rate / 4:
             self.tally.faults["batch redelivered"] += 1
             start = max(0, shard.checkpoint - shard.batch_size)
             self.invoke(shard.function, shard.records[start : shard.checkpoint])
-        elif roll < self.injector.rate:
+        elif roll < self.injector.rate / 3:
             self.tally.faults["shard restarted from an older checkpoint"] += 1
-            back = self.random.randint(1, 3 * shard.batch_size)
+            back = self.random.randint(1, shard.batch_size)
             shard.checkpoint = max(0, shard.checkpoint - back)
             shard.attempts = 0
 
