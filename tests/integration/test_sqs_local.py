@@ -61,6 +61,7 @@ PROBE_RESOURCES = """
     Properties:
       Handler: tests.sqs_probe_handler.handler
       Role: !GetAtt WelcomeRole.Arn
+      Timeout: 30  # within its queue's VisibilityTimeout
       Environment:
         Variables:
           QUEUE_URL: !Ref ProbeQueue
@@ -86,6 +87,7 @@ PROBE_RESOURCES = """
     Properties:
       Handler: tests.sqs_probe_handler.handler
       Role: !GetAtt WelcomeRole.Arn
+      Timeout: 30  # within its queue's VisibilityTimeout
       Environment:
         Variables:
           QUEUE_URL: !Ref PlainProbeQueue
