@@ -431,10 +431,18 @@ def _region(explicit: str | None) -> Iterator[None]:
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
-    """The error and what it was raised from (adapters wrap boto3's errors in their own)."""
+    """The error and what it was raised from, through AWS's and the adapters' own errors only
+    (the adapters wrap boto3's errors in theirs). A bug raised while handling an AWS error is
+    not followed to it: it stays a bug, with its traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lifecycle.messaging.errors import PermanentError, TransientError
+
     seen: BaseException | None = error
     while seen is not None:
         yield seen
+        if not isinstance(seen, BotoCoreError | ClientError | PermanentError | TransientError):
+            return
         seen = seen.__cause__ or seen.__context__
 
 
@@ -447,6 +455,7 @@ def _aws_problem(error: Exception, args: argparse.Namespace) -> str | None:
         EndpointConnectionError,
         NoCredentialsError,
         NoRegionError,
+        ParamValidationError,
         PartialCredentialsError,
         ProfileNotFound,
     )
@@ -455,6 +464,8 @@ def _aws_problem(error: Exception, args: argparse.Namespace) -> str | None:
     from lifecycle.privacy import redact
 
     for cause in _causes(error):
+        if isinstance(cause, ParamValidationError):
+            return None  # the code called boto3 wrongly: a bug, not the environment
         if isinstance(cause, NoRegionError):
             return "no AWS region configured: pass --region, or set AWS_REGION"
         if isinstance(cause, NoCredentialsError | PartialCredentialsError):
@@ -476,7 +487,7 @@ def _aws_problem(error: Exception, args: argparse.Namespace) -> str | None:
                 return f"{message} (check --stack or the *_TABLE variables, and the region)"
             return f"AWS answered {code} to {cause.operation_name}: {message}"
         if isinstance(cause, BotoCoreError):
-            return f"AWS: {cause}"
+            return f"AWS: {redact(str(cause))}"
     if isinstance(error, PermanentError | TransientError):
         return f"the provider refused it: {error}"
     if isinstance(error, OSError) and error.filename is not None:

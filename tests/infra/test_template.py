@@ -540,11 +540,21 @@ def test_public_functions_alarm_on_errors_and_throttles(name: str, metric: str) 
 @pytest.mark.parametrize("name", PUBLIC_FUNCTIONS)
 def test_public_functions_reserve_a_capped_concurrency(name: str) -> None:
     props = FUNCTIONS[name]["Properties"]
-    assert props["ReservedConcurrentExecutions"] == {"Ref": "PublicEndpointConcurrency"}
+    assert props["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "ReservesPublicConcurrency",
+            {"Ref": "PublicEndpointConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
     parameter = TEMPLATE["Parameters"]["PublicEndpointConcurrency"]
     assert parameter["Type"] == "Number"
     assert parameter["Default"] == 10
-    assert parameter["MinValue"] >= 1
+    # 0 reserves nothing: an account whose quota cannot spare any still deploys
+    assert parameter["MinValue"] == 0
+    assert TEMPLATE["Conditions"]["ReservesPublicConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "PublicEndpointConcurrency"}, 0]}]
+    }
 
 
 # AWS reviews an SES account at these rates and may pause its sending at the second (SES

@@ -196,3 +196,20 @@ def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
     assert _one_line(done.stderr) == (
         "lifecycle forget: no AWS region configured: pass --region, or set AWS_REGION"
     )
+
+
+def test_a_bug_raised_while_handling_an_aws_error_keeps_its_traceback() -> None:
+    import argparse
+
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    from lifecycle.cli import _aws_problem
+
+    refused = ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "PutItem")
+    bug = KeyError("missing")  # raised by the code handling `refused`
+    bug.__context__ = refused
+    assert _aws_problem(bug, argparse.Namespace(command="forget")) is None
+    wrong_call = ParamValidationError(report="Unknown parameter in input: 'Tablename'")
+    assert _aws_problem(wrong_call, argparse.Namespace(command="export")) is None
+    # while an adapter's wrapped AWS error is still found
+    assert _aws_problem(refused, argparse.Namespace(command="forget")) is not None

@@ -190,3 +190,15 @@ def test_message_contexts_carry_raw_values_not_text() -> None:
     assert step.message.channel is Channel.EMAIL
     assert step.message.context["total"] == Money(Decimal("13.050"), "EUR")
     assert step.message.context["items"][0]["quantity"] == Decimal("4.5")
+
+
+def test_money_is_rounded_half_up_to_the_currencys_minor_unit() -> None:
+    # 2.99 x 1.5 = 4.485: a till says 4.49 (Babel alone rounds half to even: 4.48)
+    assert Formatter("en").money(Money(Decimal("4.485"), "EUR")) == "€4.49"
+    assert Formatter("en").money(Money(Decimal("1234.5"), "JPY")) == "¥1,235"
+
+
+def test_a_quantity_keeps_the_decimals_it_has() -> None:
+    assert Formatter("en").quantity(Decimal("1.2345")) == "1.2345"
+    assert Formatter("nl").quantity(Decimal("4.5")) == "4,5"
+    assert Formatter("en").quantity(Decimal("3.0")) == "3"

@@ -313,6 +313,11 @@ BROKEN = [
         "{% extends layout.text %}\n{% block content %}\n{{ order_id|money }}\n{% endblock %}\n",
         "templates/order_delivered/email.txt.j2:3: filter 'money' cannot format str 'FF-10482'",
     ),
+    (
+        "welcome/nl/sms.txt.j2",
+        "Hoi {{ first_name }}\n{{ 1 / 0 }}\n",
+        "templates/welcome/nl/sms.txt.j2:2: ZeroDivisionError: division by zero",
+    ),
 ]
 
 

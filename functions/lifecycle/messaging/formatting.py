@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ from babel.dates import (
     format_time,
     parse_pattern,
 )
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 from lifecycle.messaging.sms import gsm_twins, non_gsm
 
@@ -115,11 +115,19 @@ class Formatter:
         return self._out(text)
 
     def money(self, value: Money) -> str:
-        return self._out(format_currency(value.amount, value.currency, locale=self.locale))
+        """Rounded half up to the currency's minor unit, as a till does (`4.485` -> `4.49`;
+        Babel alone would round half to even)."""
+        places = get_currency_precision(value.currency)
+        amount = Decimal(value.amount).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+        return self._out(format_currency(amount, value.currency, locale=self.locale))
 
     def quantity(self, value: Decimal | int | float) -> str:
-        """`2`, `4.5` in English, `4,5` in Dutch: whole quantities without decimals."""
-        return self._out(format_decimal(value, locale=self.locale))
+        """`2`, `4.5` in English, `4,5` in Dutch: whole quantities without decimals, and as
+        many decimals as the quantity has (`1.2345` stays `1.2345`)."""
+        exponent = Decimal(str(value)).normalize().as_tuple().exponent
+        decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        pattern = "#,##0" + ("." + "#" * decimals if decimals else "")
+        return self._out(format_decimal(value, format=pattern, locale=self.locale))
 
     def value(self, value: Any) -> Any:
         """A raw value printed without a filter, formatted as its filter would."""

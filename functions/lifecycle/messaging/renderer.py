@@ -341,6 +341,14 @@ class Renderer:
         except TemplateError as exc:
             where = _template_frame(sys.exc_info()[2], self._root) or name
             raise RenderError(where, str(exc)) from None
+        except UnicodeDecodeError:
+            raise RenderError(name, "the template file is not UTF-8 text") from None
+        except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
+            # A template that computes something impossible ({{ total + 1 }} on money, a
+            # division by zero, an include of itself): the template is wrong, so the message
+            # fails for good, named where it broke, and is never retried as if in doubt.
+            where = _template_frame(sys.exc_info()[2], self._root) or name
+            raise RenderError(where, f"{type(exc).__name__}: {exc}") from None
 
     def _path_of(self, where: str, name: str) -> str:
         """`business.nme`, not just `nme`: the whole expression an undefined attribute ends."""
