@@ -350,3 +350,18 @@ def test_all_broken_templates_at_once_are_each_reported(
         assert expected in out.splitlines()
     assert "Traceback" not in out + err
     assert f"{len(out.splitlines())} error(s)" in err
+
+
+def test_malformed_json_and_bytes_are_findings_not_crashes(
+    templates: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (templates / "_pages" / "strings.json").write_text('["not", "an", "object"]', "utf-8")
+    (templates / "welcome" / "sample.json").write_bytes(b"\xff\xfe{}")
+
+    code = main(["lint", str(templates)])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "templates/_pages/strings.json: must hold a JSON object of locales" in out
+    assert "templates/welcome/sample.json: not UTF-8 text" in out
+    assert "Traceback" not in out + err

@@ -152,6 +152,17 @@ class _Linter:
         except json.JSONDecodeError as exc:
             self.add(relative, exc.lineno, f"not valid JSON ({exc.msg})")
             return
+        except UnicodeDecodeError:
+            self.add(relative, 0, "not UTF-8 text")
+            return
+        locales = (
+            {k: v for k, v in strings.items() if not k.startswith("_")}
+            if isinstance(strings, dict)
+            else None
+        )
+        if locales is None or not all(isinstance(v, dict) for v in locales.values()):
+            self.add(relative, 0, "must hold a JSON object of locales, each an object of texts")
+            return
         english = _keys(strings.get("en", {}))
         for locale in SUPPORTED_LOCALES:
             if locale not in strings:

@@ -70,6 +70,8 @@ def _read(path: Path) -> dict[str, Any]:
         raise SampleError(f"{path}: sample file is missing") from None
     except json.JSONDecodeError as exc:
         raise SampleError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise SampleError(f"{path}: not UTF-8 text") from None
     if not isinstance(loaded, dict):
         raise SampleError(f"{path}: must hold a JSON object")
     return loaded
@@ -100,8 +102,14 @@ class Samples:
         values."""
         path = self.templates_dir / spec.template / SAMPLE_FILE
         data = _read(path)
-        context = dict(data.get("context", {}))
-        context.update(data.get("locales", {}).get(locale, {}))
+        base = data.get("context", {})
+        per_locale = data.get("locales", {})
+        if not isinstance(base, dict) or not isinstance(per_locale, dict):
+            raise SampleError(f"{path}: context and locales must be JSON objects")
+        own = per_locale.get(locale, {})
+        if not isinstance(own, dict):
+            raise SampleError(f"{path}: locales.{locale} must be a JSON object")
+        context = {**base, **own}
         missing = spec.variables - set(context)
         if missing:
             raise SampleError(
