@@ -26,11 +26,12 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/lifecycle simulate
 
+# The suite runs on every core (pytest-xdist): each test builds its own moto world.
 test: lint typecheck check-infra lint-templates browser build package-sizes
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n auto
 
 test-all: lint typecheck check-infra lint-templates browser build package-sizes
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 # Browser tests drive Debian's Chromium with Playwright (no browser download). Without root or
 # apt-get they are skipped, and say so.
