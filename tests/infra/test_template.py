@@ -138,11 +138,13 @@ SHARED_POLICIES = {
     },
     # Web pages and feedback records: they send nothing.
     "RatingsFunction": {"TracingPolicy", "ReadCustomersPolicy", "LinkSigningKeyPolicy"},
+    # Shows suppressed addresses and STOPped numbers as receiving nothing; sends nothing.
     "PreferencesFunction": {
         "TracingPolicy",
         "ReadCustomersPolicy",
         "ReadPreferencesPolicy",
         "LinkSigningKeyPolicy",
+        "ReadContactBlocksPolicy",
     },
     "SesFeedbackFunction": {"TracingPolicy", "ReadPreferencesPolicy"},
     "SmsInboundFunction": {"TracingPolicy", "ReadPreferencesPolicy"},

@@ -11,7 +11,9 @@ from typing import Any
 import boto3
 import pytest
 import time_machine
+from moto.sns import sns_backends
 
+from lifecycle.adapters.suppressions import DynamoSuppressions
 from lifecycle.local.serve import function_url_event, seed
 from lifecycle.local.stack import LocalContext
 from lifecycle.messaging.message import Channel, Kind, MessageSpec, Status
@@ -435,6 +437,33 @@ def test_a_channel_without_an_address_is_not_offered(centre: Aws) -> None:
     assert "We have no phone number for you" in no_phone
     assert boxes(no_email) == {"sms:marketing": "ticked"}
     assert "We have no email address for you" in no_email
+
+
+def test_a_bounced_address_and_a_stopped_number_are_shown_as_receiving_nothing(
+    centre: Aws,
+) -> None:
+    # given Bo's address bounced for good, and Cem's number replied STOP (SNS's opt-out list)
+    DynamoSuppressions(boto3.client("dynamodb"), "SuppressionsTable").suppress(
+        Channel.EMAIL, "bo@example.com", "permanent bounce", datetime.now(UTC)
+    )
+    sns_backends["123456789012"]["eu-west-1"].opt_out_numbers.append("+447911123456")
+
+    _, bounced, _ = call(centre, "GET", token(centre, "c-2"))
+    _, stopped, _ = call(centre, "GET", token(centre, "c-3"))
+
+    # then no box of theirs is ticked or can be, and the page says why
+    assert set(boxes(bounced).values()) == {"disabled"}
+    assert "not sent (this address or number no longer receives our messages)" in bounced
+    assert "could not be delivered or were reported as spam" in bounced
+    assert boxes(stopped)["sms:marketing"] == "disabled"
+    assert boxes(stopped)["email:feedback"] == "ticked"  # his email still gets it
+    # and a crafted post cannot tick them
+    status, page = save(centre, "c-2", "action=save&email=offers&email=feedback")
+    assert status == 200
+    assert opt_outs("c-2") == set()
+    assert summary(page)["Email: Offers and discounts"] == (
+        "not sent (this address or number no longer receives our messages)"
+    )
 
 
 def test_after_leaving_a_topic_the_saved_page_tells_the_true_state(centre: Aws) -> None:

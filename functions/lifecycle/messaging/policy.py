@@ -81,9 +81,14 @@ class ContactPolicy:
             )
             if left:
                 return left
-        suppressed = self._suppressions.reason_for(message.channel, address)
+        return self.blocked(message.channel, address)
+
+    def blocked(self, channel: Channel, address: str) -> str | None:
+        """Why nothing at all may go to this address on this channel (it bounced or
+        complained, or the number replied STOP), or None. The preference centre shows it."""
+        suppressed = self._suppressions.reason_for(channel, address)
         if suppressed:
             return f"suppressed: {suppressed}"
-        if message.channel is Channel.SMS and self._sms_opt_outs.is_opted_out(address):
+        if channel is Channel.SMS and self._sms_opt_outs.is_opted_out(address):
             return "opted out of SMS (replied STOP)"
         return None

@@ -2,10 +2,11 @@
 unsubscribe changes. Pure.
 
 The page shows what the customer actually gets: a box is ticked only where a message on that
-topic and channel would pass the contact policy's consent rule and the customer's own
-opt-outs. A channel the customer has no address on, or a topic the business has no consent
-for, is not offered at all: the product cannot grant consent, only the business's own systems
-record it, so ticking such a box would promise what the policy still refuses.
+topic and channel would pass the contact policy's consent rule, the customer's own opt-outs
+and its suppressions (an address that bounced or complained, a number that replied STOP). A
+channel the customer has no address on, a blocked one, or a topic the business has no consent
+for, cannot be ticked: the product cannot grant consent or lift a suppression, so ticking
+such a box would promise what the policy still refuses.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class State(StrEnum):
     UNSUBSCRIBED = "unsubscribed"  # the customer left it; they may come back
     NO_CONSENT = "no_consent"  # the business has not recorded the consent it needs
     NO_ADDRESS = "no_address"  # no email address / phone number to send to
+    BLOCKED = "blocked"  # the address bounced or complained, or the number replied STOP
 
     @property
     def changeable(self) -> bool:
@@ -40,6 +42,7 @@ class State(StrEnum):
 class EmailView:
     reachable: bool  # the customer has an email address
     topics: dict[str, State]
+    blocked: bool = False  # it bounced or complained: nothing is sent to it
 
 
 @dataclass(frozen=True)
@@ -57,26 +60,36 @@ class View:
     @property
     def service(self) -> bool:
         """Whether order updates and receipts reach the customer on some channel."""
-        return self.email.reachable or self.sms.service
+        return (self.email.reachable and not self.email.blocked) or self.sms.service
 
 
-def _state(address: bool, consent: Consent, channel: Channel, kind: Kind, left: bool) -> State:
+def _state(
+    address: bool, blocked: bool, consent: Consent, channel: Channel, kind: Kind, left: bool
+) -> State:
     if not address:
         return State.NO_ADDRESS
+    if blocked:
+        return State.BLOCKED
     if consent_gap(consent, channel, kind):
         return State.NO_CONSENT
     return State.UNSUBSCRIBED if left else State.SUBSCRIBED
 
 
-def view(preferences: Preferences, customer: Customer | None) -> View:
+def view(
+    preferences: Preferences,
+    customer: Customer | None,
+    blocked: frozenset[Channel] = frozenset(),
+) -> View:
     """What the page shows. `customer` is None when the Customers row is gone or unusable:
-    then nothing is sent, and the page says so."""
+    then nothing is sent, and the page says so. `blocked`: the channels whose address the
+    contact policy refuses outright (a suppressed address, a number that replied STOP)."""
     consent = customer.consent if customer else Consent()
     email = bool(customer and customer.email)
     phone = bool(customer and customer.phone)
     topics = {
         topic: _state(
             email,
+            Channel.EMAIL in blocked,
             consent,
             Channel.EMAIL,
             TOPIC_KINDS[topic],
@@ -86,11 +99,15 @@ def view(preferences: Preferences, customer: Customer | None) -> View:
     }
     sms_left = any(preferences.refusal(Channel.SMS, topic) for topic in SMS_TOPICS)
     return View(
-        email=EmailView(reachable=email, topics=topics),
+        email=EmailView(reachable=email, topics=topics, blocked=Channel.EMAIL in blocked),
         sms=SmsView(
             reachable=phone,
-            state=_state(phone, consent, Channel.SMS, Kind.MARKETING, sms_left),
-            service=phone and consent_gap(consent, Channel.SMS, Kind.TRANSACTIONAL) is None,
+            state=_state(
+                phone, Channel.SMS in blocked, consent, Channel.SMS, Kind.MARKETING, sms_left
+            ),
+            service=phone
+            and Channel.SMS not in blocked
+            and consent_gap(consent, Channel.SMS, Kind.TRANSACTIONAL) is None,
         ),
     )
 

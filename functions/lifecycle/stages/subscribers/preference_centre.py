@@ -19,7 +19,8 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from pydantic import ValidationError
 
 from lifecycle.messaging.links import InvalidLink, LinkClaims, LinkSigner
-from lifecycle.messaging.message import TOPICS
+from lifecycle.messaging.message import TOPICS, Channel
+from lifecycle.messaging.policy import ContactPolicy
 from lifecycle.messaging.preferences import ALL_TOPICS, Source
 from lifecycle.models import Customer, describe
 from lifecycle.observability import logger
@@ -50,12 +51,25 @@ class Centre:
     preferences: DynamoPreferences
     renderer: Renderer
     customers: Callable[[str], dict[str, Any] | None]
+    policy: ContactPolicy
+
+    def blocked(self, customer: Customer | None) -> frozenset[Channel]:
+        """The channels the contact policy refuses outright for this customer's addresses."""
+        if customer is None:
+            return frozenset()
+        addresses = {Channel.EMAIL: customer.email, Channel.SMS: customer.phone}
+        return frozenset(
+            channel
+            for channel, address in addresses.items()
+            if address and self.policy.blocked(channel, address)
+        )
 
 
 def centre() -> Centre:
     ports = kit.context(UNIT).ports
     assert ports.signer is not None  # the unit's settings require LINK_SIGNING_SECRET
-    return Centre(ports.signer, ports.preferences, ports.renderer, ports.customers)
+    policy = ContactPolicy(ports.suppressions, ports.preferences, ports.sms)
+    return Centre(ports.signer, ports.preferences, ports.renderer, ports.customers, policy)
 
 
 @dataclass(frozen=True)
@@ -116,7 +130,11 @@ def _refuse_link(invalid: InvalidLink) -> Response[str]:
 
 def _page(name: str, claims: LinkClaims, subscriber: Subscriber) -> Response[str]:
     current = centre()
-    shown = journey.view(current.preferences.get(claims.customer_id), subscriber.customer)
+    shown = journey.view(
+        current.preferences.get(claims.customer_id),
+        subscriber.customer,
+        current.blocked(subscriber.customer),
+    )
     token = _token()
     page = current.renderer.page(
         name,
@@ -193,7 +211,11 @@ def change() -> Response[str]:
     before = current.preferences.get(claims.customer_id)
     try:
         changes = journey.form_changes(
-            before, journey.view(before, subscriber.customer), action, claims.topic, form
+            before,
+            journey.view(before, subscriber.customer, current.blocked(subscriber.customer)),
+            action,
+            claims.topic,
+            form,
         )
     except ValueError:
         return _refuse("request", subscriber.locale)
