@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -90,20 +91,35 @@ class FakeStreamFailures:
 
 @dataclass
 class FakeCaps:
+    """The cap store with DynamoDB's semantics: each marker is one conditional write, atomic on
+    its own (a lock stands in for the table's per-item atomicity); a take is not."""
+
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _put_if_free(self, key: str, cap: Cap, now: datetime) -> bool:
+        with self.lock:
+            held = self.items.get(key)
+            if held is None or held["taken_at"] < now - cap.window:
+                self.items[key] = {"owner": cap.owner, "taken_at": now}
+                return True
+            return False
 
     def take(self, cap: Cap, customer_id: str, now: datetime) -> datetime | None:
-        held = self.items.get(cap.key)
-        if held and held["owner"] != cap.owner and held["taken_at"] > now - cap.window:
-            taken: datetime = held["taken_at"]
-            return taken
-        if not held or held["owner"] != cap.owner:
-            self.items[cap.key] = {"owner": cap.owner, "taken_at": now}
-        return None
+        mine = [k for k in cap.slots if self.items.get(k, {}).get("owner") == cap.owner]
+        if mine:
+            return None
+        for key in cap.slots:
+            if self._put_if_free(key, cap, now):
+                return None
+        taken: datetime = min(self.items[key]["taken_at"] for key in cap.slots)
+        return taken
 
     def give_back(self, cap: Cap) -> None:
-        if self.items.get(cap.key, {}).get("owner") == cap.owner:
-            del self.items[cap.key]
+        with self.lock:
+            for key in cap.slots:
+                if self.items.get(key, {}).get("owner") == cap.owner:
+                    del self.items[key]
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from lifecycle.adapters.errors import classify
-from lifecycle.adapters.ledger import DynamoLedger
+from lifecycle.adapters.ledger import DynamoCaps, DynamoLedger
 from lifecycle.adapters.preferences import DynamoPreferences
 from lifecycle.adapters.ses import SesEmailSender
 from lifecycle.adapters.sns import SnsSmsSender
@@ -17,7 +17,7 @@ from lifecycle.adapters.suppressions import DynamoSuppressions
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
 from lifecycle.messaging.errors import PermanentError, TransientError
 from lifecycle.messaging.ledger import Claim, Held, LedgerState
-from lifecycle.messaging.message import Channel, Message
+from lifecycle.messaging.message import Cap, Channel, Message
 from lifecycle.messaging.preferences import Action, Change, Source
 from lifecycle.stages.welcome.messages import WELCOME
 from tests.conftest import Aws
@@ -253,3 +253,31 @@ def test_sns_opt_out_list_is_asked(aws: Aws) -> None:
     # moto answers "opted out" for numbers ending in 99
     assert sender.is_opted_out("+31612345699") is True
     assert sender.is_opted_out("+31612345678") is False
+
+
+def _marketing(owner: str) -> Cap:
+    return Cap(
+        key="marketing-cap#c-1#email",
+        owner=owner,
+        window=timedelta(days=7),
+        reason="marketing cap: 2 in 7 days",
+        limit=2,
+    )
+
+
+def test_a_cap_of_two_lets_two_owners_through_a_window_and_no_third(aws: Aws) -> None:
+    caps = DynamoCaps(boto3.client("dynamodb"), "LedgerTable", 400)
+
+    assert caps.take(_marketing("offer-1"), "c-1", now()) is None
+    assert caps.take(_marketing("offer-2"), "c-1", now() + timedelta(hours=1)) is None
+    # a third is held off until the earliest of the two leaves the window
+    assert caps.take(_marketing("offer-3"), "c-1", now() + timedelta(hours=2)) == now()
+    # an owner taking it again (a retry) neither is capped nor takes a second marker
+    assert caps.take(_marketing("offer-2"), "c-1", now() + timedelta(hours=3)) is None
+    assert caps.take(_marketing("offer-3"), "c-1", now() + timedelta(hours=3)) is not None
+    # a marker given back (nothing went out) lets the next one through
+    caps.give_back(_marketing("offer-1"))
+    assert caps.take(_marketing("offer-3"), "c-1", now() + timedelta(hours=4)) is None
+    # and after the window, one more
+    later = now() + timedelta(days=7, hours=2)
+    assert caps.take(_marketing("offer-4"), "c-1", later) is None

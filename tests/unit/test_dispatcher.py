@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -33,7 +34,11 @@ from tests.fakes import (
 
 
 class World:
-    def __init__(self, links: FakeLinks | None = None) -> None:
+    def __init__(
+        self,
+        links: FakeLinks | None = None,
+        marketing_caps: dict[Channel, tuple[int, int]] | None = None,
+    ) -> None:
         self.ledger = FakeLedger()
         self.caps = FakeCaps()
         self.suppressions = FakeSuppressions()
@@ -54,6 +59,7 @@ class World:
             unsubscribe_links=links,
             budget=self.time.budget(),
             count=self.counted.append,
+            marketing_caps=marketing_caps,
         )
 
 
@@ -534,3 +540,59 @@ def test_a_message_is_not_claimed_without_time_for_its_send_and_its_mark() -> No
 
     assert world.ledger.items == {}
     assert world.email.sent == []
+
+
+# ---------------------------------------------------------------- the marketing cap
+def _offer(number: int, channel: Channel = Channel.EMAIL) -> Message:
+    who = customer(consent={"email_marketing": True, "sms_marketing": True})
+    return spec(Kind.MARKETING, "offers", "retention").message(
+        f"offer-{number}#{who.customer_id}#{channel}", who, channel, {"first_name": "Ann"}
+    )
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_fifty_concurrent_marketing_messages_put_exactly_the_cap_through(limit: int) -> None:
+    world = World(links=FakeLinks(), marketing_caps={Channel.EMAIL: (limit, 7)})
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        outcomes = list(pool.map(lambda n: world.dispatcher.dispatch(_offer(n)), range(50)))
+
+    sent = [o for o in outcomes if o.status is Status.SENT]
+    capped = [o for o in outcomes if o.status is Status.SKIPPED]
+    assert len(sent) == limit
+    assert len(world.email.sent) == limit
+    assert len(capped) == 50 - limit
+    assert {o.reason for o in capped} == {f"marketing cap: {limit} in 7 days"}
+
+
+def test_service_messages_are_never_capped_and_never_count() -> None:
+    world = World(links=FakeLinks(), marketing_caps={Channel.EMAIL: (1, 7)})
+
+    assert world.dispatcher.dispatch(message()).status is Status.SENT  # a service email
+    assert world.dispatcher.dispatch(_offer(1)).status is Status.SENT  # the one marketing
+    assert world.dispatcher.dispatch(_offer(2)).status is Status.SKIPPED
+    assert world.dispatcher.dispatch(replace(message(), key="welcome#c-1#again")).status is (
+        Status.SENT
+    )
+
+
+def test_the_cap_is_per_channel_and_a_retry_is_not_capped_by_itself() -> None:
+    world = World(links=FakeLinks(), marketing_caps={Channel.EMAIL: (1, 7), Channel.SMS: (1, 7)})
+
+    assert world.dispatcher.dispatch(_offer(1)).status is Status.SENT
+    assert world.dispatcher.dispatch(_offer(1, Channel.SMS)).status is Status.SENT
+    # the same message again (a redelivery) finds it sent, not capped
+    assert world.dispatcher.dispatch(_offer(1)).status is Status.DUPLICATE
+    # and a week later another goes
+    world.time.sleep(7 * 86400 + 1)
+    world.dispatcher._budget.start(60)  # a new invocation
+    assert world.dispatcher.dispatch(_offer(2)).status is Status.SENT
+
+
+def test_a_marketing_message_that_failed_for_good_gives_its_place_back() -> None:
+    world = World(links=FakeLinks(), marketing_caps={Channel.EMAIL: (1, 7)})
+    world.email.error = PermanentError("SES MessageRejected: content")
+
+    assert world.dispatcher.dispatch(_offer(1)).status is Status.FAILED
+    world.email.error = None
+    assert world.dispatcher.dispatch(_offer(2)).status is Status.SENT

@@ -298,14 +298,31 @@ class DynamoCaps(_Table):
     """Frequency cap items (the cap's key): `owner`, `customer_id`, `taken_at` (epoch)."""
 
     def take(self, cap: Cap, customer_id: str, now: datetime) -> datetime | None:
-        """Take the once-per-window marker for the cap's owner (an order, say): None if taken,
-        else when it was last taken by another. The same owner may take it again (a retried
-        trigger is not capped by its own first attempt), without moving the window."""
-        taken = conditional(
+        """Take one of the cap's markers (one per message it lets through in its window) for
+        its owner: None if taken, else when the earliest marker held by another was taken.
+        The same owner may take it again (a retried trigger is not capped by its own first
+        attempt), without moving the window or taking a second marker. Each marker is a
+        conditional write, so concurrent senders can never take more than `limit`."""
+        cutoff = now - cap.window
+        if cap.limit > 1:
+            held = [self._item(key) or {} for key in cap.slots]
+            if any(_holds(item, cap.owner, cutoff) for item in held):
+                return None
+        for key in cap.slots:
+            if self._put_marker(key, cap, customer_id, now):
+                return None
+        owned = [self._item(key) or {} for key in cap.slots]
+        if any(item.get("owner", {}).get("S") == cap.owner for item in owned):
+            return None
+        taken = [int(item.get("taken_at", {}).get("N", "0")) for item in owned]
+        return datetime.fromtimestamp(min(taken), UTC)
+
+    def _put_marker(self, key: str, cap: Cap, customer_id: str, now: datetime) -> bool:
+        return conditional(
             lambda: self._client.put_item(
                 TableName=self._table,
                 Item={
-                    "message_key": {"S": cap.key},
+                    "message_key": {"S": key},
                     "record_type": {"S": RecordType.CAP},
                     "status": {"S": "throttle"},
                     "owner": {"S": cap.owner},
@@ -318,25 +335,26 @@ class DynamoCaps(_Table):
                 ExpressionAttributeValues={":cutoff": {"N": epoch(now - cap.window)}},
             )
         )
-        if taken:
-            return None
-        held = self._item(cap.key) or {}
-        if held.get("owner", {}).get("S") == cap.owner:
-            return None
-        return datetime.fromtimestamp(int(held.get("taken_at", {}).get("N", "0")), UTC)
 
     def give_back(self, cap: Cap) -> None:
         """Give the marker back when nothing went out (skipped, failed): a request the customer
         never got must not hold off the next one."""
-        conditional(
-            lambda: self._client.delete_item(
-                TableName=self._table,
-                Key={"message_key": {"S": cap.key}},
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":owner": {"S": cap.owner}},
+        for key in cap.slots:
+            conditional(
+                lambda key=key: self._client.delete_item(  # type: ignore[misc]
+                    TableName=self._table,
+                    Key={"message_key": {"S": key}},
+                    ConditionExpression="#owner = :owner",
+                    ExpressionAttributeNames={"#owner": "owner"},
+                    ExpressionAttributeValues={":owner": {"S": cap.owner}},
+                )
             )
-        )
+
+
+def _holds(item: dict[str, Any], owner: str, cutoff: datetime) -> bool:
+    """Whether a marker item is `owner`'s and still within its window."""
+    taken = int(item.get("taken_at", {}).get("N", "0"))
+    return item.get("owner", {}).get("S") == owner and taken >= int(cutoff.timestamp())
 
 
 class DynamoMarkers(_Table):

@@ -20,8 +20,8 @@ new process took over, or the send ended in a timeout or a 5xx after the provide
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 
 from lifecycle.messaging.channels import (
     EmailSender,
@@ -32,7 +32,15 @@ from lifecycle.messaging.channels import (
 )
 from lifecycle.messaging.errors import PermanentError, TransientError
 from lifecycle.messaging.ledger import CapStore, Claim, Held, Ledger, LedgerState
-from lifecycle.messaging.message import Business, Channel, Kind, Message, Outcome, Status
+from lifecycle.messaging.message import (
+    Business,
+    Cap,
+    Channel,
+    Kind,
+    Message,
+    Outcome,
+    Status,
+)
 from lifecycle.messaging.policy import ContactPolicy, address_of
 from lifecycle.messaging.renderer import Renderer
 from lifecycle.messaging.timing import DISPATCH_SECONDS, Budget
@@ -69,6 +77,7 @@ class Dispatcher:
         unsubscribe_links: UnsubscribeLinks | None = None,
         budget: Budget | None = None,
         count: Counter = _no_count,
+        marketing_caps: Mapping[Channel, tuple[int, int]] | None = None,
     ) -> None:
         self._policy = policy
         self._ledger = ledger
@@ -80,6 +89,8 @@ class Dispatcher:
         self._links = unsubscribe_links
         self._budget = budget or Budget()
         self._count = count
+        # Marketing messages per customer and channel, across every stage: (messages, days).
+        self._marketing_caps = dict(marketing_caps or {})
         # Sent, but the mark could not be written within the budget: key -> (claim, provider id).
         self._unmarked: dict[str, tuple[Claim, str]] = {}
 
@@ -95,9 +106,14 @@ class Dispatcher:
                 return self.skip(message, other)
             message = other
         log = _log(message)
-        cap = message.cap
-        if cap is not None and self._caps.take(cap, message.customer.customer_id, self._clock()):
-            return self.skip(message, cap.reason)
+        caps = [cap for cap in (message.cap, self._marketing_cap(message)) if cap is not None]
+        taken: list[Cap] = []
+        for cap in caps:
+            if self._caps.take(cap, message.customer.customer_id, self._clock()):
+                for held in taken:  # nothing goes out: what it took must not hold others off
+                    self._caps.give_back(held)
+                return self.skip(message, cap.reason)
+            taken.append(cap)
 
         claim = self._claim(message, log)
         if isinstance(claim, Outcome):
@@ -107,7 +123,7 @@ class Dispatcher:
             provider_id = self._deliver(message)
         except PermanentError as error:
             self._ledger.mark_failed(claim, error.reason, self._clock())
-            if cap is not None:  # nothing went out: the cap must not hold off the next one
+            for cap in taken:  # nothing went out: the caps must not hold off the next one
                 self._caps.give_back(cap)
             self._count("MessagesFailed")
             logger.error("message failed permanently", extra={**log, "reason": error.reason})
@@ -137,6 +153,21 @@ class Dispatcher:
         self._count("MessagesSkipped")
         logger.info("message skipped", extra={**_log(message), "reason": reason})
         return self._outcome(message, Status.SKIPPED, reason=reason)
+
+    def _marketing_cap(self, message: Message) -> Cap | None:
+        """The cap every marketing message shares, whatever its stage: at most so many per
+        customer and channel in so many days. Service and transactional ones never count."""
+        limits = self._marketing_caps.get(message.channel)
+        if message.kind is not Kind.MARKETING or limits is None:
+            return None
+        messages, days = limits
+        return Cap(
+            key=f"marketing-cap#{message.customer.customer_id}#{message.channel}",
+            owner=message.key,
+            window=timedelta(days=days),
+            reason=f"marketing cap: {messages} in {days} days",
+            limit=messages,
+        )
 
     def _other_channel(self, message: Message, refusal: str) -> Message | str:
         """A service or transactional message the policy refuses on its channel goes by

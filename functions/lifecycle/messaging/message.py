@@ -65,14 +65,23 @@ TOPIC_KINDS = {
 
 @dataclass(frozen=True)
 class Cap:
-    """A frequency cap: at most one message under `key` per `window` (one feedback request per
-    customer per fortnight, say). `owner` (an order) may retry without being capped by itself;
-    `reason` is recorded when the cap holds a message back."""
+    """A frequency cap: at most `limit` messages under `key` per `window` (one feedback request
+    per customer per fortnight, two marketing messages per customer and channel a week).
+    `owner` (an order, a message) may retry without being capped by itself; `reason` is
+    recorded when the cap holds a message back."""
 
     key: str
     owner: str
     window: timedelta
     reason: str
+    limit: int = 1  # messages under the key per window (the marketing cap: 2 in 7 days)
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """One marker per message the cap lets through in its window."""
+        if self.limit == 1:
+            return (self.key,)
+        return tuple(f"{self.key}#{slot}" for slot in range(self.limit))
 
 
 class SpecError(ValueError):

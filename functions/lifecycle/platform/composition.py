@@ -259,6 +259,7 @@ class Ports:
     def dispatcher(self) -> Dispatcher:
         from lifecycle.adapters.ses import SesEmailSender
         from lifecycle.messaging.dispatcher import Dispatcher
+        from lifecycle.messaging.message import Channel
         from lifecycle.messaging.policy import ContactPolicy
 
         core = self.core
@@ -272,6 +273,10 @@ class Ports:
             business=core.business,
             unsubscribe_links=self.signer if core.links.preferences_url else None,
             budget=self.budget,
+            marketing_caps={
+                Channel(channel): (messages, days)
+                for channel, messages, days in core.marketing_caps
+            },
             # Through the attribute: the kit sets the function's metrics after building.
             count=lambda name: self.count(name),
         )

@@ -101,6 +101,8 @@ class CoreSettings:
     links: LinkSettings
     # The longest pause a stream batch takes before it reports a failed record (0: none).
     stream_retry_pause_seconds: int = 30
+    # Marketing messages per customer and channel: (messages, days), or absent for no cap.
+    marketing_caps: tuple[tuple[str, int, int], ...] = (("email", 2, 7), ("sms", 2, 7))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CoreSettings:
@@ -140,4 +142,26 @@ class CoreSettings:
                 valid_days=env.integer("LINK_VALID_DAYS", 365),
             ),
             stream_retry_pause_seconds=env.integer("STREAM_RETRY_PAUSE_SECONDS", 30, least=0),
+            marketing_caps=tuple(
+                (channel, *cap)
+                for channel in ("email", "sms")
+                if (cap := _marketing_cap(env, f"MARKETING_CAP_{channel.upper()}")) is not None
+            ),
         )
+
+
+def _marketing_cap(env: Env, name: str) -> tuple[int, int] | None:
+    """`2/7`: at most 2 marketing messages per customer in 7 days on the channel; `off`: none."""
+    raw = (env.optional(name) or "2/7").strip().lower()
+    if raw == "off":
+        return None
+    count, _, days = raw.partition("/")
+    try:
+        messages, period = int(count), int(days)
+    except ValueError:
+        raise SettingsError(
+            f"{name} must be MESSAGES/DAYS such as 2/7, or off; got {raw!r}"
+        ) from None
+    if messages < 1 or period < 1:
+        raise SettingsError(f"{name} must be MESSAGES/DAYS with both at least 1; got {raw!r}")
+    return messages, period
