@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
@@ -341,7 +342,8 @@ class DynamoCaps(_Table):
         never got must not hold off the next one."""
         for key in cap.slots:
             conditional(
-                lambda key=key: self._client.delete_item(  # type: ignore[misc]
+                partial(
+                    self._client.delete_item,
                     TableName=self._table,
                     Key={"message_key": {"S": key}},
                     ConditionExpression="#owner = :owner",
