@@ -150,6 +150,8 @@ class Order(BaseModel):
     items: list[OrderItem] = Field(default_factory=list)
     total: Decimal | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    # Optional: what was refunded of a delivered order (its points are taken back with it).
+    refunded_total: Decimal | None = Field(default=None, ge=0)
 
 
 class Rating(BaseModel):

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from lifecycle.messaging.message import Channel, Message
 from lifecycle.messaging.preferences import Change, Source
+
+if TYPE_CHECKING:
+    from lifecycle.models import Order
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,21 @@ class ChangePreferences:
     event_id: str
 
 
+@dataclass(frozen=True)
+class RecordOrder:
+    """Fold an order image into its customer's profile (counts, spend, points, stage)."""
+
+    order: Order
+
+
+@dataclass(frozen=True)
+class MoveStage:
+    """Apply the stage changes time makes to a customer's profile, up to `until`."""
+
+    customer_id: str
+    until: date
+
+
 Step = (
     Send
     | Advance
@@ -128,6 +146,8 @@ Step = (
     | Unsuppress
     | CountSoftBounce
     | ChangePreferences
+    | RecordOrder
+    | MoveStage
 )
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from lifecycle.adapters.orders import DynamoOrderHistory
     from lifecycle.adapters.preferences import DynamoPreferences
+    from lifecycle.adapters.profiles import DynamoProfiles
     from lifecycle.adapters.ratings import DynamoRatings
     from lifecycle.adapters.scheduler import OneTimeSchedules
     from lifecycle.adapters.sns import SnsSmsSender, SnsTopicAlerts
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from lifecycle.messaging.links import LinkSigner
     from lifecycle.messaging.renderer import Renderer
     from lifecycle.messaging.timing import Budget
+    from lifecycle.profiles.settings import ProfileSettings
 
 Counter = Callable[[str], None]
 Reader = Callable[[str], dict[str, Any] | None]
@@ -212,6 +214,16 @@ class Ports:
         from lifecycle.adapters.orders import DynamoOrderHistory
 
         return DynamoOrderHistory(self.client("dynamodb"), self.core.orders_table)
+
+    def profiles(self, settings: ProfileSettings) -> DynamoProfiles:
+        from lifecycle.adapters.profiles import DynamoProfiles
+
+        return self._once(
+            ("profiles", settings.table),
+            lambda: DynamoProfiles(
+                self.client("dynamodb"), settings.table, settings.loyalty, settings.stages
+            ),
+        )
 
     def ratings(self, table: str) -> DynamoRatings:
         from lifecycle.adapters.ratings import DynamoRatings

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from lifecycle.messaging.errors import TransientError
 from lifecycle.messaging.message import Message, MessageSpec, Outcome
 from lifecycle.messaging.plan import (
     Advance,
@@ -15,8 +17,10 @@ from lifecycle.messaging.plan import (
     ChangePreferences,
     CountSoftBounce,
     Enqueue,
+    MoveStage,
     Once,
     Plan,
+    RecordOrder,
     Reject,
     Schedule,
     Send,
@@ -24,11 +28,19 @@ from lifecycle.messaging.plan import (
     Suppress,
     Unsuppress,
 )
+from lifecycle.messaging.timing import TABLE_CALL_SECONDS
 from lifecycle.observability import logger
 from lifecycle.platform.settings import SettingsError
 
 if TYPE_CHECKING:
+    from lifecycle.adapters.profiles import DynamoProfiles
     from lifecycle.platform.composition import Ports
+    from lifecycle.profiles.settings import ProfileSettings
+    from lifecycle.profiles.stages import Change
+
+
+# The longest one profile's read and transactional write may take.
+PROFILE_WRITE_SECONDS = 2 * TABLE_CALL_SECONDS
 
 
 class UndeclaredMessage(SettingsError):
@@ -55,10 +67,12 @@ class Effects:
         *,
         schedules: ScheduleConfig | None = None,
         alerts_topic: str | None = None,
+        profiles: ProfileSettings | None = None,
     ) -> None:
         self._ports = ports
         self._schedules = schedules
         self._alerts_topic = alerts_topic
+        self._profile_settings = profiles
         self._declared: frozenset[MessageSpec] | None = None
 
     def declare(self, specs: tuple[MessageSpec, ...]) -> None:
@@ -129,7 +143,29 @@ class Effects:
             ports.preferences.apply(
                 step.subject, list(step.changes), step.source, _now(), step.event_id
             )
+        elif isinstance(step, RecordOrder):
+            folded = self._profiles().record_order(step.order)
+            self._stage_changes(step.order.customer_id, folded.changes if folded else ())
+        elif isinstance(step, MoveStage):
+            if not ports.budget.allows(PROFILE_WRITE_SECONDS):
+                # What is left stays due in the index: a retry or the next run takes it up.
+                raise TransientError("too little time left in this invocation for the rest")
+            moved = self._profiles().advance(step.customer_id, step.until)
+            self._stage_changes(step.customer_id, moved or ())
         return []
+
+    def _profiles(self) -> DynamoProfiles:
+        if self._profile_settings is None:
+            raise SettingsError("this function has no profiles table configured")
+        return self._ports.profiles(self._profile_settings)
+
+    def _stage_changes(self, customer_id: str, changes: Sequence[Change]) -> None:
+        for change in changes:
+            self._ports.count("StageChanges")
+            logger.info(
+                "stage changed",
+                extra={"customer_id": customer_id, "old": change.old, "new": change.new},
+            )
 
     def _send(self, message: Message) -> Outcome:
         if self._declared is not None and message.spec not in self._declared:

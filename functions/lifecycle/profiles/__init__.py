@@ -1,0 +1,1 @@
+"""Customer profiles and lifecycle stages, kept from the Orders stream."""

@@ -1,0 +1,99 @@
+"""The profiles' settings: their table, the loyalty rule and tiers, the stage thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from lifecycle.platform.settings import Env, SettingsError
+from lifecycle.profiles.model import RECENT_ORDERS, LoyaltyRules
+from lifecycle.profiles.stages import StageRules
+
+
+def _rate(name: str, raw: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise SettingsError(f"{name}: {raw!r} is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise SettingsError(f"{name}: {raw!r} must be zero or more")
+    return value
+
+
+def loyalty_rules(env: Env) -> LoyaltyRules:
+    """`LOYALTY_POINTS_PER_UNIT`: `1` (a point per currency unit), or `1,JPY=0.01,TWD=0.03`
+    (a default, then per-currency rates). `LOYALTY_TIERS`: `bronze:0,silver:250,gold:750`
+    (name:points, thresholds rising), or `off`."""
+    name = "LOYALTY_POINTS_PER_UNIT"
+    default = Decimal(1)
+    per_currency: dict[str, Decimal] = {}
+    for part in filter(None, (p.strip() for p in (env.optional(name) or "1").split(","))):
+        currency, equals, rate = part.partition("=")
+        if not equals:
+            default = _rate(name, part)
+        elif len(currency.strip()) == 3 and currency.strip().isalpha():
+            per_currency[currency.strip().upper()] = _rate(name, rate.strip())
+        else:
+            raise SettingsError(f"{name}: {currency!r} is not a three-letter currency code")
+    tiers_name = "LOYALTY_TIERS"
+    raw_tiers = env.optional(tiers_name) or "bronze:0,silver:250,gold:750"
+    tiers: list[tuple[str, int]] = []
+    if raw_tiers.lower() != "off":
+        for part in (p.strip() for p in raw_tiers.split(",")):
+            tier, colon, points = part.partition(":")
+            if not colon or not tier.strip() or not points.strip().isdigit():
+                raise SettingsError(
+                    f"{tiers_name}: {part!r} is not name:points (e.g. bronze:0,silver:250)"
+                )
+            tiers.append((tier.strip(), int(points)))
+        thresholds = [points for _, points in tiers]
+        if thresholds != sorted(set(thresholds)):
+            raise SettingsError(f"{tiers_name}: thresholds must rise, got {raw_tiers!r}")
+    return LoyaltyRules(points_per_unit=default, per_currency=per_currency, tiers=tuple(tiers))
+
+
+def stage_rules(env: Env, timezone: str) -> StageRules:
+    factor_name = "STAGE_AT_RISK_FACTOR"
+    raw_factor = env.optional(factor_name) or "1.5"
+    try:
+        factor = float(raw_factor)
+    except ValueError:
+        raise SettingsError(
+            f"{factor_name} must be a number such as 1.5, got {raw_factor!r}"
+        ) from None
+    if not 1 <= factor <= 10:
+        raise SettingsError(f"{factor_name} must be between 1 and 10, got {raw_factor!r}")
+    tiers = env.optional("STAGE_LOYAL_TIERS")
+    rules = StageRules(
+        timezone=timezone,
+        at_risk_factor=factor,
+        at_risk_floor_days=env.integer("STAGE_AT_RISK_FLOOR_DAYS", 21),
+        dormant_days=env.integer("STAGE_DORMANT_DAYS", 60),
+        loyal_orders=env.integer("STAGE_LOYAL_ORDERS", 5),
+        loyal_window_days=env.integer("STAGE_LOYAL_WINDOW_DAYS", 90),
+        loyal_tiers=frozenset(
+            t.strip() for t in (tiers if tiers is not None else "gold").split(",") if t.strip()
+        ),
+    )
+    if rules.loyal_orders > RECENT_ORDERS:
+        raise SettingsError(
+            f"STAGE_LOYAL_ORDERS must be at most {RECENT_ORDERS} (the orders a profile keeps)"
+        )
+    if rules.dormant_days <= rules.at_risk_floor_days:
+        raise SettingsError("STAGE_DORMANT_DAYS must be more than STAGE_AT_RISK_FLOOR_DAYS")
+    return rules
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    table: str
+    loyalty: LoyaltyRules
+    stages: StageRules
+
+    @classmethod
+    def from_env(cls, env: Env) -> ProfileSettings:
+        return cls(
+            table=env.required("PROFILES_TABLE"),
+            loyalty=loyalty_rules(env),
+            stages=stage_rules(env, env.optional("DEFAULT_TIMEZONE") or "UTC"),
+        )

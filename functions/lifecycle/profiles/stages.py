@@ -1,0 +1,191 @@
+"""Lifecycle stages: where a customer stands, derived from their profile on a given day. Pure.
+
+    prospect   no order yet (every order cancelled counts as none)
+    new        one order
+    active     two or more orders, ordering about as usual
+    loyal      a heavy user: at least `loyal_orders` orders in `loyal_window_days`, or a
+               loyal tier (gold by default)
+    at_risk    overdue against their own usual interval: no order for `at_risk_factor` times
+               their median gap between orders (at least `at_risk_floor_days`; the floor alone
+               for a customer with one order)
+    dormant    no order for `dormant_days`
+    won_back   ordered again after a win-back message while at risk or dormant; until their
+               next order (then active or loyal) or until they are overdue again
+
+The first that holds, from dormant down, is the stage. Days are the business's calendar days
+(`timezone`), counted from the day of the last order. Time alone moves a customer (active to
+at_risk to dormant, loyal to active as old orders leave the window), so each profile carries
+the next day its stage can change (`next_change`), and `advance` applies every change due up to
+a day, each on its own day, so a day the daily job missed is caught up with the right dates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from lifecycle.profiles.model import Contribution, Folded, LoyaltyRules, Profile, fold
+
+
+class Stage(StrEnum):
+    PROSPECT = "prospect"
+    NEW = "new"
+    ACTIVE = "active"
+    LOYAL = "loyal"
+    AT_RISK = "at_risk"
+    DORMANT = "dormant"
+    WON_BACK = "won_back"
+
+
+# The stages a win-back message is sent in, and so the ones an order wins a customer back from.
+LAPSED = frozenset({Stage.AT_RISK, Stage.DORMANT})
+
+
+@dataclass(frozen=True)
+class StageRules:
+    timezone: str = "UTC"  # whose calendar days count
+    at_risk_factor: float = 1.5
+    at_risk_floor_days: int = 21
+    dormant_days: int = 60
+    loyal_orders: int = 5
+    loyal_window_days: int = 90
+    loyal_tiers: frozenset[str] = frozenset({"gold"})
+
+    def day_of(self, moment: datetime) -> date:
+        return moment.astimezone(ZoneInfo(self.timezone)).date()
+
+    def start_of(self, day: date) -> datetime:
+        """The first moment of `day` in the business's time zone."""
+        return datetime.combine(day, time(0), tzinfo=ZoneInfo(self.timezone))
+
+    def overdue_after(self, profile: Profile) -> int:
+        """Days without an order after which the customer is at risk."""
+        gap = profile.median_gap_days()
+        if gap is None:
+            return self.at_risk_floor_days
+        return max(math.ceil(self.at_risk_factor * gap), self.at_risk_floor_days)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A stage change: when, from what, to what, and why."""
+
+    at: datetime
+    old: str
+    new: str
+    cause: str
+
+
+def stage_on(profile: Profile, day: date, rules: StageRules) -> tuple[Stage, str]:
+    """The customer's stage on `day`, and why."""
+    last = profile.last_order_at
+    if profile.live_orders <= 0 or last is None:
+        return Stage.PROSPECT, "no order yet"
+    idle = (day - rules.day_of(last)).days
+    if idle >= rules.dormant_days:
+        return Stage.DORMANT, f"no order for {idle} days (dormant after {rules.dormant_days})"
+    overdue = rules.overdue_after(profile)
+    if idle >= overdue:
+        gap = profile.median_gap_days()
+        usual = f"usually every {gap:g} days" if gap is not None else "one order so far"
+        return Stage.AT_RISK, f"no order for {idle} days ({usual}; at risk after {overdue})"
+    if profile.won_back_at is not None and profile.won_back_at == last:
+        return Stage.WON_BACK, "ordered again after a win-back message"
+    window_start = day - timedelta(days=rules.loyal_window_days)
+    lately = sum(1 for placed in profile.order_times() if rules.day_of(placed) > window_start)
+    if lately >= rules.loyal_orders:
+        return Stage.LOYAL, f"{lately} orders in {rules.loyal_window_days} days"
+    if profile.tier is not None and profile.tier in rules.loyal_tiers:
+        return Stage.LOYAL, f"tier {profile.tier}"
+    if profile.live_orders == 1:
+        return Stage.NEW, "one order"
+    return Stage.ACTIVE, f"{profile.live_orders} orders"
+
+
+def next_change(profile: Profile, day: date, rules: StageRules) -> date | None:
+    """The first day after `day` on which time alone gives the customer another stage than
+    the one they have; None when only an order can change it (prospects, the dormant)."""
+    last = profile.last_order_at
+    if last is None:
+        return None
+    last_day = rules.day_of(last)
+    candidates = {
+        last_day + timedelta(days=rules.overdue_after(profile)),
+        last_day + timedelta(days=rules.dormant_days),
+    }
+    # An order leaves the heavy-user window the day after it is `loyal_window_days` old.
+    candidates |= {
+        rules.day_of(placed) + timedelta(days=rules.loyal_window_days)
+        for placed in profile.order_times()
+    }
+    for candidate in sorted(c for c in candidates if c > day):
+        if stage_on(profile, candidate, rules)[0] != profile.stage:
+            return candidate
+    return None
+
+
+def _moved(profile: Profile, stage: Stage, at: datetime, cause: str) -> tuple[Profile, Change]:
+    change = Change(at=at, old=profile.stage, new=str(stage), cause=cause)
+    return replace(profile, stage=str(stage), stage_since=at), change
+
+
+def advance(profile: Profile, until: date, rules: StageRules) -> tuple[Profile, list[Change]]:
+    """Apply every change time makes up to and including `until`, each on its own day."""
+    changes: list[Change] = []
+    as_of = profile.as_of
+    if as_of is not None and as_of >= until:
+        return profile, changes
+    day = next_change(profile, as_of, rules) if as_of is not None else None
+    while day is not None and day <= until:
+        stage, cause = stage_on(profile, day, rules)
+        profile, change = _moved(profile, stage, rules.start_of(day), cause)
+        changes.append(change)
+        day = next_change(profile, day, rules)
+    return replace(profile, as_of=until), changes
+
+
+def _cause(before: Contribution | None, after: Contribution, won_back: str | None) -> str:
+    if won_back is not None:
+        return f"order {after.order_id} after win-back message {won_back}"
+    if before is None:
+        return f"order {after.order_id} placed"
+    return f"order {after.order_id} {after.status}"
+
+
+def apply_order(
+    profile: Profile,
+    before: Contribution | None,
+    after: Contribution,
+    loyalty: LoyaltyRules,
+    rules: StageRules,
+) -> Folded:
+    """Fold one order image into the profile: the changes time made up to the image's day
+    first, then the order's own effect on the stage."""
+    day = rules.day_of(after.updated_at)
+    if profile.as_of is not None and profile.as_of > day:
+        day = profile.as_of  # an image older than what time has already moved on
+    profile, changes = advance(profile, day, rules)
+    won_back = None
+    if (
+        before is None
+        and after.live
+        and profile.winback_at is not None
+        and after.placed_at > profile.winback_at
+        and profile.stage in LAPSED
+    ):
+        won_back = profile.winback_key or "win-back"
+        profile = replace(profile, won_back_at=after.placed_at, winback_at=None)
+    profile = fold(profile, before, after, loyalty)
+    stage, _ = stage_on(profile, day, rules)
+    if stage != profile.stage:
+        profile, change = _moved(profile, stage, after.updated_at, _cause(before, after, won_back))
+        changes.append(change)
+    return Folded(replace(profile, as_of=day), after, tuple(changes))
+
+
+def winback_sent(profile: Profile, at: datetime, key: str) -> Profile:
+    """Record a win-back message (the retention stage): an order after it wins them back."""
+    return replace(profile, winback_at=at, winback_key=key)

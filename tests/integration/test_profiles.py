@@ -1,0 +1,262 @@
+"""Profiles over moto: the Orders stream folded into profiles (replays change nothing), and
+the daily job moving stages from the sparse due index on exactly the right days."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import boto3
+import pytest
+import time_machine
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from lifecycle.adapters.profiles import DynamoProfiles
+from lifecycle.platform.settings import Env
+from lifecycle.profiles.settings import ProfileSettings
+from tests.conftest import Aws
+
+PROFILES = "ProfilesFunction"
+DAILY = "DailyStagesFunction"
+ZONE = ZoneInfo("Europe/Amsterdam")  # the local stack's DefaultTimezone
+DAY0 = date(2026, 3, 2)
+SERIALIZER = TypeSerializer()
+
+
+def _at(day: int, hour: int = 10) -> datetime:
+    return datetime.combine(DAY0 + timedelta(days=day), datetime.min.time(), ZONE).replace(
+        hour=hour
+    )
+
+
+def _order(order_id: str, customer: str, status: str, day: int, total: str = "25.50") -> None:
+    item = {
+        "order_id": order_id,
+        "customer_id": customer,
+        "status": status,
+        "updated_at": _at(day).astimezone(UTC).isoformat(),
+        "total": total,
+        "currency": "EUR",
+    }
+    boto3.client("dynamodb").put_item(
+        TableName="OrdersTable", Item={k: SERIALIZER.serialize(v) for k, v in item.items()}
+    )
+
+
+def _profiles() -> DynamoProfiles:
+    settings = ProfileSettings.from_env(
+        Env({"PROFILES_TABLE": "ProfilesTable", "DEFAULT_TIMEZONE": "Europe/Amsterdam"})
+    )
+    return DynamoProfiles(
+        boto3.client("dynamodb"), settings.table, settings.loyalty, settings.stages
+    )
+
+
+def _table() -> list[dict[str, Any]]:
+    items = boto3.client("dynamodb").scan(TableName="ProfilesTable", ConsistentRead=True)["Items"]
+    return sorted(items, key=lambda i: (i["customer_id"]["S"], i["sk"]["S"]))
+
+
+def _drive(aws: Aws, records: list[dict[str, Any]], size: int) -> int:
+    """Deliver the records in batches as Lambda does: a batch that reports failures comes
+    back from its first failed record. Returns the number of redeliveries."""
+    position, redelivered = 0, 0
+    while position < len(records):
+        batch = records[position : position + size]
+        failures = aws.invoke(PROFILES, {"Records": batch})["batchItemFailures"]
+        if not failures:
+            position += len(batch)
+            continue
+        first = failures[0]["itemIdentifier"]
+        sequences = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        position += sequences.index(first)
+        redelivered += 1
+    return redelivered
+
+
+def _history() -> None:
+    """Three customers over two months: weekly, one-off with a cancellation, a refund."""
+    for week in range(6):
+        _order(f"w-{week}", "weekly", "scheduled", 7 * week)
+        _order(f"w-{week}", "weekly", "picked_up", 7 * week)
+        _order(f"w-{week}", "weekly", "delivered", 7 * week + 2, total="40")
+    _order("o-1", "once", "scheduled", 3)
+    _order("o-2", "once", "scheduled", 4)
+    _order("o-2", "once", "cancelled", 5)
+    _order("o-1", "once", "delivered", 6, total="812.40")
+    _order("o-1", "once", "cancelled", 9)  # taken back after delivery
+
+
+def test_replaying_the_orders_stream_three_times_leaves_every_profile_as_one_pass(
+    aws: Aws,
+) -> None:
+    # given a season of orders on the stream
+    _history()
+    records = aws.stack.read_stream("OrdersTable")
+    assert len(records) == 23
+
+    # when the stream is delivered once, in batches of 7
+    assert _drive(aws, records, 7) == 0
+    once = _table()
+
+    # and then twice more, the second time with the table throttling one write mid-batch
+    failed = aws.fail_sends(
+        "dynamodb",
+        "TransactWriteItems",
+        "ProvisionedThroughputExceededException",
+        lambda _: True,
+    )
+    assert _drive(aws, records, 5) == 0  # replays write nothing, so nothing to throttle
+    assert failed == []
+    assert _drive(aws, records, 3) == 0
+
+    # then every profile, contribution and stage change is exactly as after one pass
+    assert _table() == once
+    profiles = _profiles()
+    weekly = profiles.get("weekly")
+    assert weekly is not None
+    assert (weekly.placed, weekly.delivered, weekly.points) == (6, 6, 240)
+    assert weekly.stage == "loyal"  # six orders in 90 days
+    once_profile = profiles.get("once")
+    assert once_profile is not None
+    assert (once_profile.placed, once_profile.cancelled, once_profile.points) == (2, 2, 0)
+    assert once_profile.stage == "prospect"
+    assert [(c.old, c.new) for c in profiles.history("once")] == [
+        ("prospect", "new"),
+        ("new", "active"),  # a second order placed...
+        ("active", "new"),  # ...and cancelled
+        ("new", "loyal"),  # the first delivered: 812 points, gold
+        ("loyal", "prospect"),  # then cancelled too: no live order, the points taken back
+    ]
+
+
+def test_a_failed_write_mid_batch_is_retried_from_its_record_and_nothing_is_counted_twice(
+    aws: Aws,
+) -> None:
+    _history()
+    records = aws.stack.read_stream("OrdersTable")
+    # the fifth write of the first pass is throttled: its batch comes back from that record
+    calls: list[int] = []
+
+    def fifth(_: dict[str, Any]) -> bool:
+        calls.append(1)
+        return len(calls) == 5
+
+    aws.fail_calls(
+        "dynamodb",
+        "TransactWriteItems",
+        lambda: ClientError(
+            {"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
+            "TransactWriteItems",
+        ),
+        fifth,
+    )
+    assert _drive(aws, records, 7) == 1
+    weekly = _profiles().get("weekly")
+    assert weekly is not None
+    assert (weekly.placed, weekly.delivered, weekly.points) == (6, 6, 240)
+
+
+def _run_daily(aws: Aws, day: int) -> Any:
+    with time_machine.travel(_at(day, 5), tick=False):
+        return aws.invoke(DAILY, {})
+
+
+def _due_on(day: int) -> set[str]:
+    return set(_profiles().due(DAY0 + timedelta(days=day)))
+
+
+def test_a_customer_drifts_from_new_to_at_risk_to_dormant_on_exactly_the_right_days(
+    aws: Aws,
+) -> None:
+    # given one delivered order on day 0
+    _order("o-1", "drifter", "scheduled", 0)
+    _order("o-1", "drifter", "delivered", 0)
+    _drive(aws, aws.stack.read_stream("OrdersTable"), 10)
+    profiles = _profiles()
+    assert profiles.get("drifter").stage == "new"  # type: ignore[union-attr]
+
+    # when the daily job runs every morning for 70 days
+    due_days, stages = [], {}
+    for day in range(1, 71):
+        if "drifter" in _due_on(day):
+            due_days.append(day)
+        _run_daily(aws, day)
+        stages[day] = profiles.get("drifter").stage  # type: ignore[union-attr]
+
+    # then it was due on the day it turned at risk (21 days, the floor) and the day it went
+    # dormant (60), and on no other day
+    assert due_days == [21, 60]
+    assert (stages[20], stages[21], stages[59], stages[60], stages[70]) == (
+        "new",
+        "at_risk",
+        "at_risk",
+        "dormant",
+        "dormant",
+    )
+    # dormant: only an order can move it now, so it left the sparse index
+    assert _due_on(400) == set()
+    changes = profiles.history("drifter")
+    assert [(c.new, c.at.astimezone(ZONE).date()) for c in changes] == [
+        ("new", DAY0),
+        ("at_risk", DAY0 + timedelta(days=21)),
+        ("dormant", DAY0 + timedelta(days=60)),
+    ]
+
+
+def test_days_the_scheduler_missed_are_caught_up_with_each_change_on_its_own_day(
+    aws: Aws,
+) -> None:
+    _order("o-1", "late", "delivered", 0)
+    _drive(aws, aws.stack.read_stream("OrdersTable"), 10)
+    # no run at all until day 65
+    assert _run_daily(aws, 65)["status"] == "done"
+    changes = _profiles().history("late")
+    assert [(c.new, c.at.astimezone(ZONE).date()) for c in changes] == [
+        ("new", DAY0),
+        ("at_risk", DAY0 + timedelta(days=21)),
+        ("dormant", DAY0 + timedelta(days=60)),
+    ]
+    # and the next morning nobody is due
+    assert _run_daily(aws, 66)["status"] == "skipped"
+
+
+def test_the_daily_job_reads_only_the_customers_due(aws: Aws) -> None:
+    for number in range(40):
+        _order(f"o-{number}", f"c-{number}", "delivered", -number)
+    _drive(aws, aws.stack.read_stream("OrdersTable"), 25)
+    read: list[int] = []
+    due = list(_profiles().due(DAY0 + timedelta(days=21), read.append))
+    # no run yet: on day 21, c-0 turns at risk today and every older one is overdue (c-39
+    # turns dormant today): all 40 are due, and the query read those 40 and nothing else
+    assert len(due) == 40
+    assert sum(read) == 40
+    _run_daily(aws, 21)
+    read.clear()
+    assert list(_profiles().due(DAY0 + timedelta(days=21), read.append)) == []
+    assert sum(read) == 0
+
+
+def test_a_day_in_the_future_is_refused(aws: Aws) -> None:
+    with time_machine.travel(_at(0, 5), tick=False):
+        result = aws.invoke(DAILY, {"day": (DAY0 + timedelta(days=3)).isoformat()})
+    assert result["status"] == "rejected"
+    assert "future" in result["reason"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("LOYALTY_TIERS", "gold:750,silver:250", "thresholds must rise"),
+        ("LOYALTY_POINTS_PER_UNIT", "1,EURO=2", "three-letter currency"),
+        ("STAGE_AT_RISK_FACTOR", "fast", "must be a number"),
+        ("STAGE_LOYAL_ORDERS", "30", "at most 24"),
+    ],
+)
+def test_bad_profile_settings_are_named(name: str, value: str, problem: str) -> None:
+    from lifecycle.platform.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=problem):
+        ProfileSettings.from_env(Env({"PROFILES_TABLE": "t", name: value}))
