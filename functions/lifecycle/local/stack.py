@@ -544,7 +544,7 @@ class LocalStack:
             name=name,
             kind=kind,
             expression=expression,
-            timezone=str(props.get("ScheduleExpressionTimezone", "UTC")),
+            timezone=self._resolve(props.get("ScheduleExpressionTimezone", "UTC")),
             input=None if raw_input is None else str(raw_input),
         )
 
