@@ -129,15 +129,20 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outputs(stack: str) -> dict[str, str]:
+    import boto3
+
+    stacks = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
 def _subject_requests(args: argparse.Namespace) -> Any:
     import boto3
 
     from lifecycle.subject_requests import SubjectRequests, Tables
 
     if args.stack:
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-        tables = Tables.from_outputs(outputs)
+        tables = Tables.from_outputs(_outputs(args.stack))
     else:
         names = (
             "CUSTOMERS_TABLE",
@@ -157,6 +162,7 @@ def _subject_requests(args: argparse.Namespace) -> Any:
             preferences,
             suppressions,
             ratings=os.environ.get("RATINGS_TABLE") or None,
+            profiles=os.environ.get("PROFILES_TABLE") or None,
         )
     return SubjectRequests(
         boto3.client("dynamodb"), tables, progress=lambda text: print(text, file=sys.stderr)
@@ -234,6 +240,33 @@ def _forget(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps({"forgotten": args.customer_id, **summary}, indent=2))
     print("Orders rows belong to your own systems: erase or anonymise them there.", file=sys.stderr)
+    return 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    import boto3
+
+    from lifecycle.profile_command import NoProfile, show
+
+    if args.stack:
+        table = _outputs(args.stack).get("ProfilesTableName")
+        if not table:
+            print(
+                f"lifecycle profile: stack {args.stack} has no profiles table (deployed before "
+                "profiles were built?)",
+                file=sys.stderr,
+            )
+            return 2
+    else:
+        table = os.environ.get("PROFILES_TABLE")
+        if not table:
+            print("lifecycle profile: give --stack, or set PROFILES_TABLE", file=sys.stderr)
+            return 2
+    try:
+        print(show(boto3.client("dynamodb"), table, args.customer_id, as_json=args.json))
+    except NoProfile as missing:
+        print(f"lifecycle profile: {missing}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -356,6 +389,15 @@ def parser() -> argparse.ArgumentParser:
                 "(they could then be mailed again)",
             )
             request.set_defaults(run=_forget)
+
+    profile = commands.add_parser(
+        "profile", help="a customer's profile (orders, spend, points, tier) and stage history"
+    )
+    profile.add_argument("customer_id")
+    profile.add_argument("--stack", help="CloudFormation stack name (else PROFILES_TABLE)")
+    profile.add_argument("--json", action="store_true", help="print the stored items as JSON")
+    profile.set_defaults(run=_profile)
+    _calls_aws(profile)
 
     bench = commands.add_parser(
         "bench",

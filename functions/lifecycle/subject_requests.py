@@ -1,8 +1,9 @@
 """Data-subject requests: export everything held on a customer, or forget them.
 
 The product owns the ledger, the preferences (with their audit trail), the ratings (with any
-comment) and the suppression list. Forgetting erases the customer's items from the ledger,
-preferences and ratings and leaves one
+comment), the profiles (with each order's contribution, points and stage history) and the
+suppression list. Forgetting erases the customer's items from the ledger, preferences, ratings
+and profiles and leaves one
 anonymous record of counts, so reports still add up. Suppressions of an address that bounced
 or complained stay, as the anonymous hashes they are, so that address is never mailed again
 (`erase_suppressions` removes them too). The Customers and Orders tables belong to the
@@ -24,9 +25,12 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from lifecycle.adapters.orders import DynamoOrderHistory
 from lifecycle.adapters.preferences import DynamoPreferences
+from lifecycle.adapters.profiles import DynamoProfiles
 from lifecycle.adapters.suppressions import DynamoSuppressions
 from lifecycle.messaging.message import Channel
 from lifecycle.privacy import address_hash
+from lifecycle.profiles.model import LoyaltyRules
+from lifecycle.profiles.stages import StageRules
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -42,6 +46,7 @@ class Tables:
     preferences: str
     suppressions: str
     ratings: str | None = None  # stacks from before the feedback stage have none
+    profiles: str | None = None  # stacks from before profiles have none
 
     @classmethod
     def from_outputs(cls, outputs: dict[str, str]) -> Tables:
@@ -54,6 +59,7 @@ class Tables:
                 preferences=outputs["PreferencesTableName"],
                 suppressions=outputs["SuppressionsTableName"],
                 ratings=outputs.get("RatingsTableName"),
+                profiles=outputs.get("ProfilesTableName"),
             )
         except KeyError as missing:
             raise ValueError(
@@ -181,6 +187,8 @@ class SubjectRequests:
         ]
         if self._tables.ratings is not None:
             tables.append((self._tables.ratings, "by_customer"))
+        if self._tables.profiles is not None:
+            tables.append((self._tables.profiles, None))
         if any(self._has_items(table, index, customer_id) for table, index in tables):
             return
         for channel, address in known.items():
@@ -191,6 +199,11 @@ class SubjectRequests:
                 ).get("Item"):
                     return
         raise UnknownCustomer(customer_id)
+
+    def _profiles(self) -> DynamoProfiles | None:
+        if self._tables.profiles is None:
+            return None
+        return DynamoProfiles(self._client, self._tables.profiles, LoyaltyRules(), StageRules())
 
     def _soft_bounces(self, address: str) -> int:
         item = self._client.get_item(
@@ -211,6 +224,7 @@ class SubjectRequests:
         self._check_known(customer_id, customer, known)
         messages = self._ledger(customer_id)
         self._progress(f"{len(messages)} ledger entries")
+        profiles = self._profiles()
         return {
             "customer_id": customer_id,
             "exported_at": datetime.now(UTC).isoformat(),
@@ -229,6 +243,9 @@ class SubjectRequests:
             "messages": sorted(messages, key=lambda m: str(m.get("updated_at", ""))),
             "orders": self._orders(customer_id),
             "ratings": self._ratings(customer_id),
+            # The product's profile: counts, spend, points and tier, each order's contribution
+            # and every stage change with its cause.
+            "profile": profiles.export(customer_id) if profiles else None,
         }
 
     def forget(
@@ -293,6 +310,8 @@ class SubjectRequests:
                     ReturnValues="ALL_OLD",
                 )
                 suppressions += 1 if deleted.get("Attributes") else 0
+        profiles = self._profiles()
+        profile_items = profiles.forget(customer_id) if profiles else 0
         if include_customer_record and customer:
             self._client.delete_item(
                 TableName=self._tables.customers, Key={"customer_id": {"S": customer_id}}
@@ -301,6 +320,7 @@ class SubjectRequests:
             "messages": dict(sorted(counts.items())),
             "preference_items": preference_items,
             "ratings": ratings,
+            "profile_items": profile_items,
             "suppressions": suppressions,
             "customer_record_deleted": bool(include_customer_record and customer),
         }

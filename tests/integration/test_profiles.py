@@ -3,6 +3,7 @@ the daily job moving stages from the sparse due index on exactly the right days.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from botocore.exceptions import ClientError
 from lifecycle.adapters.profiles import DynamoProfiles
 from lifecycle.platform.settings import Env
 from lifecycle.profiles.settings import ProfileSettings
-from tests.conftest import Aws
+from tests.conftest import Aws, load_event
 
 PROFILES = "ProfilesFunction"
 DAILY = "DailyStagesFunction"
@@ -239,11 +240,57 @@ def test_the_daily_job_reads_only_the_customers_due(aws: Aws) -> None:
     assert sum(read) == 0
 
 
+def test_the_schedulers_own_event_runs_the_daily_job(aws: Aws) -> None:
+    # given a customer due today, and the event Scheduler sends (events/)
+    _order("o-1", "drifter", "delivered", 0)
+    _drive(aws, aws.stack.read_stream("OrdersTable"), 10)
+    with time_machine.travel(_at(21, 5), tick=False):
+        result = aws.invoke(DAILY, load_event("schedule-daily-stages.json"))
+    assert result["status"] == "done"
+    assert _profiles().get("drifter").stage == "at_risk"  # type: ignore[union-attr]
+
+
 def test_a_day_in_the_future_is_refused(aws: Aws) -> None:
     with time_machine.travel(_at(0, 5), tick=False):
         result = aws.invoke(DAILY, {"day": (DAY0 + timedelta(days=3)).isoformat()})
     assert result["status"] == "rejected"
     assert "future" in result["reason"]
+
+
+def test_lifecycle_profile_prints_the_profile_and_its_stage_history(
+    aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lifecycle.cli import main
+
+    _history()
+    _drive(aws, aws.stack.read_stream("OrdersTable"), 25)
+    monkeypatch.setenv("PROFILES_TABLE", "ProfilesTable")
+
+    assert main(["profile", "weekly"]) == 0
+    out = capsys.readouterr().out
+    assert "customer weekly: loyal since" in out
+    assert "6 placed, 6 delivered, 0 cancelled" in out
+    assert "EUR 240.00" in out
+    assert "points       240 (tier bronze)" in out
+    assert "usual gap    7 days (median)" in out
+    assert "stage history (3 changes)" in out
+    assert "active -> loyal" in out
+
+    assert main(["profile", "weekly", "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert len(exported["orders"]) == 6
+
+    assert main(["profile", "nobody"]) == 1
+    assert "no profile for nobody" in capsys.readouterr().err
+
+
+def test_lifecycle_profile_without_a_table_says_what_to_give(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lifecycle.cli import main
+
+    assert main(["profile", "c-1"]) == 2
+    assert "give --stack, or set PROFILES_TABLE" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,15 @@ TABLES = {
     "PREFERENCES_TABLE": "PreferencesTable",
     "SUPPRESSIONS_TABLE": "SuppressionsTable",
     "RATINGS_TABLE": "RatingsTable",
+    "PROFILES_TABLE": "ProfilesTable",
 }
-PRODUCT_TABLES = ("LedgerTable", "PreferencesTable", "SuppressionsTable", "RatingsTable")
+PRODUCT_TABLES = (
+    "LedgerTable",
+    "PreferencesTable",
+    "SuppressionsTable",
+    "RatingsTable",
+    "ProfilesTable",
+)
 
 
 @pytest.fixture
@@ -52,6 +59,20 @@ def history(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
             ":t": {"S": "Ann's shirt was torn"},
         },
     )
+    # Ann's delivered order, folded into her profile from the Orders stream
+    for status in ("scheduled", "delivered"):
+        dynamodb.put_item(
+            TableName="OrdersTable",
+            Item={
+                "order_id": {"S": "o-9001"},
+                "customer_id": {"S": "c-1001"},
+                "status": {"S": status},
+                "updated_at": {"S": f"2026-11-2{5 if status == 'scheduled' else 7}T10:00:00Z"},
+                "total": {"N": "42.80"},
+                "currency": {"S": "EUR"},
+            },
+        )
+    aws.invoke("ProfilesFunction", {"Records": aws.stack.read_stream("OrdersTable")})
     return aws
 
 
@@ -74,10 +95,15 @@ def test_export_holds_preferences_messages_and_suppressions(
     ]
     assert set(data["suppressions"]) == {"email", "sms"}
     assert data["transient_bounces"] == 1
-    assert data["orders"] == []
+    assert [o["order_id"] for o in data["orders"]] == ["o-9001"]
     assert [(r["order_id"], r["customer_comment"]) for r in data["ratings"]] == [
         ("o-9001", "Ann's shirt was torn")
     ]
+    # her profile, each order's contribution (points included) and her stage history
+    profile = data["profile"]
+    assert (profile["profile"]["points"], profile["profile"]["stage"]) == ("42", "new")
+    assert [o["order_id"] for o in profile["orders"]] == ["o-9001"]
+    assert [(c["old"], c["new"]) for c in profile["stage_history"]] == [("prospect", "new")]
 
 
 def test_forget_erases_the_customer_from_every_product_table_keeping_counts(
@@ -99,6 +125,7 @@ def test_forget_erases_the_customer_from_every_product_table_keeping_counts(
     assert summary["preference_items"] == 2  # the state and the complaint's audit record
     assert summary["suppressions"] == 1  # the soft-bounce tally
     assert summary["ratings"] == 1
+    assert summary["profile_items"] == 3  # the profile, the order's contribution, one change
     for table in PRODUCT_TABLES:
         dump = _everything(table)
         for trace in ("c-1001", "ann.fischer", "+447911123456"):
@@ -190,7 +217,7 @@ def test_export_reads_orders_through_the_customer_index_never_a_scan(
     assert main(["export", "c-1001"]) == 0
 
     data = json.loads(capsys.readouterr().out)
-    assert len(data["orders"]) == 120
+    assert len(data["orders"]) == 121  # and the order of hers the fixture wrote
     assert {o["customer_id"] for o in data["orders"]} == {"c-1001"}
     assert data["orders"][0]["items"] == [{"name": "Shirt", "quantity": "2"}]  # whole items
     assert ("Query", "OrdersTable", "by_customer") in {

@@ -318,7 +318,9 @@ class DynamoProfiles:
         written = replace(profile, version=version + 1)
         condition: dict[str, Any] = (
             {
-                "ConditionExpression": "version = :v",
+                # Through a name: DynamoDB reserves many words.
+                "ConditionExpression": "#version = :v",
+                "ExpressionAttributeNames": {"#version": "version"},
                 "ExpressionAttributeValues": {":v": {"N": str(version)}},
             }
             if version

@@ -31,6 +31,7 @@ CLI_ONLY: tuple[str, ...] = (
     "subject_requests.py",
     "replay.py",
     "replay_command.py",
+    "profile_command.py",
 )
 
 # Never copied from the source tree: bytecode of whatever interpreter ran the tests, and

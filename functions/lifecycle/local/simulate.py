@@ -99,6 +99,10 @@ class Report:
     wiring: list[str]
     ratings: list[int] = field(default_factory=list)  # every order's rating, as stored
     alerts: int = 0  # complaint alerts that reached the staff inbox
+    # Customers per lifecycle stage at the end (none: the stack keeps no profiles), and the
+    # stage changes recorded over the run.
+    stages: Counter[str] | None = None
+    stage_changes: int = 0
 
     def sent(self) -> list[dict[str, str]]:
         return [r for r in self.ledger.values() if r.get("status") == "sent"]
@@ -172,6 +176,11 @@ class Simulation:
         self.functions = stack.functions()
         self.asked: Counter[str] = Counter()  # feedback requests each customer has had
         self.alerts = 0
+        self.stage_changes_seen: set[str] = set()
+        # The functions that write profiles (the stack's PROFILES_TABLE, if it has one).
+        self.profile_writers = {
+            spec.logical_id for spec in self.functions if spec.environment.get("PROFILES_TABLE")
+        }
         self.staff_inbox = self._subscribe_staff()
         self.end = self._moment(self.days, "00:00", "UTC")
 
@@ -281,6 +290,8 @@ class Simulation:
             wiring=self._wiring(),
             ratings=self._stored_ratings(),
             alerts=self.alerts,
+            stages=self._stages(),
+            stage_changes=len(self.stage_changes_seen),
         )
 
     def _url_function(self, variable: str) -> FunctionSpec | None:
@@ -301,6 +312,42 @@ class Simulation:
             for page in client.get_paginator("scan").paginate(TableName="RatingsTable")
             for item in page["Items"]
         ]
+
+    def _profile_items(self, prefix: str) -> list[dict[str, str]]:
+        client = self.stack.client("dynamodb")
+        return [
+            {name: str(next(iter(value.values()))) for name, value in item.items()}
+            for page in client.get_paginator("scan").paginate(
+                TableName="ProfilesTable",
+                FilterExpression="begins_with(sk, :p)",
+                ExpressionAttributeValues={":p": {"S": prefix}},
+            )
+            for item in page["Items"]
+        ]
+
+    def _stages(self) -> Counter[str] | None:
+        """Customers per stage: each profile's, and prospects for customers with none."""
+        if not self.profile_writers:
+            return None
+        stages = Counter(row["stage"] for row in self._profile_items("profile"))
+        stages["prospect"] += len(self.customers) - sum(stages.values())
+        return stages
+
+    def _read_stage_changes(self, at: datetime, before: int) -> None:
+        """The stage changes the profile functions recorded in this happening."""
+        ran = {made.function for made in self.stack.invocations[before:]}
+        if not ran & self.profile_writers:
+            return
+        fresh = [
+            row
+            for row in self._profile_items("stage#")
+            if f"{row['customer_id']}#{row['sk']}" not in self.stage_changes_seen
+        ]
+        for row in sorted(fresh, key=lambda r: r["sk"]):
+            self.stage_changes_seen.add(f"{row['customer_id']}#{row['sk']}")
+            customer = self.customers.get(row["customer_id"], {})
+            who = f"{row['customer_id']} {customer.get('first_name', '')}".strip()
+            self._say(at, f"stage     {who}  {row['old']} -> {row['new']}  ({row['cause']})")
 
     def _say(self, at: datetime, text: str) -> None:
         self.lines.append(Line(at, text))
@@ -462,6 +509,7 @@ class Simulation:
         if len(self.stack.invocations) != before or self.stack.failures:
             self._read_ledger(at)
             self._read_staff_inbox(at)
+            self._read_stage_changes(at, before)
 
     def _subscribe_staff(self) -> str | None:
         """A queue standing in for the staff's email subscription to the topic functions
@@ -844,6 +892,11 @@ def print_kpis(report: Report, out: TextIO) -> None:
         f"({report.unsubscribes} of {signed_up} customers unsubscribed or turned marketing off)"
     )
     _feedback_kpis(report, say)
+    if report.stages is not None:
+        order = ("prospect", "new", "active", "loyal", "at_risk", "dormant", "won_back")
+        counts = ", ".join(f"{stage} {report.stages[stage]}" for stage in order)
+        say(f"  {'customers per stage':<24}{counts}")
+        say(f"  {'stage changes':<24}{report.stage_changes:>6}")
     delivered_orders = [o for o in report.orders.values() if o.status == "delivered"]
     cancelled = sum(1 for o in report.orders.values() if o.status == "cancelled")
     value = sum((o.total for o in delivered_orders), Decimal(0))

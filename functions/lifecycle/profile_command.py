@@ -1,0 +1,67 @@
+"""`lifecycle profile CUSTOMER_ID`: what the product knows of a customer's custom, their
+lifecycle stage and how they got there, as ops and the business read it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from lifecycle.adapters.profiles import DynamoProfiles
+from lifecycle.profiles.model import LoyaltyRules, Profile
+from lifecycle.profiles.stages import Change, StageRules
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class NoProfile(LookupError):
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(
+            f"no profile for {customer_id}: a prospect (no order seen yet) or an unknown id"
+        )
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M %Z}".strip() if moment else "-"
+
+
+def describe(profile: Profile, due_day: str | None, history: list[Change]) -> list[str]:
+    """The profile as lines of text."""
+    spend = ", ".join(f"{c} {a:.2f}" for c, a in sorted(profile.spend.items())) or "nothing yet"
+    gap = profile.median_gap_days()
+    since = f" since {_when(profile.stage_since)}" if profile.stage_since else ""
+    lines = [
+        f"customer {profile.customer_id}: {profile.stage}{since}",
+        f"  orders       {profile.placed} placed, {profile.delivered} delivered, "
+        f"{profile.cancelled} cancelled",
+        f"  spent        {spend} (delivered orders, less refunds)",
+        f"  points       {profile.points}" + (f" (tier {profile.tier})" if profile.tier else ""),
+        f"  first order  {_when(profile.first_order_at)}",
+        f"  last order   {_when(profile.last_order_at)}",
+        f"  usual gap    {f'{gap:g} days (median)' if gap is not None else '- (one order)'}",
+        f"  next change  {due_day or 'only an order can change the stage now'}",
+    ]
+    if profile.winback_at:
+        lines.append(f"  win-back     {profile.winback_key} at {_when(profile.winback_at)}")
+    lines.append(f"stage history ({len(history)} change{'s' if len(history) != 1 else ''})")
+    width = max((len(f"{c.old} -> {c.new}") for c in history), default=0)
+    lines += [
+        f"  {_when(change.at):<22} {f'{change.old} -> {change.new}':<{width}}  {change.cause}"
+        for change in history
+    ]
+    return lines
+
+
+def show(client: DynamoDBClient, table: str, customer_id: str, *, as_json: bool) -> str:
+    """The customer's profile and stage history, as text or JSON; NoProfile if none."""
+    profiles = DynamoProfiles(client, table, LoyaltyRules(), StageRules())
+    exported: dict[str, Any] = profiles.export(customer_id)
+    if exported["profile"] is None:
+        raise NoProfile(customer_id)
+    if as_json:
+        return json.dumps({"customer_id": customer_id, **exported}, indent=2, default=str)
+    profile = profiles.get(customer_id)
+    assert profile is not None
+    due = exported["profile"].get("due_day")
+    return "\n".join(describe(profile, due, profiles.history(customer_id)))
