@@ -51,6 +51,15 @@ def test_thirty_days_print_a_timeline_and_kpis(tmp_path: Path) -> None:
     assert "ops       ALERT to staff: Complaint: order o-1004-01 rated 1/5" in text
     assert "RatingsFunction <- Function URL (rating links)" in text
     assert "KPI summary, 30 days" in text
+    # lifecycle stages: an order moves a customer, and the morning run finds one overdue
+    assert "stage     c-1001 Ann  prospect -> new: order o-1001-01 placed" in text
+    assert "DailyStagesFunction <- ScheduleV2 cron(0 5 * * ? *)" in text
+    assert report.stages is not None
+    assert sum(report.stages.values()) == len(report.customers)
+    counts = ", ".join(f"{stage} {report.stages[stage]}" for stage in ("prospect", "new"))
+    assert f"customers per stage     {counts}" in text
+    assert f"stage changes           {report.stage_changes:>6}" in text
+    assert report.stage_changes == text.count("  stage     ")
     assert report.ratings  # read back from the Ratings table
     assert f"({len(report.ratings)} rated of " in text
     assert "average rating" in text

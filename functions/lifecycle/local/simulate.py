@@ -347,7 +347,7 @@ class Simulation:
             self.stage_changes_seen.add(f"{row['customer_id']}#{row['sk']}")
             customer = self.customers.get(row["customer_id"], {})
             who = f"{row['customer_id']} {customer.get('first_name', '')}".strip()
-            self._say(at, f"stage     {who}  {row['old']} -> {row['new']}  ({row['cause']})")
+            self._say(at, f"stage     {who}  {row['old']} -> {row['new']}: {row['cause']}")
 
     def _say(self, at: datetime, text: str) -> None:
         self.lines.append(Line(at, text))
