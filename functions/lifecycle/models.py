@@ -7,7 +7,7 @@ so a reason can be logged and stored without leaking an address.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -136,6 +136,12 @@ class OrderItem(BaseModel):
     unit_price: Decimal
 
 
+def _utc_if_naive(value: datetime) -> datetime:
+    # A time written without an offset is read as UTC, so every order time compares with
+    # every other (a profile folds many orders' times together).
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class Order(BaseModel):
     """One item of the Orders table."""
 
@@ -144,7 +150,7 @@ class Order(BaseModel):
     order_id: NonEmpty
     customer_id: NonEmpty
     status: OrderStatus
-    updated_at: datetime
+    updated_at: Annotated[datetime, AfterValidator(_utc_if_naive)]
     pickup_window: Window | None = None
     delivery_window: Window | None = None
     items: list[OrderItem] = Field(default_factory=list)

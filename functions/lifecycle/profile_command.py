@@ -29,7 +29,7 @@ def _when(moment: datetime | None) -> str:
 def describe(profile: Profile, due_day: str | None, history: list[Change]) -> list[str]:
     """The profile as lines of text."""
     spend = ", ".join(f"{c} {a:.2f}" for c, a in sorted(profile.spend.items())) or "nothing yet"
-    gap = profile.median_gap_days()
+    gap = StageRules().usual_gap(profile)
     since = f" since {_when(profile.stage_since)}" if profile.stage_since else ""
     lines = [
         f"customer {profile.customer_id}: {profile.stage}{since}",
@@ -39,7 +39,8 @@ def describe(profile: Profile, due_day: str | None, history: list[Change]) -> li
         f"  points       {profile.points}" + (f" (tier {profile.tier})" if profile.tier else ""),
         f"  first order  {_when(profile.first_order_at)}",
         f"  last order   {_when(profile.last_order_at)}",
-        f"  usual gap    {f'{gap:g} days (median)' if gap is not None else '- (one order)'}",
+        f"  usual gap    {f'{gap} days (median)' if gap is not None else '- (one order)'}",
+        f"  under way    {profile.open_orders} order(s) not delivered yet",
         f"  next change  {due_day or 'only an order can change the stage now'}",
     ]
     if profile.winback_at:

@@ -160,6 +160,66 @@ def test_a_failed_write_mid_batch_is_retried_from_its_record_and_nothing_is_coun
     assert (weekly.placed, weekly.delivered, weekly.points) == (6, 6, 240)
 
 
+def test_changes_at_the_same_instant_are_all_recorded(aws: Aws) -> None:
+    # given images that share a timestamp (a bulk import, or date-only times)
+    _order("a", "same", "delivered", 0)
+    _order("b", "same", "scheduled", 30)
+    _order("b", "same", "cancelled", 30)  # at risk, active, at risk again: at one instant
+    _order("c", "same", "scheduled", 30)
+    assert _drive(aws, aws.stack.read_stream("OrdersTable"), 10) == 0
+    changes = _profiles().history("same")
+    assert [(c.old, c.new) for c in changes] == [
+        ("prospect", "new"),
+        ("new", "at_risk"),
+        ("at_risk", "active"),
+        ("active", "at_risk"),
+        ("at_risk", "active"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "reason", ["TransactionConflict", "ConditionalCheckFailed"], ids=["conflict", "condition"]
+)
+def test_a_write_that_loses_a_race_is_read_and_folded_again(aws: Aws, reason: str) -> None:
+    # DynamoDB cancels a transaction that overlaps another on the same item
+    # (TransactionConflict), or whose condition no longer holds: both are lost races
+    aws.fail_calls(
+        "dynamodb",
+        "TransactWriteItems",
+        lambda: ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                "CancellationReasons": [{"Code": reason}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        ),
+        times=2,
+    )
+    _order("o-1", "racer", "delivered", 0, total="30")
+    assert _drive(aws, aws.stack.read_stream("OrdersTable"), 10) == 0
+    racer = _profiles().get("racer")
+    assert racer is not None
+    assert (racer.placed, racer.points, racer.version) == (1, 30, 1)
+
+
+def test_a_throttled_transaction_is_not_mistaken_for_a_race(aws: Aws) -> None:
+    aws.fail_calls(
+        "dynamodb",
+        "TransactWriteItems",
+        lambda: ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                "CancellationReasons": [{"Code": "ThrottlingError"}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        ),
+    )
+    _order("o-1", "slow", "delivered", 0)
+    # the record fails (and comes back), rather than being folded on a guess
+    assert _drive(aws, aws.stack.read_stream("OrdersTable"), 10) == 1
+    assert _profiles().get("slow") is not None
+
+
 def _run_daily(aws: Aws, day: int) -> Any:
     with time_machine.travel(_at(day, 5), tick=False):
         return aws.invoke(DAILY, {})

@@ -4,8 +4,9 @@ stages on the right days (pure: no AWS)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -52,12 +53,13 @@ class Folder:
         refunded: str | None = None,
         currency: str = "EUR",
         hour: int = 10,
+        at: datetime | None = None,
     ) -> bool:
         image = Order(
             order_id=order_id,
             customer_id="c-1",
             status=OrderStatus(status),
-            updated_at=_at(day, hour),
+            updated_at=at or _at(day, hour),
             total=Decimal(total) if total else None,
             currency=currency,
             refunded_total=Decimal(refunded) if refunded else None,
@@ -163,7 +165,7 @@ HISTORIES: list[tuple[str, list[Event], dict[int, str]]] = [
     ),
     (
         "won back: an order after a win-back message while at risk",
-        [(0, "o-1", "delivered", "20"), ("winback", 25), (30, "o-2", "scheduled")],
+        [(0, "o-1", "delivered", "20"), ("winback", 25), (30, "o-2", "delivered", "20")],
         {30: "won_back", 74: "won_back", 75: "at_risk"},
     ),
     (
@@ -205,6 +207,16 @@ HISTORIES: list[tuple[str, list[Event], dict[int, str]]] = [
         "a customer whose only order is cancelled later, long after: prospect",
         [(0, "o-1", "delivered", "20"), (90, "o-1", "cancelled")],
         {90: "prospect"},
+    ),
+    (
+        "an order under way is never at risk: the idle days count from its delivery",
+        [(0, "o-1", "scheduled"), (18, "o-1", "picked_up"), (24, "o-1", "delivered", "30")],
+        {22: "new", 44: "new", 45: "at_risk"},
+    ),
+    (
+        "a win-back message long before the order does not win back",
+        [(0, "o-1", "delivered", "20"), ("winback", 25), (60, "o-2", "delivered", "20")],
+        {60: "active"},
     ),
     (
         "an early order's cancellation moves the usual interval",
@@ -303,7 +315,7 @@ def test_the_first_and_last_order_and_the_median_gap_are_kept() -> None:
     profile = folder.profile
     assert profile.first_order_at == _at(0)
     assert profile.last_order_at == _at(21)
-    assert profile.median_gap_days() == pytest.approx(10.5)
+    assert RULES.usual_gap(profile) == Decimal("10.5")
 
 
 def test_days_are_the_business_calendar_days() -> None:
@@ -330,3 +342,53 @@ def test_a_profile_is_never_moved_back_by_an_image_older_than_its_day() -> None:
     folder.order(25, "o-2", "scheduled")
     assert replace(folder.profile).as_of == DAY0 + timedelta(days=30)
     assert folder.profile.stage == "active"
+
+
+def test_the_usual_interval_is_in_calendar_days_across_a_clock_change() -> None:
+    # Orders at 10:00 Amsterdam time every 20 days across the October clock change: the UTC
+    # gap is 20 days and an hour, the calendar gap 20 days, so at risk after exactly 30.
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    folder = Folder()
+    days = (date(2026, 10, 5), date(2026, 10, 25), date(2026, 11, 14))
+    for number, day in enumerate(days):
+        local = datetime.combine(day, time(10), amsterdam)
+        folder.order(0, f"o-{number}", "delivered", "20", at=local)
+    assert RULES.usual_gap(folder.profile) == 20
+    last = days[-1]
+    assert folder.on((last - DAY0).days + 29) == "active"
+    assert folder.on((last - DAY0).days + 30) == "at_risk"
+
+
+def test_the_at_risk_factor_is_exact_decimal_arithmetic() -> None:
+    rules = StageRules(at_risk_factor=Decimal("1.1"), at_risk_floor_days=1)
+    folder = _run(_weekly(0, 50))
+    assert rules.overdue_after(folder.profile) == 55  # not 56 from 1.1 * 50 in binary floats
+
+
+def test_an_order_time_without_an_offset_is_read_as_utc() -> None:
+    naive = Order.model_validate(
+        {
+            "order_id": "o-1",
+            "customer_id": "c",
+            "status": "scheduled",
+            "updated_at": "2026-01-05T10:00:00",
+        }
+    )
+    assert naive.updated_at == _at(0)
+    folder = Folder()
+    folder.order(0, "o-0", "delivered", "10")
+    after = contribution(naive, None, LOYALTY)
+    # folds beside an order whose time has an offset (no naive/aware comparison error)
+    assert apply_order(folder.profile, None, after, LOYALTY, RULES).profile.placed == 2
+
+
+def test_spend_without_a_currency_is_kept_under_no_currency() -> None:
+    image = Order(
+        order_id="o-1",
+        customer_id="c",
+        status=OrderStatus.DELIVERED,
+        updated_at=_at(0),
+        total=Decimal("12"),
+    )
+    part = contribution(image, None, LOYALTY)
+    assert (part.currency, part.spend, part.points) == ("XXX", Decimal(12), 12)

@@ -6,7 +6,7 @@ One item collection per customer (`customer_id`, `sk`):
                                    and, while time can still change its stage, `due_shard`
                                    and `due_day` (the sparse `due` index)
     sk = "order#<order_id>"        each order's last contribution (what makes replays no-ops)
-    sk = "stage#<utc time>#<new>"  each stage change: when, old, new, cause
+    sk = "stage#<utc time>#<version>#<n>"  each stage change: when, old, new, cause
 
 A profile, its order's contribution and the stage changes they cause are written in one
 transaction, on the condition that nobody wrote the profile or the contribution since they
@@ -19,6 +19,8 @@ reads only the customers due (and any a missed day left behind), never the whole
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -70,6 +72,7 @@ def _profile_item(profile: Profile, due: date | None) -> dict[str, Any]:
         "cancelled": {"N": str(profile.cancelled)},
         "spend": {"M": {c: {"N": str(a)} for c, a in profile.spend.items()}},
         "points": {"N": str(profile.points)},
+        "open_orders": {"N": str(profile.open_orders)},
         "recent": {"M": {o: _s(t.isoformat()) for o, t in profile.recent.items()}},
         "stage": _s(profile.stage),
         "version": {"N": str(profile.version)},
@@ -80,6 +83,7 @@ def _profile_item(profile: Profile, due: date | None) -> dict[str, Any]:
         "first_order_at": profile.first_order_at and profile.first_order_at.isoformat(),
         "last_order_at": profile.last_order_at and profile.last_order_at.isoformat(),
         "stage_since": profile.stage_since and profile.stage_since.isoformat(),
+        "last_delivered_at": profile.last_delivered_at and profile.last_delivered_at.isoformat(),
         "winback_at": profile.winback_at and profile.winback_at.isoformat(),
         "winback_key": profile.winback_key,
         "won_back_at": profile.won_back_at and profile.won_back_at.isoformat(),
@@ -104,6 +108,8 @@ def profile_from(item: dict[str, Any]) -> Profile:
         tier=values.get("tier"),
         first_order_at=_time(values.get("first_order_at")),
         last_order_at=_time(values.get("last_order_at")),
+        last_delivered_at=_time(values.get("last_delivered_at")),
+        open_orders=int(values.get("open_orders", 0)),
         recent={o: datetime.fromisoformat(t) for o, t in (values.get("recent") or {}).items()},
         stage=values.get("stage", "prospect"),
         stage_since=_time(values.get("stage_since")),
@@ -128,6 +134,8 @@ def _contribution_item(customer_id: str, part: Contribution) -> dict[str, Any]:
     }
     if part.currency:
         item["currency"] = _s(part.currency)
+    if part.delivered_at:
+        item["delivered_at"] = _s(part.delivered_at.isoformat())
     return item
 
 
@@ -141,14 +149,17 @@ def _contribution_from(item: dict[str, Any]) -> Contribution:
         currency=values.get("currency"),
         spend=Decimal(values.get("spend", 0)),
         points=int(values.get("points", 0)),
+        delivered_at=_time(values.get("delivered_at")),
     )
 
 
-def _change_item(customer_id: str, change: Change) -> dict[str, Any]:
+def _change_item(customer_id: str, change: Change, version: int, number: int) -> dict[str, Any]:
     at = change.at.astimezone(UTC).isoformat()
     return {
         "customer_id": _s(customer_id),
-        "sk": _s(f"stage#{at}#{change.new}"),
+        # Sorted by time; the profile version that wrote it (and its place in that write) keep
+        # two changes at the same instant apart.
+        "sk": _s(f"stage#{at}#{version:010d}#{number}"),
         "at": _s(change.at.isoformat()),
         "old": _s(change.old),
         "new": _s(change.new),
@@ -166,17 +177,22 @@ def change_from(item: dict[str, Any]) -> Change:
     )
 
 
+# Why DynamoDB cancels a transaction when another writer got there first: a condition on what
+# was read no longer holds, or another transaction on the same item was in progress.
+_RACE_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+
+
 def _lost_race(error: ClientError) -> bool:
     code = error.response.get("Error", {}).get("Code")
-    if code == "ConditionalCheckFailedException":
+    if code in ("ConditionalCheckFailedException", "TransactionConflictException"):
         return True
     if code != "TransactionCanceledException":
         return False
     reasons = error.response.get("CancellationReasons") or []
-    codes = {reason.get("Code") for reason in reasons}
+    codes = {reason.get("Code") for reason in reasons} - {"None", None}
     # moto does not always say why; a cancelled transaction of conditional puts is a lost race
-    # unless a reason says otherwise.
-    return not codes - {"ConditionalCheckFailed", "None", None}
+    # unless a reason says otherwise (throttling, validation: the caller's trigger retries).
+    return not codes - _RACE_REASONS
 
 
 class DynamoProfiles:
@@ -227,9 +243,12 @@ class DynamoProfiles:
         return [_contribution_from(item) for item in self._collection(customer_id, "order#")]
 
     def due(self, until: date, items_read: ItemsRead | None = None) -> Iterator[str]:
-        """The customers whose stage time may change on or before `until`, shard by shard."""
+        """The customers whose stage time may change on or before `until`, shard by shard
+        (starting from a different shard each day, so a run that runs out of time leaves a
+        different part of the rest for the next one)."""
         paginator = self._client.get_paginator("query")
-        for shard in range(DUE_SHARDS):
+        first = until.toordinal() % DUE_SHARDS
+        for shard in (*range(first, DUE_SHARDS), *range(first)):
             for page in paginator.paginate(
                 TableName=self._table,
                 IndexName=DUE_INDEX,
@@ -333,17 +352,20 @@ class DynamoProfiles:
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": _change_item(profile.customer_id, change),
+                        "Item": _change_item(profile.customer_id, change, version + 1, number),
                         "ConditionExpression": "attribute_not_exists(sk)",
                     }
                 }
-                for change in changes
+                for number, change in enumerate(changes)
             ),
         ]
         try:
             self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as error:
             if _lost_race(error):
+                # Another writer of this customer's profile: read again, after a short
+                # random pause so two writers do not collide again at once.
+                time.sleep(random.uniform(0.01, 0.05))  # noqa: S311 - jitter, not security
                 return False
             raise
         return True

@@ -127,10 +127,10 @@ class RecordOrder:
 
 
 @dataclass(frozen=True)
-class MoveStage:
-    """Apply the stage changes time makes to a customer's profile, up to `until`."""
+class MoveStages:
+    """Apply the stage changes time makes to these customers' profiles, up to `until`."""
 
-    customer_id: str
+    customer_ids: tuple[str, ...]
     until: date
 
 
@@ -147,7 +147,7 @@ Step = (
     | CountSoftBounce
     | ChangePreferences
     | RecordOrder
-    | MoveStage
+    | MoveStages
 )
 
 

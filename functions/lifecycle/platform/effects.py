@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from lifecycle.messaging.errors import TransientError
 from lifecycle.messaging.message import Message, MessageSpec, Outcome
 from lifecycle.messaging.plan import (
     Advance,
@@ -17,7 +16,7 @@ from lifecycle.messaging.plan import (
     ChangePreferences,
     CountSoftBounce,
     Enqueue,
-    MoveStage,
+    MoveStages,
     Once,
     Plan,
     RecordOrder,
@@ -146,13 +145,21 @@ class Effects:
         elif isinstance(step, RecordOrder):
             folded = self._profiles().record_order(step.order)
             self._stage_changes(step.order.customer_id, folded.changes if folded else ())
-        elif isinstance(step, MoveStage):
-            if not ports.budget.allows(PROFILE_WRITE_SECONDS):
-                # What is left stays due in the index: a retry or the next run takes it up.
-                raise TransientError("too little time left in this invocation for the rest")
-            moved = self._profiles().advance(step.customer_id, step.until)
-            self._stage_changes(step.customer_id, moved or ())
+        elif isinstance(step, MoveStages):
+            self._move_stages(step)
         return []
+
+    def _move_stages(self, step: MoveStages) -> None:
+        profiles = self._profiles()
+        for done, customer_id in enumerate(step.customer_ids):
+            if not self._ports.budget.allows(PROFILE_WRITE_SECONDS):
+                # What is left stays due in the index, and the next run takes it up first
+                # (nothing is lost; those customers move a day late).
+                left = len(step.customer_ids) - done
+                self._ports.count("StageMovesLeftDue")
+                logger.warning("out of time; the rest stay due", extra={"left": left})
+                return
+            self._stage_changes(customer_id, profiles.advance(customer_id, step.until) or ())
 
     def _profiles(self) -> DynamoProfiles:
         if self._profile_settings is None:

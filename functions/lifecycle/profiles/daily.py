@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 from pydantic import BaseModel
 
-from lifecycle.messaging.plan import MoveStage, Plan
+from lifecycle.messaging.plan import MoveStages, Plan
 from lifecycle.observability import logger
 from lifecycle.platform import kit
 from lifecycle.profiles.handler import STAGE, effects
@@ -33,11 +33,11 @@ def on_payload(payload: DailyPayload, stage: kit.Stage[ProfileSettings]) -> Plan
         return Plan.reject(f"day {until} is in the future")
     profiles = stage.ports.profiles(stage.settings)
     read: list[int] = []
-    due = [MoveStage(customer, until) for customer in profiles.due(until, read.append)]
+    due = tuple(profiles.due(until, read.append))
     logger.info("profiles due", extra={"day": str(until), "due": len(due), "read": sum(read)})
     if not due:
         return Plan.nothing(f"no profile due on or before {until}")
-    return Plan(tuple(due))
+    return Plan((MoveStages(due, until),))
 
 
 # Entry point named in infra/template.yaml.

@@ -23,6 +23,8 @@ from lifecycle.models import Order, OrderStatus
 if TYPE_CHECKING:
     from lifecycle.profiles.stages import Change
 
+NO_CURRENCY = "XXX"
+
 # How many of a customer's latest orders the profile keeps the dates of: enough for their usual
 # interval (the median gap) and for "orders in the last 90 days" of the heaviest users.
 RECENT_ORDERS = 24
@@ -69,6 +71,7 @@ class Contribution:
     currency: str | None = None
     spend: Decimal = Decimal(0)  # delivered orders: total less any refund
     points: int = 0
+    delivered_at: datetime | None = None  # when the product first saw it delivered
 
     @property
     def live(self) -> bool:
@@ -82,6 +85,11 @@ class Contribution:
     def cancelled(self) -> bool:
         return self.status is OrderStatus.CANCELLED
 
+    @property
+    def open(self) -> bool:
+        """Placed and still under way: neither delivered nor cancelled."""
+        return self.live and not self.delivered
+
     def newer_than(self, other: Contribution) -> bool:
         """True if this image comes after `other` (the same order's last one folded in)."""
         return (self.updated_at, _PROGRESS[self.status]) > (
@@ -93,16 +101,21 @@ class Contribution:
 def contribution(order: Order, before: Contribution | None, rules: LoyaltyRules) -> Contribution:
     """The order's contribution as of this image (`before`: its last one, if any)."""
     spend = Decimal(0)
-    if order.status is OrderStatus.DELIVERED and order.total is not None:
-        spend = max(order.total - (order.refunded_total or Decimal(0)), Decimal(0))
+    delivered_at = None
+    if order.status is OrderStatus.DELIVERED:
+        delivered_at = before.delivered_at if before and before.delivered_at else order.updated_at
+        if order.total is not None:
+            spend = max(order.total - (order.refunded_total or Decimal(0)), Decimal(0))
     return Contribution(
         order_id=order.order_id,
         placed_at=before.placed_at if before else order.updated_at,
         updated_at=order.updated_at,
         status=order.status,
-        currency=order.currency,
+        # Spend with no currency is kept under ISO 4217's "no currency" code, not lost.
+        currency=order.currency or (NO_CURRENCY if spend else None),
         spend=spend,
         points=rules.points(spend, order.currency) if spend else 0,
+        delivered_at=delivered_at,
     )
 
 
@@ -111,8 +124,9 @@ class Profile:
     """What the product knows of a customer's custom, and where they stand.
 
     `recent` holds the placement time of the customer's latest live orders (at most
-    RECENT_ORDERS). `winback_at`/`winback_key`: the last win-back message sent (set by the
-    retention stage); an order after it, while at risk or dormant, wins the customer back.
+    RECENT_ORDERS). `open_orders`: live orders not delivered yet. `winback_at`/`winback_key`:
+    the last win-back message sent (set by the retention stage); an order soon after it, while
+    at risk or dormant, wins the customer back.
     """
 
     customer_id: str
@@ -124,6 +138,8 @@ class Profile:
     tier: str | None = None
     first_order_at: datetime | None = None
     last_order_at: datetime | None = None
+    last_delivered_at: datetime | None = None
+    open_orders: int = 0
     recent: Mapping[str, datetime] = field(default_factory=dict)
     stage: str = "prospect"
     stage_since: datetime | None = None
@@ -140,13 +156,18 @@ class Profile:
     def order_times(self) -> list[datetime]:
         return sorted(self.recent.values())
 
-    def median_gap_days(self) -> float | None:
-        """The customer's usual interval: the median of the days between their recent orders."""
-        times = self.order_times()
-        if len(times) < 2:
-            return None
-        gaps = [(b - a).total_seconds() / 86400 for a, b in pairwise(times)]
-        return float(median(gaps))
+    def last_activity(self) -> datetime | None:
+        """Since when the customer has been without an order: their last order's placement, or
+        its delivery when that came later (a customer is not idle while being served)."""
+        times = [t for t in (self.last_order_at, self.last_delivered_at) if t is not None]
+        return max(times) if times else None
+
+
+def median_gap(days: list[date]) -> Decimal | None:
+    """The usual interval: the median of the calendar days between orders (sorted days)."""
+    if len(days) < 2:
+        return None
+    return Decimal(median((b - a).days for a, b in pairwise(days)))
 
 
 def fold(
@@ -172,17 +193,24 @@ def fold(
     points = profile.points + after.points - (before.points if before else 0)
     first = profile.first_order_at
     if first is None or after.placed_at < first:
-        first = after.placed_at
+        first = after.placed_at  # the first order ever placed, even if later cancelled
+    delivered_at = profile.last_delivered_at
+    if after.delivered_at is not None and (
+        delivered_at is None or after.delivered_at > delivered_at
+    ):
+        delivered_at = after.delivered_at
     return replace(
         profile,
         placed=profile.placed + (0 if before is not None else 1),
         delivered=profile.delivered + count("delivered"),
         cancelled=profile.cancelled + count("cancelled"),
+        open_orders=profile.open_orders + count("open"),
         spend=spend,
         points=points,
         tier=rules.tier(points),
         first_order_at=first,
         last_order_at=live_times[-1] if live_times else None,
+        last_delivered_at=delivered_at,
         recent=recent,
     )
 

@@ -56,14 +56,16 @@ def stage_rules(env: Env, timezone: str) -> StageRules:
     factor_name = "STAGE_AT_RISK_FACTOR"
     raw_factor = env.optional(factor_name) or "1.5"
     try:
-        factor = float(raw_factor)
-    except ValueError:
+        factor = Decimal(raw_factor)
+    except InvalidOperation:
         raise SettingsError(
             f"{factor_name} must be a number such as 1.5, got {raw_factor!r}"
         ) from None
-    if not 1 <= factor <= 10:
+    if not factor.is_finite() or not 1 <= factor <= 10:
         raise SettingsError(f"{factor_name} must be between 1 and 10, got {raw_factor!r}")
     tiers = env.optional("STAGE_LOYAL_TIERS")
+    if tiers is not None and tiers.lower() == "none":
+        tiers = ""
     rules = StageRules(
         timezone=timezone,
         at_risk_factor=factor,
@@ -71,6 +73,7 @@ def stage_rules(env: Env, timezone: str) -> StageRules:
         dormant_days=env.integer("STAGE_DORMANT_DAYS", 60),
         loyal_orders=env.integer("STAGE_LOYAL_ORDERS", 5),
         loyal_window_days=env.integer("STAGE_LOYAL_WINDOW_DAYS", 90),
+        winback_window_days=env.integer("STAGE_WINBACK_WINDOW_DAYS", 30),
         loyal_tiers=frozenset(
             t.strip() for t in (tiers if tiers is not None else "gold").split(",") if t.strip()
         ),
@@ -92,8 +95,11 @@ class ProfileSettings:
 
     @classmethod
     def from_env(cls, env: Env) -> ProfileSettings:
-        return cls(
-            table=env.required("PROFILES_TABLE"),
-            loyalty=loyalty_rules(env),
-            stages=stage_rules(env, env.optional("DEFAULT_TIMEZONE") or "UTC"),
-        )
+        loyalty = loyalty_rules(env)
+        stages = stage_rules(env, env.optional("DEFAULT_TIMEZONE") or "UTC")
+        unknown = stages.loyal_tiers - {name for name, _ in loyalty.tiers}
+        if unknown:
+            raise SettingsError(
+                f"STAGE_LOYAL_TIERS names {', '.join(sorted(unknown))}, not among LOYALTY_TIERS"
+            )
+        return cls(table=env.required("PROFILES_TABLE"), loyalty=loyalty, stages=stages)

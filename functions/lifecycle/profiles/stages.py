@@ -9,25 +9,36 @@
                their median gap between orders (at least `at_risk_floor_days`; the floor alone
                for a customer with one order)
     dormant    no order for `dormant_days`
-    won_back   ordered again after a win-back message while at risk or dormant; until their
-               next order (then active or loyal) or until they are overdue again
+    won_back   ordered again within `winback_window_days` of a win-back message, while at
+               risk or dormant; until their next order (then active or loyal) or until they
+               are overdue again
 
 The first that holds, from dormant down, is the stage. Days are the business's calendar days
-(`timezone`), counted from the day of the last order. Time alone moves a customer (active to
-at_risk to dormant, loyal to active as old orders leave the window), so each profile carries
-the next day its stage can change (`next_change`), and `advance` applies every change due up to
-a day, each on its own day, so a day the daily job missed is caught up with the right dates.
+(`timezone`), counted from the customer's last order activity (its placement, or its delivery
+when later); a customer with an order under way is never at risk or dormant.
+
+Time alone moves a customer (active to at_risk to dormant, loyal to active as old orders leave
+the window), so each profile carries the next day its stage can change (`next_change`), and
+`advance` applies every change due up to a day, each on its own day, so a day the daily job
+missed is caught up with the right dates.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from lifecycle.profiles.model import Contribution, Folded, LoyaltyRules, Profile, fold
+from lifecycle.profiles.model import (
+    Contribution,
+    Folded,
+    LoyaltyRules,
+    Profile,
+    fold,
+    median_gap,
+)
 
 
 class Stage(StrEnum):
@@ -47,12 +58,13 @@ LAPSED = frozenset({Stage.AT_RISK, Stage.DORMANT})
 @dataclass(frozen=True)
 class StageRules:
     timezone: str = "UTC"  # whose calendar days count
-    at_risk_factor: float = 1.5
+    at_risk_factor: Decimal = Decimal("1.5")
     at_risk_floor_days: int = 21
     dormant_days: int = 60
     loyal_orders: int = 5
     loyal_window_days: int = 90
     loyal_tiers: frozenset[str] = frozenset({"gold"})
+    winback_window_days: int = 30  # an order this soon after a win-back message wins back
 
     def day_of(self, moment: datetime) -> date:
         return moment.astimezone(ZoneInfo(self.timezone)).date()
@@ -61,12 +73,17 @@ class StageRules:
         """The first moment of `day` in the business's time zone."""
         return datetime.combine(day, time(0), tzinfo=ZoneInfo(self.timezone))
 
+    def usual_gap(self, profile: Profile) -> Decimal | None:
+        """The median of the calendar days between the customer's recent orders."""
+        return median_gap([self.day_of(placed) for placed in profile.order_times()])
+
     def overdue_after(self, profile: Profile) -> int:
         """Days without an order after which the customer is at risk."""
-        gap = profile.median_gap_days()
+        gap = self.usual_gap(profile)
         if gap is None:
             return self.at_risk_floor_days
-        return max(math.ceil(self.at_risk_factor * gap), self.at_risk_floor_days)
+        overdue = int((self.at_risk_factor * gap).to_integral_value(rounding=ROUND_CEILING))
+        return max(overdue, self.at_risk_floor_days)
 
 
 @dataclass(frozen=True)
@@ -81,16 +98,16 @@ class Change:
 
 def stage_on(profile: Profile, day: date, rules: StageRules) -> tuple[Stage, str]:
     """The customer's stage on `day`, and why."""
-    last = profile.last_order_at
-    if profile.live_orders <= 0 or last is None:
+    last, active = profile.last_order_at, profile.last_activity()
+    if profile.live_orders <= 0 or last is None or active is None:
         return Stage.PROSPECT, "no order yet"
-    idle = (day - rules.day_of(last)).days
-    if idle >= rules.dormant_days:
+    idle = (day - rules.day_of(active)).days
+    if profile.open_orders <= 0 and idle >= rules.dormant_days:
         return Stage.DORMANT, f"no order for {idle} days (dormant after {rules.dormant_days})"
     overdue = rules.overdue_after(profile)
-    if idle >= overdue:
-        gap = profile.median_gap_days()
-        usual = f"usually every {gap:g} days" if gap is not None else "one order so far"
+    if profile.open_orders <= 0 and idle >= overdue:
+        gap = rules.usual_gap(profile)
+        usual = f"usually every {gap} days" if gap is not None else "one order so far"
         return Stage.AT_RISK, f"no order for {idle} days ({usual}; at risk after {overdue})"
     if profile.won_back_at is not None and profile.won_back_at == last:
         return Stage.WON_BACK, "ordered again after a win-back message"
@@ -108,14 +125,16 @@ def stage_on(profile: Profile, day: date, rules: StageRules) -> tuple[Stage, str
 def next_change(profile: Profile, day: date, rules: StageRules) -> date | None:
     """The first day after `day` on which time alone gives the customer another stage than
     the one they have; None when only an order can change it (prospects, the dormant)."""
-    last = profile.last_order_at
-    if last is None:
+    active = profile.last_activity()
+    if active is None:
         return None
-    last_day = rules.day_of(last)
-    candidates = {
-        last_day + timedelta(days=rules.overdue_after(profile)),
-        last_day + timedelta(days=rules.dormant_days),
-    }
+    last_day = rules.day_of(active)
+    candidates: set[date] = set()
+    if profile.open_orders <= 0:  # an order under way: only its delivery moves them on
+        candidates |= {
+            last_day + timedelta(days=rules.overdue_after(profile)),
+            last_day + timedelta(days=rules.dormant_days),
+        }
     # An order leaves the heavy-user window the day after it is `loyal_window_days` old.
     candidates |= {
         rules.day_of(placed) + timedelta(days=rules.loyal_window_days)
@@ -169,19 +188,23 @@ def apply_order(
         day = profile.as_of  # an image older than what time has already moved on
     profile, changes = advance(profile, day, rules)
     won_back = None
-    if (
-        before is None
-        and after.live
-        and profile.winback_at is not None
-        and after.placed_at > profile.winback_at
-        and profile.stage in LAPSED
-    ):
-        won_back = profile.winback_key or "win-back"
-        profile = replace(profile, won_back_at=after.placed_at, winback_at=None)
+    if before is None and after.live and profile.winback_at is not None:
+        # Any new order ends the win-back: it either wins the customer back (soon after the
+        # message, while they were lapsed) or shows they were not lost.
+        window = timedelta(days=rules.winback_window_days)
+        if profile.stage in LAPSED and profile.winback_at < after.placed_at <= (
+            profile.winback_at + window
+        ):
+            won_back = profile.winback_key or "win-back"
+            profile = replace(profile, won_back_at=after.placed_at)
+        profile = replace(profile, winback_at=None)
     profile = fold(profile, before, after, loyalty)
     stage, _ = stage_on(profile, day, rules)
     if stage != profile.stage:
-        profile, change = _moved(profile, stage, after.updated_at, _cause(before, after, won_back))
+        # Never dated before the change already recorded (a late image), so the history's
+        # chain of old and new stages reads in order.
+        at = max(after.updated_at, profile.stage_since or after.updated_at)
+        profile, change = _moved(profile, stage, at, _cause(before, after, won_back))
         changes.append(change)
     return Folded(replace(profile, as_of=day), after, tuple(changes))
 
