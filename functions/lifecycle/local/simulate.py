@@ -99,6 +99,7 @@ class Report:
     wiring: list[str]
     ratings: list[int] = field(default_factory=list)  # every order's rating, as stored
     alerts: int = 0  # complaint alerts that reached the staff inbox
+    deferred: dict[str, str] = field(default_factory=dict)  # key -> why it was first deferred
 
     def sent(self) -> list[dict[str, str]]:
         return [r for r in self.ledger.values() if r.get("status") == "sent"]
@@ -163,6 +164,7 @@ class Simulation:
         self.seq = 0
         self.lines: list[Line] = []
         self.ledger: dict[str, dict[str, str]] = {}
+        self.deferred: dict[str, str] = {}  # message key -> the reason it was first deferred
         self.orders: dict[str, Order] = {}
         self.known_schedules: set[tuple[str, str, str]] = set()
         self.emails_seen = 0
@@ -181,6 +183,9 @@ class Simulation:
         return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
     def _push(self, at: datetime, kind: str, **data: Any) -> None:
+        # In UTC: the timeline is, and the ledger's `updated_at` strings compare as UTC (a
+        # schedule's moment in its own zone would also move the process's TZ under time travel).
+        at = at.astimezone(UTC)
         if at < self.end:
             self.seq += 1
             heapq.heappush(self.queue, Happening(at, self.seq, kind, data))
@@ -281,6 +286,7 @@ class Simulation:
             wiring=self._wiring(),
             ratings=self._stored_ratings(),
             alerts=self.alerts,
+            deferred=self.deferred,
         )
 
     def _url_function(self, variable: str) -> FunctionSpec | None:
@@ -542,7 +548,9 @@ class Simulation:
                 if old and (old["status"], old.get("reason")) == (row["status"], row.get("reason")):
                     continue
                 self.ledger[key] = row
-                if row["status"] not in ("sent", "skipped", "failed"):
+                if row["status"] == "deferred":
+                    self.deferred.setdefault(key, row.get("reason", ""))
+                if row["status"] not in ("sent", "skipped", "failed", "deferred"):
                     continue  # claims in flight, markers of handled SES notifications
                 self._report_message(at, row, fresh_emails)
 
@@ -557,6 +565,13 @@ class Simulation:
             about = " ".join(v for v in (row.get("order_id"), row.get("template")) if v)
             detail = f"{about}  {detail}".strip()
         match = None
+        if status == "deferred":
+            # When it will go, as the recipient's clock and the timeline's (UTC) read it.
+            go = datetime.fromisoformat(row["deliver_at"])
+            detail = f"{detail}  -> goes {go:%a %H:%M} UTC".strip()
+        if status == "sent" and row.get("deferred_since"):
+            waited = datetime.fromisoformat(row["deferred_since"]).astimezone(UTC)
+            detail = f"{detail}  (deferred at {waited:%a %H:%M})".strip()
         if status == "sent" and channel == "sms":
             detail = f"{mask_phone(str(customer.get('phone', '')))}  {detail}".rstrip()
         if status == "sent" and channel == "email":
@@ -673,6 +688,16 @@ class Simulation:
                     f"{spec.logical_id} <- {queue.queue} queue (batch {queue.batch_size}, "
                     f"at most {queue.allowed_concurrency} concurrent)"
                 )
+        # Functions that one-time schedules invoke: the ones other functions name to target.
+        targets = {
+            (found.logical_id, variable)
+            for spec in self.functions
+            for variable, value in spec.environment.items()
+            if variable.endswith("_FUNCTION_ARN")
+            and (found := self.stack.function_by_arn(value)) is not None
+        }
+        for logical_id, variable in sorted(targets):
+            lines.append(f"{logical_id} <- one-time schedules ({variable})")
         for table, resource in self.stack.resources("AWS::DynamoDB::Table").items():
             if "StreamSpecification" in resource["Properties"] and table not in subscribed:
                 lines.append(f"(no function on the {table} stream yet)")
@@ -834,6 +859,7 @@ def print_kpis(report: Report, out: TextIO) -> None:
         f"{rejected} record(s) rejected as bad data; {failed} failed; "
         f"{report.parked} batch(es) parked in a failure queue"
     )
+    _deferral_kpis(report, say)
     delivered = emails - report.bounces
     say(f"  {'email delivery rate':<24}{_rate(delivered, emails)}  ({delivered} of {emails})")
     say(f"  {'bounce rate':<24}{_rate(report.bounces, emails)}  ({report.bounces})")
@@ -856,6 +882,23 @@ def print_kpis(report: Report, out: TextIO) -> None:
     say(
         f"  {'lifetime value':<24}{report.currency} {ltv:.2f} per customer on average "
         f"({report.currency} {value:.2f} delivered in all)"
+    )
+
+
+def _deferral_kpis(report: Report, say: Callable[[str], None]) -> None:
+    """Deferred messages (quiet hours, the marketing cap) and what became of them."""
+    if not report.deferred:
+        say("  deferred: none")
+        return
+    why = Counter(
+        "quiet hours" if reason.startswith("quiet hours") else "marketing cap"
+        for reason in report.deferred.values()
+    )
+    became = Counter(report.ledger.get(key, {}).get("status", "?") for key in report.deferred)
+    causes = ", ".join(f"{cause} x{n}" for cause, n in sorted(why.items()))
+    say(
+        f"  deferred: {len(report.deferred)} ({causes}): {became['sent']} sent later, "
+        f"{became['skipped']} skipped when due, {became['deferred']} still waiting at the end"
     )
 
 
