@@ -15,7 +15,7 @@ from lifecycle.messaging.ledger import Claim, Held, LedgerState
 from lifecycle.messaging.message import Business, Cap, Channel, Message
 from lifecycle.messaging.preferences import Change, Preferences, Source
 from lifecycle.messaging.timing import Budget
-from lifecycle.models import Customer
+from lifecycle.models import Customer, Order
 
 BUSINESS = Business(
     name="Fresh Fold Laundry",
@@ -37,6 +37,18 @@ def customer(**overrides: Any) -> Customer:
     }
     values.update(overrides)
     return Customer.model_validate(values)
+
+
+def order(**overrides: Any) -> Order:
+    """Order o-1 of customer c-1, scheduled, with what a test gives it."""
+    values: dict[str, Any] = {
+        "order_id": "o-1",
+        "customer_id": "c-1",
+        "status": "scheduled",
+        "updated_at": "2026-12-01T10:00:00+00:00",
+    }
+    values.update(overrides)
+    return Order.model_validate(values)
 
 
 @dataclass

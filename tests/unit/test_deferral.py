@@ -17,11 +17,10 @@ from lifecycle.messaging.catalog import CATALOG
 from lifecycle.messaging.deferral import CodecError, decode, encode, payload, schedule_name
 from lifecycle.messaging.formatting import Money, Span
 from lifecycle.messaging.message import Cap, Channel
-from lifecycle.models import Order
 from lifecycle.platform.deferred_send import DeferredPayload
 from lifecycle.stages.orders import journey
 from tests.conftest import ROOT
-from tests.fakes import customer
+from tests.fakes import customer, order
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -104,19 +103,14 @@ def test_every_messages_sample_context_survives_a_deferral(spec: Any) -> None:
 
 def test_a_real_receipt_and_window_survive_a_deferral() -> None:
     # given the order flow's delivered update: a receipt of Money and Decimals, in her zone
-    order = Order.model_validate(
-        {
-            "order_id": "o-1",
-            "customer_id": "c-1",
-            "status": "delivered",
-            "updated_at": "2026-12-01T18:25:00+01:00",
-            "items": [{"name": "Wash & fold, per kg", "quantity": "4.5", "unit_price": "2.90"}],
-            "currency": "EUR",
-        }
+    delivered = order(
+        status="delivered",
+        items=[{"name": "Wash & fold, per kg", "quantity": "4.5", "unit_price": "2.90"}],
+        currency="EUR",
     )
     rules = journey.OrderRules(default_timezone="Europe/Amsterdam")
     ann = customer(timezone="Asia/Kolkata")
-    update = journey._update(order, ann, rules)
+    update = journey._update(delivered, ann, rules)
     assert update is not None
 
     assert same(round_trip(dict(update.context)), dict(update.context))

@@ -17,6 +17,7 @@ from lifecycle.messaging.message import (
     Kind,
     Message,
     MessageSpec,
+    Outcome,
     Quiet,
     Status,
     WhenCapped,
@@ -732,3 +733,21 @@ def test_a_capped_message_without_deferrals_configured_comes_back() -> None:
 
     with pytest.raises(TransientError, match="configuration"):
         world.dispatcher.dispatch(_waiting_offer())
+
+
+def test_fifty_concurrent_messages_that_wait_for_the_cap_put_exactly_the_cap_through() -> None:
+    # given a cap of 2 in 2 days (its slots free within the 72-hour limit)
+    world = World(links=FakeLinks(), marketing_caps={Channel.EMAIL: (2, 2)})
+
+    def send(number: int) -> Outcome:
+        offer = _offer(number)
+        return world.dispatcher.dispatch(replace(offer, spec=_waiting_offer().spec))
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        outcomes = list(pool.map(send, range(50)))
+
+    statuses = [o.status for o in outcomes]
+    assert statuses.count(Status.SENT) == 2
+    assert statuses.count(Status.DEFERRED) == 48
+    assert len(world.email.sent) == 2
+    assert len(world.deferrals.schedules) == 48  # one each: each its own message

@@ -13,9 +13,9 @@ from lifecycle.messaging.catalog import CATALOG
 from lifecycle.messaging.message import Channel, Kind, Message, Quiet, Status
 from lifecycle.messaging.quiet import QuietHours
 from lifecycle.messaging.zones import ZoneSource, recipient_zone
-from lifecycle.models import Customer, Order
+from lifecycle.models import Customer
 from lifecycle.stages.orders import journey as orders
-from tests.fakes import FakeLinks, customer
+from tests.fakes import FakeLinks, customer, order
 from tests.unit.test_dispatcher import World, spec
 
 DEFAULT = QuietHours(time(21), time(8))
@@ -400,21 +400,12 @@ def test_only_the_driver_on_the_way_goes_in_quiet_hours() -> None:
 
 
 def test_the_pickup_reminder_must_arrive_before_the_pickup_begins() -> None:
-    order = Order.model_validate(
-        {
-            "order_id": "o-1",
-            "customer_id": "c-1",
-            "status": "scheduled",
-            "updated_at": "2026-12-01T10:00:00+00:00",
-            "pickup_window": {
-                "start": "2026-12-02T08:30:00+01:00",
-                "end": "2026-12-02T10:30:00+01:00",
-            },
-        }
+    scheduled = order(
+        pickup_window={"start": "2026-12-02T08:30:00+01:00", "end": "2026-12-02T10:30:00+01:00"}
     )
     rules = orders.OrderRules(default_timezone="Europe/Amsterdam")
 
-    reminder = orders.reminder_message(order, customer(), rules)
+    reminder = orders.reminder_message(scheduled, customer(), rules)
 
     assert reminder.deliver_by == at("Europe/Amsterdam", "2026-12-02T08:30")
 
@@ -433,17 +424,11 @@ def test_an_order_message_deferred_overnight_goes_only_if_the_order_has_not_move
     status: str, template: str, why: str | None
 ) -> None:
     start = "2026-12-02T09:00:00+01:00"
-    order = Order.model_validate(
-        {
-            "order_id": "o-1",
-            "customer_id": "c-1",
-            "status": status,
-            "updated_at": "2026-12-01T10:00:00+00:00",
-            "pickup_window": {"start": start, "end": "2026-12-02T11:00:00+01:00"},
-        }
+    now_is = order(
+        status=status, pickup_window={"start": start, "end": "2026-12-02T11:00:00+01:00"}
     )
 
-    assert orders.still_due(order, template, datetime.fromisoformat(start)) == why
+    assert orders.still_due(now_is, template, datetime.fromisoformat(start)) == why
     if template == "pickup_reminder" and why is None:
         moved = datetime.fromisoformat("2026-12-02T10:00:00+01:00")
-        assert orders.still_due(order, template, moved) == "pickup was moved"
+        assert orders.still_due(now_is, template, moved) == "pickup was moved"
