@@ -99,7 +99,6 @@ class Report:
     wiring: list[str]
     ratings: list[int] = field(default_factory=list)  # every order's rating, as stored
     alerts: int = 0  # complaint alerts that reached the staff inbox
-    deferred: dict[str, str] = field(default_factory=dict)  # key -> why it was first deferred
 
     def sent(self) -> list[dict[str, str]]:
         return [r for r in self.ledger.values() if r.get("status") == "sent"]
@@ -164,7 +163,6 @@ class Simulation:
         self.seq = 0
         self.lines: list[Line] = []
         self.ledger: dict[str, dict[str, str]] = {}
-        self.deferred: dict[str, str] = {}  # message key -> the reason it was first deferred
         self.orders: dict[str, Order] = {}
         self.known_schedules: set[tuple[str, str, str]] = set()
         self.emails_seen = 0
@@ -286,7 +284,6 @@ class Simulation:
             wiring=self._wiring(),
             ratings=self._stored_ratings(),
             alerts=self.alerts,
-            deferred=self.deferred,
         )
 
     def _url_function(self, variable: str) -> FunctionSpec | None:
@@ -547,9 +544,10 @@ class Simulation:
                 old = self.ledger.get(key)
                 if old and (old["status"], old.get("reason")) == (row["status"], row.get("reason")):
                     continue
+                if old and "deferred_reason" in old:
+                    # A skip replaces the item whole: the report still knows it had waited.
+                    row.setdefault("deferred_reason", old["deferred_reason"])
                 self.ledger[key] = row
-                if row["status"] == "deferred":
-                    self.deferred.setdefault(key, row.get("reason", ""))
                 if row["status"] not in ("sent", "skipped", "failed", "deferred"):
                     continue  # claims in flight, markers of handled SES notifications
                 self._report_message(at, row, fresh_emails)
@@ -886,18 +884,20 @@ def print_kpis(report: Report, out: TextIO) -> None:
 
 
 def _deferral_kpis(report: Report, say: Callable[[str], None]) -> None:
-    """Deferred messages (quiet hours, the marketing cap) and what became of them."""
-    if not report.deferred:
+    """Deferred messages (quiet hours, the marketing cap) and what became of them: each keeps
+    why it was deferred (`deferred_reason`)."""
+    deferred = [row for row in report.ledger.values() if "deferred_reason" in row]
+    if not deferred:
         say("  deferred: none")
         return
     why = Counter(
-        "quiet hours" if reason.startswith("quiet hours") else "marketing cap"
-        for reason in report.deferred.values()
+        "quiet hours" if row["deferred_reason"].startswith("quiet hours") else "marketing cap"
+        for row in deferred
     )
-    became = Counter(report.ledger.get(key, {}).get("status", "?") for key in report.deferred)
+    became = Counter(row["status"] for row in deferred)
     causes = ", ".join(f"{cause} x{n}" for cause, n in sorted(why.items()))
     say(
-        f"  deferred: {len(report.deferred)} ({causes}): {became['sent']} sent later, "
+        f"  deferred: {len(deferred)} ({causes}): {became['sent']} sent later, "
         f"{became['skipped']} skipped when due, {became['deferred']} still waiting at the end"
     )
 
