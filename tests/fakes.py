@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
+from lifecycle.messaging.deferral import schedule_name
 from lifecycle.messaging.ledger import Claim, Held, LedgerState
 from lifecycle.messaging.message import Business, Cap, Channel, Message
 from lifecycle.messaging.preferences import Change, Preferences, Source
 from lifecycle.messaging.timing import Budget
-from lifecycle.models import Customer
+from lifecycle.models import Customer, Order
 
 BUSINESS = Business(
     name="Fresh Fold Laundry",
@@ -35,6 +37,18 @@ def customer(**overrides: Any) -> Customer:
     }
     values.update(overrides)
     return Customer.model_validate(values)
+
+
+def order(**overrides: Any) -> Order:
+    """Order o-1 of customer c-1, scheduled, with what a test gives it."""
+    values: dict[str, Any] = {
+        "order_id": "o-1",
+        "customer_id": "c-1",
+        "status": "scheduled",
+        "updated_at": "2026-12-01T10:00:00+00:00",
+    }
+    values.update(overrides)
+    return Order.model_validate(values)
 
 
 @dataclass
@@ -73,10 +87,42 @@ class FakeLedger:
     def record_skip(self, message: Message, reason: str, now: datetime) -> None:
         self.items[message.key] = {"status": "skipped", "reason": reason}
 
+    def record_deferred(
+        self,
+        message: Message,
+        reason: str,
+        until: datetime,
+        since: datetime,
+        now: datetime,
+        attributes: Mapping[str, str],
+    ) -> bool:
+        if self.items.get(message.key, {}).get("status") in ("sent", "claimed"):
+            return False
+        self.items[message.key] = {
+            "status": "deferred",
+            "reason": reason,
+            "deliver_at": until,
+            "deferred_since": since,
+            **attributes,
+        }
+        return True
+
     def record_rejected(
         self, key: str, stage: str, customer_id: str | None, reason: str, now: datetime
     ) -> None:
         self.items[key] = {"status": "failed", "reason": reason}
+
+
+@dataclass
+class FakeDeferrals:
+    """Deferred messages by schedule name, as Scheduler keeps them (create or update)."""
+
+    schedules: dict[str, tuple[Message, datetime, datetime]] = field(default_factory=dict)
+    calls: int = 0
+
+    def defer(self, message: Message, until: datetime, since: datetime) -> None:
+        self.calls += 1
+        self.schedules[schedule_name(message.key, until)] = (message, until, since)
 
 
 @dataclass

@@ -70,9 +70,10 @@ def test_every_function_passes_its_cold_start_checks_with_the_templates_environm
     core = CoreSettings.from_env(spec.environment)
 
     # then what its cold start checks holds: templates for its messages, link configuration
-    # for its topic email, and its own settings
+    # for its topic email, somewhere to defer what may wait, and its own settings
     composition.check_templates(core.templates_dir, unit.specs)
     composition.check_links(core, unit.service, unit.specs)
+    composition.check_deferrals(core, unit.service, unit.specs)
     unit.settings(Env(spec.environment))
 
 
@@ -108,20 +109,28 @@ MANAGED_POLICIES = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::IAM
 # The shared permission sets each function's role attaches: what its code uses, and no more.
 # A new function is added here with its role.
 SHARED_POLICIES = {
-    "WelcomeFunction": {"TracingPolicy", "SendMessagesPolicy", "SendSmsPolicy"},
+    "WelcomeFunction": {
+        "TracingPolicy",
+        "SendMessagesPolicy",
+        "SendSmsPolicy",
+        "DeferMessagesPolicy",
+    },
     "OrdersFunction": {
         "TracingPolicy",
         "SendMessagesPolicy",
         "SendSmsPolicy",
         "ReadCustomersPolicy",
+        "DeferMessagesPolicy",
     },
     "ReminderFunction": {
         "TracingPolicy",
         "SendMessagesPolicy",
         "SendSmsPolicy",
         "ReadCustomersPolicy",
+        "DeferMessagesPolicy",
     },
-    # Email only, with topics: opt-outs and signed links, no SMS.
+    # Email only, with topics: opt-outs and signed links, no SMS. Nothing it sends is ever
+    # deferred (a service email), so it may not create deferrals.
     "FeedbackFunction": {
         "TracingPolicy",
         "SendMessagesPolicy",
@@ -129,12 +138,24 @@ SHARED_POLICIES = {
         "ReadPreferencesPolicy",
         "LinkSigningKeyPolicy",
     },
+    # The referral ask is marketing: quiet hours (when on for email) and the cap may defer it.
     "RatingFollowUpFunction": {
         "TracingPolicy",
         "SendMessagesPolicy",
         "ReadCustomersPolicy",
         "ReadPreferencesPolicy",
         "LinkSigningKeyPolicy",
+        "DeferMessagesPolicy",
+    },
+    # Sends whatever was deferred (SMS, marketing email with its links), and defers again.
+    "DeferredSendFunction": {
+        "TracingPolicy",
+        "SendMessagesPolicy",
+        "SendSmsPolicy",
+        "ReadCustomersPolicy",
+        "ReadPreferencesPolicy",
+        "LinkSigningKeyPolicy",
+        "DeferMessagesPolicy",
     },
     # Web pages and feedback records: they send nothing.
     "RatingsFunction": {"TracingPolicy", "ReadCustomersPolicy", "LinkSigningKeyPolicy"},
@@ -743,3 +764,101 @@ def test_outputs_name_the_ses_configuration_set_and_what_is_retained() -> None:
     assert outputs["SesConfigurationSetName"]["Value"] == {"Ref": "SesConfigurationSet"}
     assert outputs["LinkSigningSecretArn"]["Value"] == {"Ref": "LinkSigningSecret"}
     assert outputs["SesEventsKeyArn"]["Value"] == {"Fn::GetAtt": ["SesEventsKey", "Arn"]}
+
+
+# ------------------------------------------------ deferred messages (quiet hours, the cap)
+
+DEFERRED_SEND_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+    "${AWS::StackName}-deferred-send"
+}
+
+
+def _unit(name: str) -> kit.Unit[Any] | None:
+    module = importlib.import_module(FUNCTIONS[name]["Properties"]["Handler"].rpartition(".")[0])
+    unit: kit.Unit[Any] | None = getattr(module, "UNIT", None)
+    return unit
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_functions_whose_messages_may_wait_may_defer_them_and_no_others(name: str) -> None:
+    unit = _unit(name)
+    defers = unit is not None and any(composition.may_defer(spec) for spec in unit.specs)
+    assert ("DeferMessagesPolicy" in _attached(_role(name))) == defers
+
+
+def test_deferrals_create_schedules_only_in_their_group_run_by_their_own_role() -> None:
+    grants = _grants(_managed_statements("DeferMessagesPolicy"))
+    schedules = json.dumps(
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:"
+            "schedule/${DeferredMessagesGroup}/*"
+        },
+        sort_keys=True,
+    )
+    role = json.dumps({"Fn::GetAtt": ["DeferralSchedulerRole", "Arn"]}, sort_keys=True)
+    assert grants == {
+        ("scheduler:CreateSchedule", schedules),
+        ("scheduler:UpdateSchedule", schedules),
+        ("iam:PassRole", role),
+    }
+    assert RESOURCES["DeferredMessagesGroup"]["Type"] == "AWS::Scheduler::ScheduleGroup"
+
+
+def test_the_deferral_role_may_invoke_the_deferred_send_function_only() -> None:
+    role = RESOURCES["DeferralSchedulerRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    grants = _grants(_inline_statements(RESOURCES["DeferralSchedulerRole"]))
+    assert grants == {
+        ("lambda:InvokeFunction", json.dumps(DEFERRED_SEND_ARN, sort_keys=True)),
+        (
+            "sqs:SendMessage",
+            json.dumps({"Fn::GetAtt": ["DeferredSendFailureQueue", "Arn"]}, sort_keys=True),
+        ),
+    }
+
+
+def test_the_deferred_send_function_is_named_as_its_arn_says() -> None:
+    # Its ARN is built from its name (it defers too, and cannot !GetAtt itself): both agree.
+    props = FUNCTIONS["DeferredSendFunction"]["Properties"]
+    assert props["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-deferred-send"}
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["DEFERRED_SEND_FUNCTION_ARN"] == DEFERRED_SEND_ARN
+    assert env["DEFERRAL_SCHEDULE_GROUP"] == {"Ref": "DeferredMessagesGroup"}
+    assert env["DEFERRAL_SCHEDULER_ROLE_ARN"] == {"Fn::GetAtt": ["DeferralSchedulerRole", "Arn"]}
+    stack = LocalStack.from_template(PARAMETERS)
+    target = stack.function("OrdersFunction").environment["DEFERRED_SEND_FUNCTION_ARN"]
+    found = stack.function_by_arn(target)
+    assert found is not None
+    assert found.logical_id == "DeferredSendFunction"
+
+
+def test_parked_deferred_sends_land_in_an_alarmed_queue() -> None:
+    props = FUNCTIONS["DeferredSendFunction"]["Properties"]
+    queue = props["DeadLetterQueue"]["TargetArn"]["Fn::GetAtt"][0]
+    assert queue == "DeferredSendFailureQueue"
+    assert _has_alarm(queue)
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["DEFERRAL_DLQ_ARN"] == {"Fn::GetAtt": [queue, "Arn"]}
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [("21:00-08:00", True), ("off", True), ("22:30-07:15", True), ("24:00-08:00", False)],
+)
+def test_the_quiet_hours_parameter_takes_what_the_settings_read(value: str, allowed: bool) -> None:
+    parameter = TEMPLATE["Parameters"]["QuietHours"]
+    assert bool(re.fullmatch(parameter["AllowedPattern"], value)) is allowed
+    if allowed:
+        CoreSettings.from_env({**_environment("WelcomeFunction"), "QUIET_HOURS": value})
+
+
+def test_the_default_quiet_window_fits_the_default_maximum_delay_on_the_longest_night() -> None:
+    # 21:00 to 08:00 is 11 hours, 12 on the night the clocks go back
+    assert TEMPLATE["Parameters"]["QuietHours"]["Default"] == "21:00-08:00"
+    assert TEMPLATE["Parameters"]["QuietHoursMaxDelayHours"]["Default"] >= 12
+
+
+def _environment(name: str) -> dict[str, str]:
+    return LocalStack.from_template(PARAMETERS).function(name).environment

@@ -187,6 +187,38 @@ def test_skip_never_overwrites_a_sent_message(aws: Aws) -> None:
     assert item["status"] == "sent"
 
 
+def test_a_deferral_is_recorded_claimed_when_due_and_never_overwrites_a_sent_message(
+    aws: Aws,
+) -> None:
+    # given a message deferred from now until an hour later
+    ledger = DynamoLedger(boto3.client("dynamodb"), "LedgerTable")
+    until = now() + timedelta(hours=1)
+    attributes = {"timezone": "Europe/Amsterdam", "timezone_source": "phone"}
+
+    assert ledger.record_deferred(_message(), "quiet hours", until, now(), now(), attributes)
+
+    # then the ledger lists it with what waits, and the deferral's time claims it
+    item = ledger.get("welcome#c-1#email")
+    assert item is not None
+    assert (item["status"], item["problem"], item["reason"]) == (
+        "deferred",
+        "deferred",
+        "quiet hours",
+    )
+    assert item["deliver_at"] == until.isoformat()
+    assert item["timezone_source"] == "phone"
+    claim = ledger.claim(_message(), until)
+    assert isinstance(claim, Claim)
+    ledger.mark_sent(claim, "ses-1", until)
+    sent = ledger.get("welcome#c-1#email")
+    assert sent is not None
+    assert (sent["status"], sent["deferred_reason"]) == ("sent", "quiet hours")
+    assert "problem" not in sent
+    # and a late deferral of the same message changes nothing
+    assert not ledger.record_deferred(_message(), "again", until, now(), now(), attributes)
+    assert ledger.get("welcome#c-1#email") == sent
+
+
 def test_failed_message_can_be_claimed_again_by_a_redrive(aws: Aws) -> None:
     ledger = DynamoLedger(boto3.client("dynamodb"), "LedgerTable")
     claim = ledger.claim(_message(), now())

@@ -29,13 +29,26 @@ def test_thirty_days_print_a_timeline_and_kpis(tmp_path: Path) -> None:
     text = out.getvalue()
     assert "WelcomeFunction <- CustomersTable stream [{'eventName': ['INSERT']}]" in text
     assert "OrdersFunction <- OrdersTable stream" in text
+    assert "DeferredSendFunction <- one-time schedules (DEFERRED_SEND_FUNCTION_ARN)" in text
+    assert "ReminderFunction <- one-time schedules (REMINDER_FUNCTION_ARN)" in text
     assert "order     email SENT     c-1001 Ann  a***@example.com" in text
     assert "o-1001-01 order_picked_up" in text  # the status update, by SMS
-    # the pickup reminder, on time: two hours before the 09:00 pickup on day 2
+    # the pickup reminder, due two hours before the 09:00 pickup on day 2, falls in Ann's
+    # quiet hours: deferred at 07:00 her time, sent at 08:00, still before the pickup
     assert (
-        "07:00  order     sms   SENT     c-1001 Ann  +44********56  o-1001-01 pickup_reminder"
-        in text
+        "07:00  order     sms   DEFERRED c-1001 Ann  o-1001-01 pickup_reminder  quiet hours "
+        "until 08:00 Europe/London (time zone from: customer)  -> goes Thu 08:00 UTC" in text
     )
+    assert (
+        "08:00  order     sms   SENT     c-1001 Ann  +44********56  o-1001-01 pickup_reminder"
+        "  (deferred at Thu 07:00)" in text
+    )
+    # and the same for Sanne, an hour earlier in UTC: the timeline stays in UTC
+    assert (
+        "07:00  order     sms   SENT     c-1002 Sanne  +31*******78  o-1002-01 pickup_reminder"
+        "  (deferred at Sat 06:00)" in text
+    )
+    assert "still waiting at the end" in text
     assert "Day   0  Tue 2026-12-01" in text
     assert 'welcome   email SENT     c-1002 Sanne  s***@example.nl "Welkom bij' in text
     assert "welcome   sms   SKIPPED  c-1004 Elif  no consent: sms_transactional" in text

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
 from lifecycle.messaging.dispatcher import Dispatcher
 from lifecycle.messaging.errors import PermanentError, TransientError
 from lifecycle.messaging.ledger import Claim
-from lifecycle.messaging.message import Cap, Channel, Kind, Message, MessageSpec, Status
+from lifecycle.messaging.message import (
+    Cap,
+    Channel,
+    Kind,
+    Message,
+    MessageSpec,
+    Outcome,
+    Quiet,
+    Status,
+    WhenCapped,
+)
 from lifecycle.messaging.policy import ContactPolicy
 from lifecycle.messaging.preferences import Preferences
+from lifecycle.messaging.quiet import QuietHours
 from lifecycle.messaging.renderer import Renderer
 from lifecycle.messaging.timing import DISPATCH_SECONDS, RESERVE_SECONDS, TABLE_CALL_SECONDS
 from lifecycle.models import Customer
@@ -21,6 +32,7 @@ from tests.conftest import ROOT
 from tests.fakes import (
     BUSINESS,
     FakeCaps,
+    FakeDeferrals,
     FakeEmail,
     FakeLedger,
     FakeLinks,
@@ -38,6 +50,9 @@ class World:
         self,
         links: FakeLinks | None = None,
         marketing_caps: dict[Channel, tuple[int, int]] | None = None,
+        quiet_hours: QuietHours | None = None,
+        start: datetime | None = None,
+        default_timezone: str = "Europe/Amsterdam",
     ) -> None:
         self.ledger = FakeLedger()
         self.caps = FakeCaps()
@@ -47,7 +62,8 @@ class World:
         self.email = FakeEmail()
         self.sms = FakeSms()
         self.counted: list[str] = []
-        self.time = VirtualTime()
+        self.time = VirtualTime(start)
+        self.deferrals = FakeDeferrals()
         self.dispatcher = Dispatcher(
             policy=ContactPolicy(self.suppressions, self.preferences, self.sms_opt_outs),
             ledger=self.ledger,
@@ -60,6 +76,9 @@ class World:
             budget=self.time.budget(),
             count=self.counted.append,
             marketing_caps=marketing_caps,
+            quiet_hours=quiet_hours,
+            deferrals=self.deferrals,
+            default_timezone=default_timezone,
         )
 
 
@@ -69,6 +88,7 @@ def spec(
     stage: str = "welcome",
     *,
     fallback: bool = False,
+    quiet: Quiet = Quiet.DEFER,
 ) -> MessageSpec:
     """A message on the welcome templates, of any kind and topic (by default without the
     other channel to fall back on, so policy decisions show as they are)."""
@@ -81,6 +101,7 @@ def spec(
         topic=topic,
         sms_segments=2,
         fallback=fallback,
+        quiet=quiet,
     )
 
 
@@ -596,3 +617,137 @@ def test_a_marketing_message_that_failed_for_good_gives_its_place_back() -> None
     assert world.dispatcher.dispatch(_offer(1)).status is Status.FAILED
     world.email.error = None
     assert world.dispatcher.dispatch(_offer(2)).status is Status.SENT
+
+
+# ---------------------------------------------------------------- the cap's "defer" option
+def _waiting_offer(channel: Channel = Channel.SMS) -> Message:
+    """A marketing message whose stage asks to wait for a slot when the cap holds it back."""
+    offer = _offer(2, channel)
+    return replace(offer, spec=replace(offer.spec, capped=WhenCapped.DEFER))
+
+
+def _slot_taken(world: World, taken_at: datetime, channel: Channel = Channel.SMS) -> None:
+    world.caps.items[f"marketing-cap#c-1#{channel}"] = {"owner": "offer-1", "taken_at": taken_at}
+
+
+def test_a_capped_message_whose_stage_asks_waits_until_the_oldest_slot_frees() -> None:
+    # given a cap of one a week, its slot taken five days ago at 09:00:30
+    world = World(links=FakeLinks(), marketing_caps={Channel.SMS: (1, 7)})
+    taken = world.time.now() - timedelta(days=5) + timedelta(seconds=30)
+    _slot_taken(world, taken)
+
+    outcome = world.dispatcher.dispatch(_waiting_offer())
+
+    # then it is deferred to when that slot frees (strictly past the window, on the minute)
+    assert outcome.status is Status.DEFERRED
+    assert outcome.reason == "marketing cap: 1 in 7 days"
+    assert outcome.deliver_at == taken + timedelta(days=7, seconds=30)
+    assert world.counted == ["MessagesDeferred", "DeferredMarketingCap"]
+    assert world.sms.sent == []
+
+
+def test_a_slot_that_frees_in_quiet_hours_is_taken_when_they_end() -> None:
+    # given the slot frees at 21:31 Amsterdam time, and quiet hours are on
+    world = World(
+        links=FakeLinks(),
+        marketing_caps={Channel.SMS: (1, 7)},
+        quiet_hours=QuietHours(time(21), time(8)),
+    )
+    frees = datetime(2026, 11, 22, 20, 30, 1, tzinfo=UTC)  # 21:30:01 in Amsterdam
+    _slot_taken(world, frees - timedelta(days=7, seconds=1))
+
+    outcome = world.dispatcher.dispatch(_waiting_offer())
+
+    assert outcome.status is Status.DEFERRED
+    assert outcome.deliver_at == datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    assert outcome.reason == (
+        "marketing cap: 1 in 7 days; then quiet hours until 08:00 Europe/Amsterdam "
+        "(time zone from: phone)"
+    )
+
+
+def test_a_slot_that_frees_past_the_maximum_delay_means_the_message_is_skipped() -> None:
+    world = World(links=FakeLinks(), marketing_caps={Channel.SMS: (1, 7)})
+    _slot_taken(world, world.time.now() - timedelta(days=1))  # frees in six days
+
+    outcome = world.dispatcher.dispatch(_waiting_offer())
+
+    assert outcome.status is Status.SKIPPED
+    assert outcome.reason == "marketing cap: 1 in 7 days: past the maximum delay of 72 hours"
+    assert world.counted == ["MessagesSkipped", "SkippedMarketingCap"]
+    assert world.deferrals.schedules == {}
+
+
+def test_a_capped_message_is_skipped_by_default_and_counted_by_its_reason() -> None:
+    world = World(links=FakeLinks(), marketing_caps={Channel.SMS: (1, 7)})
+    _slot_taken(world, world.time.now() - timedelta(days=5))
+
+    outcome = world.dispatcher.dispatch(_offer(2, Channel.SMS))
+
+    assert outcome.status is Status.SKIPPED
+    assert world.counted == ["MessagesSkipped", "SkippedMarketingCap"]
+
+
+def test_a_deferred_capped_message_goes_once_its_slot_has_freed() -> None:
+    # given the message deferred until the slot frees
+    world = World(links=FakeLinks(), marketing_caps={Channel.SMS: (1, 7)})
+    _slot_taken(world, world.time.now() - timedelta(days=5))
+    world.dispatcher.dispatch(_waiting_offer())
+    ((deferred, until, since),) = world.deferrals.schedules.values()
+
+    # when its schedule fires
+    world.time.sleep((until - world.time.now()).total_seconds())
+    world.dispatcher._budget.start(60)
+    outcome = world.dispatcher.dispatch(
+        replace(deferred, deferred_since=since, deferred_until=until)
+    )
+
+    # then it takes the freed slot and goes
+    assert outcome.status is Status.SENT
+    assert world.caps.items["marketing-cap#c-1#sms"]["owner"] == deferred.key
+
+
+def test_a_deferral_that_must_wait_again_never_reuses_its_own_schedule() -> None:
+    # given a deferred message firing while another took the slot it waited for
+    world = World(links=FakeLinks(), marketing_caps={Channel.SMS: (1, 7)})
+    now = world.time.now()
+    _slot_taken(world, now - timedelta(days=7) + timedelta(seconds=1))  # frees at `now`
+    message = replace(_waiting_offer(), deferred_since=now, deferred_until=now)
+
+    outcome = world.dispatcher.dispatch(message)
+
+    assert outcome.status is Status.DEFERRED
+    assert outcome.deliver_at is not None
+    assert outcome.deliver_at >= now + timedelta(minutes=1)
+
+
+def test_only_marketing_may_wait_for_the_cap() -> None:
+    with pytest.raises(ValueError, match="only marketing messages count against the cap"):
+        replace(spec(Kind.SERVICE), capped=WhenCapped.DEFER)
+
+
+def test_a_capped_message_without_deferrals_configured_comes_back() -> None:
+    world = World(links=FakeLinks(), marketing_caps={Channel.SMS: (1, 7)})
+    world.dispatcher._deferrals = None
+    _slot_taken(world, world.time.now() - timedelta(days=5))
+
+    with pytest.raises(TransientError, match="configuration"):
+        world.dispatcher.dispatch(_waiting_offer())
+
+
+def test_fifty_concurrent_messages_that_wait_for_the_cap_put_exactly_the_cap_through() -> None:
+    # given a cap of 2 in 2 days (its slots free within the 72-hour limit)
+    world = World(links=FakeLinks(), marketing_caps={Channel.EMAIL: (2, 2)})
+
+    def send(number: int) -> Outcome:
+        offer = _offer(number)
+        return world.dispatcher.dispatch(replace(offer, spec=_waiting_offer().spec))
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        outcomes = list(pool.map(send, range(50)))
+
+    statuses = [o.status for o in outcomes]
+    assert statuses.count(Status.SENT) == 2
+    assert statuses.count(Status.DEFERRED) == 48
+    assert len(world.email.sent) == 2
+    assert len(world.deferrals.schedules) == 48  # one each: each its own message

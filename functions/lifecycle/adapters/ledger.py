@@ -174,6 +174,28 @@ class DynamoLedger(_Table):
     def record_skip(self, message: Message, reason: str, now: datetime) -> None:
         self._put_outcome(message.key, LedgerState.SKIPPED, now, reason, _about(message))
 
+    def record_deferred(
+        self,
+        message: Message,
+        reason: str,
+        until: datetime,
+        since: datetime,
+        now: datetime,
+        attributes: Mapping[str, str],
+    ) -> bool:
+        """A deferred item: `status` and `problem` `deferred` (so the `by_problem` index lists
+        what waits), `reason`, `deliver_at` and `deferred_since` (ISO 8601, UTC), and the
+        decision's attributes. `deferred_reason` stays on the item once it is claimed and sent
+        (a claim clears `reason`), so a sent message still says it waited and why."""
+        about = {
+            **_about(message),
+            **{name: {"S": value} for name, value in attributes.items()},
+            "deliver_at": {"S": until.astimezone(UTC).isoformat()},
+            "deferred_since": {"S": since.astimezone(UTC).isoformat()},
+            "deferred_reason": {"S": reason},
+        }
+        return self._put_outcome(message.key, LedgerState.DEFERRED, now, reason, about)
+
     def record_rejected(
         self, key: str, stage: str, customer_id: str | None, reason: str, now: datetime
     ) -> None:
@@ -229,7 +251,7 @@ class DynamoLedger(_Table):
 
     def _put_outcome(
         self, key: str, state: LedgerState, now: datetime, reason: str, about: dict[str, Any]
-    ) -> None:
+    ) -> bool:
         item: dict[str, Any] = {
             "message_key": {"S": key},
             "status": {"S": state},
@@ -240,17 +262,18 @@ class DynamoLedger(_Table):
             **about,
         }
         # Never overwrite a message that was sent or is being sent.
-        conditional(
+        return conditional(
             lambda: self._client.put_item(
                 TableName=self._table,
                 Item=item,
                 ConditionExpression=(
-                    "attribute_not_exists(message_key) OR #status IN (:skipped, :failed)"
+                    "attribute_not_exists(message_key) OR #status IN (:skipped, :failed, :deferred)"
                 ),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":skipped": {"S": LedgerState.SKIPPED},
                     ":failed": {"S": LedgerState.FAILED},
+                    ":deferred": {"S": LedgerState.DEFERRED},
                 },
             )
         )

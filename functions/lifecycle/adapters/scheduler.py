@@ -1,17 +1,19 @@
-"""EventBridge Scheduler adapter: one-time schedules for the pickup reminder and the
-feedback request, deleted by Scheduler once they have run."""
+"""EventBridge Scheduler adapter: one-time schedules for the pickup reminder, the feedback
+request and deferred messages, deleted by Scheduler once they have run."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lifecycle.adapters.errors import classify
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
+
+    from lifecycle.messaging.message import Message
 
 
 @dataclass(frozen=True)
@@ -64,3 +66,21 @@ class OneTimeSchedules:
         except Exception as exc:
             raise classify(exc, "Scheduler") from None
         return True
+
+
+class ScheduledDeferrals:
+    """Deferred messages as one-time schedules (`messaging.deferral.Deferrals`): one per
+    message and moment, named from both, in UTC, invoking the deferred send function."""
+
+    def __init__(self, schedules: OneTimeSchedules, target: Target) -> None:
+        self._schedules = schedules
+        self._target = target
+
+    def defer(self, message: Message, until: datetime, since: datetime) -> None:
+        # The codec loads with the first deferral, not with every sending function.
+        from lifecycle.messaging.deferral import payload, schedule_name
+
+        at = until.astimezone(UTC)
+        self._schedules.put(
+            schedule_name(message.key, at), at, "UTC", self._target, payload(message, at, since)
+        )

@@ -190,6 +190,9 @@ class Simulation:
         return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
     def _push(self, at: datetime, kind: str, **data: Any) -> None:
+        # In UTC: the timeline is, and the ledger's `updated_at` strings compare as UTC (a
+        # schedule's moment in its own zone would also move the process's TZ under time travel).
+        at = at.astimezone(UTC)
         if at < self.end:
             self.seq += 1
             heapq.heappush(self.queue, Happening(at, self.seq, kind, data))
@@ -589,8 +592,11 @@ class Simulation:
                 old = self.ledger.get(key)
                 if old and (old["status"], old.get("reason")) == (row["status"], row.get("reason")):
                     continue
+                if old and "deferred_reason" in old:
+                    # A skip replaces the item whole: the report still knows it had waited.
+                    row.setdefault("deferred_reason", old["deferred_reason"])
                 self.ledger[key] = row
-                if row["status"] not in ("sent", "skipped", "failed"):
+                if row["status"] not in ("sent", "skipped", "failed", "deferred"):
                     continue  # claims in flight, markers of handled SES notifications
                 self._report_message(at, row, fresh_emails)
 
@@ -605,6 +611,13 @@ class Simulation:
             about = " ".join(v for v in (row.get("order_id"), row.get("template")) if v)
             detail = f"{about}  {detail}".strip()
         match = None
+        if status == "deferred":
+            # When it will go, as the recipient's clock and the timeline's (UTC) read it.
+            go = datetime.fromisoformat(row["deliver_at"])
+            detail = f"{detail}  -> goes {go:%a %H:%M} UTC".strip()
+        if status == "sent" and row.get("deferred_since"):
+            waited = datetime.fromisoformat(row["deferred_since"]).astimezone(UTC)
+            detail = f"{detail}  (deferred at {waited:%a %H:%M})".strip()
         if status == "sent" and channel == "sms":
             detail = f"{mask_phone(str(customer.get('phone', '')))}  {detail}".rstrip()
         if status == "sent" and channel == "email":
@@ -721,6 +734,16 @@ class Simulation:
                     f"{spec.logical_id} <- {queue.queue} queue (batch {queue.batch_size}, "
                     f"at most {queue.allowed_concurrency} concurrent)"
                 )
+        # Functions that one-time schedules invoke: the ones other functions name to target.
+        targets = {
+            (found.logical_id, variable)
+            for spec in self.functions
+            for variable, value in spec.environment.items()
+            if variable.endswith("_FUNCTION_ARN")
+            and (found := self.stack.function_by_arn(value)) is not None
+        }
+        for logical_id, variable in sorted(targets):
+            lines.append(f"{logical_id} <- one-time schedules ({variable})")
         for table, resource in self.stack.resources("AWS::DynamoDB::Table").items():
             if "StreamSpecification" in resource["Properties"] and table not in subscribed:
                 lines.append(f"(no function on the {table} stream yet)")
@@ -882,6 +905,7 @@ def print_kpis(report: Report, out: TextIO) -> None:
         f"{rejected} record(s) rejected as bad data; {failed} failed; "
         f"{report.parked} batch(es) parked in a failure queue"
     )
+    _deferral_kpis(report, say)
     delivered = emails - report.bounces
     say(f"  {'email delivery rate':<24}{_rate(delivered, emails)}  ({delivered} of {emails})")
     say(f"  {'bounce rate':<24}{_rate(report.bounces, emails)}  ({report.bounces})")
@@ -909,6 +933,25 @@ def print_kpis(report: Report, out: TextIO) -> None:
     say(
         f"  {'lifetime value':<24}{report.currency} {ltv:.2f} per customer on average "
         f"({report.currency} {value:.2f} delivered in all)"
+    )
+
+
+def _deferral_kpis(report: Report, say: Callable[[str], None]) -> None:
+    """Deferred messages (quiet hours, the marketing cap) and what became of them: each keeps
+    why it was deferred (`deferred_reason`)."""
+    deferred = [row for row in report.ledger.values() if "deferred_reason" in row]
+    if not deferred:
+        say("  deferred: none")
+        return
+    why = Counter(
+        "quiet hours" if row["deferred_reason"].startswith("quiet hours") else "marketing cap"
+        for row in deferred
+    )
+    became = Counter(row["status"] for row in deferred)
+    causes = ", ".join(f"{cause} x{n}" for cause, n in sorted(why.items()))
+    say(
+        f"  deferred: {len(deferred)} ({causes}): {became['sent']} sent later, "
+        f"{became['skipped']} skipped when due, {became['deferred']} still waiting at the end"
     )
 
 

@@ -41,6 +41,7 @@ from lifecycle.platform import composition
 
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
+STACK_NAME = "lifecycle"  # what ${AWS::StackName} is locally
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
 # The layer whose content (templates/, copied as is) Lambda unpacks under /opt = TEMPLATES_DIR.
@@ -60,6 +61,12 @@ LOCAL_PARAMETERS = {
 
 
 _SUB = re.compile(r"\$\{(\w+)\.(\w+)\}")
+_PSEUDO = {
+    "${AWS::Partition}": "aws",
+    "${AWS::Region}": REGION,
+    "${AWS::AccountId}": ACCOUNT_ID,
+    "${AWS::StackName}": STACK_NAME,
+}
 
 # Lambda's default quota of concurrent executions per Region: what bounds an SQS event source
 # that sets no MaximumConcurrency and a function with no reserved concurrency.
@@ -199,10 +206,17 @@ class FunctionSpec:
     has_url: bool = False  # served by a Function URL
     queues: tuple[QueueSource, ...] = ()
     timeout: int = 30  # seconds (the template's Timeout)
+    name: str | None = None  # its FunctionName, resolved, when the template gives one
 
     @property
     def arn(self) -> str:
         return function_arn(self.logical_id)
+
+    def answers_to(self, arn: str) -> bool:
+        """Whether `arn` names this function: by its logical id (how local functions are
+        named, and what a `!GetAtt` resolves to), or by its FunctionName (what a function that
+        targets itself, and so cannot `!GetAtt` its own ARN, builds with `!Sub`)."""
+        return arn == self.arn or (self.name is not None and arn == function_arn(self.name))
 
     def load(self) -> Callable[[dict[str, Any], Any], Any]:
         module, _, attribute = self.handler.rpartition(".")
@@ -527,13 +541,14 @@ class LocalStack:
                     has_url="FunctionUrlConfig" in props,
                     queues=queues,
                     timeout=int(self._resolve(props.get("Timeout", global_timeout))),
+                    name=self._resolve(props["FunctionName"]) if "FunctionName" in props else None,
                 )
             )
         return specs
 
     def function_by_arn(self, arn: str) -> FunctionSpec | None:
         """The function a one-time schedule or other target ARN points at, if it is ours."""
-        return next((spec for spec in self.functions() if spec.arn == arn), None)
+        return next((spec for spec in self.functions() if spec.answers_to(arn)), None)
 
     def _schedule_source(self, name: str, kind: str, props: Mapping[str, Any]) -> ScheduleSource:
         expression = props.get("Schedule" if kind == "Schedule" else "ScheduleExpression")
@@ -643,8 +658,12 @@ class LocalStack:
             if ref in self.template["Resources"]:
                 return self.table_name(ref)
         if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
-            # Function URLs: all the environment substitutes (`${XFunctionUrl.FunctionUrl}`).
-            return _SUB.sub(lambda m: self._attribute(m.group(1), m.group(2)), value["Fn::Sub"])
+            # Pseudo parameters (a function's ARN by its name), and Function URLs
+            # (`${XFunctionUrl.FunctionUrl}`).
+            text = str(value["Fn::Sub"])
+            for pseudo, local in _PSEUDO.items():
+                text = text.replace(pseudo, local)
+            return _SUB.sub(lambda m: self._attribute(m.group(1), m.group(2)), text)
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             target, attribute = value["Fn::GetAtt"]
             resource = self.template["Resources"].get(target, {})

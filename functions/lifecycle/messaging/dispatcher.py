@@ -1,7 +1,13 @@
 """The dispatcher: the one path every message takes, whatever the stage.
 
-    contact policy (-> the other channel) -> frequency cap -> claim in the ledger -> render
-    -> channel adapter -> mark sent
+    contact policy (-> the other channel) -> deadline -> quiet hours -> frequency caps
+    -> claim in the ledger -> render -> channel adapter -> mark sent
+
+A message in the recipient's quiet hours, or held back by the marketing cap where its spec
+asks for that, is deferred: a one-time schedule dispatches it again when the window ends or a
+slot frees, through this same path, so every rule is checked again when it goes. One that
+could no longer arrive in time (past the maximum delay, counted from when it was first held
+back, or past its own `deliver_by`) is skipped with its reason instead.
 
 Permanent problems (no consent, suppressed, broken template, rejected address) are recorded in
 the ledger with their reason and returned as an Outcome. Transient ones release the claim (or,
@@ -22,6 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from lifecycle.messaging.channels import (
     EmailSender,
@@ -39,14 +47,36 @@ from lifecycle.messaging.message import (
     Kind,
     Message,
     Outcome,
+    Quiet,
     Status,
+    WhenCapped,
 )
 from lifecycle.messaging.policy import ContactPolicy, address_of
+from lifecycle.messaging.quiet import QuietHours, local_clock
 from lifecycle.messaging.renderer import Renderer
 from lifecycle.messaging.timing import DISPATCH_SECONDS, Budget
+from lifecycle.messaging.zones import RecipientZone, recipient_zone
 from lifecycle.observability import logger
 
+if TYPE_CHECKING:
+    from lifecycle.messaging.deferral import Deferrals
+
 Counter = Callable[[str], None]
+
+
+class Hold(StrEnum):
+    """Why a message was held back, as its metrics name it (`DeferredQuietHours`,
+    `SkippedMarketingCap`...), beside `MessagesDeferred` and `MessagesSkipped`."""
+
+    QUIET_HOURS = "QuietHours"
+    MARKETING_CAP = "MarketingCap"
+    FREQUENCY_CAP = "FrequencyCap"  # a message's own cap (one feedback request a fortnight)
+    DEADLINE = "Deadline"  # past its `deliver_by`
+
+
+# A deferral fired by its own schedule that must wait again never reuses that schedule (it is
+# deleted once it has run): it goes at least this much later.
+_AGAIN = timedelta(minutes=1)
 
 
 def _no_count(_: str) -> None:
@@ -78,6 +108,11 @@ class Dispatcher:
         budget: Budget | None = None,
         count: Counter = _no_count,
         marketing_caps: Mapping[Channel, tuple[int, int]] | None = None,
+        quiet_hours: QuietHours | None = None,
+        deferrals: Deferrals | None = None,
+        default_timezone: str = "UTC",
+        quiet_max_delay: timedelta = timedelta(hours=12),
+        cap_max_delay: timedelta = timedelta(hours=72),
     ) -> None:
         self._policy = policy
         self._ledger = ledger
@@ -91,6 +126,10 @@ class Dispatcher:
         self._count = count
         # Marketing messages per customer and channel, across every stage: (messages, days).
         self._marketing_caps = dict(marketing_caps or {})
+        self._quiet_hours = quiet_hours
+        self._deferrals = deferrals
+        self._default_timezone = default_timezone
+        self._max_delay = {Hold.QUIET_HOURS: quiet_max_delay, Hold.MARKETING_CAP: cap_max_delay}
         # Sent, but the mark could not be written within the budget: key -> (claim, provider id).
         self._unmarked: dict[str, tuple[Claim, str]] = {}
 
@@ -105,14 +144,28 @@ class Dispatcher:
             if isinstance(other, str):
                 return self.skip(message, other)
             message = other
+        if message.deliver_by is not None and self._clock() >= message.deliver_by:
+            reason = f"too late: it had to arrive by {self._by(message)}"
+            return self.skip(message, reason, Hold.DEADLINE)
+        zone = recipient_zone(message.customer, self._default_timezone)
+        quiet = self._quiet(message, zone)
+        if quiet is not None:
+            return quiet
         log = _log(message)
-        caps = [cap for cap in (message.cap, self._marketing_cap(message)) if cap is not None]
+        marketing = self._marketing_cap(message)
+        caps = [cap for cap in (message.cap, marketing) if cap is not None]
         taken: list[Cap] = []
         for cap in caps:
-            if self._caps.take(cap, message.customer.customer_id, self._clock()):
+            held_since = self._caps.take(cap, message.customer.customer_id, self._clock())
+            if held_since:
                 for held in taken:  # nothing goes out: what it took must not hold others off
                     self._caps.give_back(held)
-                return self.skip(message, cap.reason)
+                if cap is not marketing:
+                    return self.skip(message, cap.reason, Hold.FREQUENCY_CAP)
+                if message.spec.capped is WhenCapped.DEFER:
+                    until = cap.frees(held_since)
+                    return self._defer(message, until, cap.reason, zone, Hold.MARKETING_CAP)
+                return self.skip(message, cap.reason, Hold.MARKETING_CAP)
             taken.append(cap)
 
         claim = self._claim(message, log)
@@ -146,13 +199,90 @@ class Dispatcher:
             logger.info("message sent", extra={**log, "provider_id": provider_id})
         return self._outcome(message, Status.SENT, reason=message.fallback, provider_id=provider_id)
 
-    def skip(self, message: Message, reason: str) -> Outcome:
-        """Record that `message` is not sent and why (the contact policy, a cap, or a rule of
-        the stage's, such as a stale order update), count and log it."""
+    def skip(self, message: Message, reason: str, hold: Hold | None = None) -> Outcome:
+        """Record that `message` is not sent and why (the contact policy, a cap, quiet hours,
+        or a rule of the stage's, such as a stale order update), count and log it."""
         self._ledger.record_skip(message, reason, self._clock())
         self._count("MessagesSkipped")
+        if hold is not None:
+            self._count(f"Skipped{hold}")
         logger.info("message skipped", extra={**_log(message), "reason": reason})
         return self._outcome(message, Status.SKIPPED, reason=reason)
+
+    # ------------------------------------------------------------------ holding back
+    def _quiet(self, message: Message, zone: RecipientZone) -> Outcome | None:
+        """Defer (or, too late, skip) a message that would arrive in the recipient's quiet
+        hours; None when it may go now."""
+        rules = self._quiet_hours
+        if rules is None or not rules.covers(message.channel, message.kind):
+            return None
+        if message.spec.quiet is Quiet.SEND and message.kind is not Kind.MARKETING:
+            return None  # time-critical: it is about something happening now
+        opening = rules.opening(self._clock(), zone.name)
+        if opening is None:
+            return None
+        if message.deferred_until is not None and opening <= message.deferred_until:
+            # This is that very deferral, its schedule firing a moment early: it goes.
+            return None
+        return self._defer(message, opening, _quiet_reason(opening, zone), zone, Hold.QUIET_HOURS)
+
+    def _defer(
+        self, message: Message, until: datetime, reason: str, zone: RecipientZone, hold: Hold
+    ) -> Outcome:
+        """Schedule the message for `until`, or skip it when it could not arrive in time. A
+        marketing cap slot that frees in the recipient's quiet hours is taken when they end."""
+        now = self._clock()
+        since = message.deferred_since or now
+        if message.deferred_until is not None and until < message.deferred_until + _AGAIN:
+            until = message.deferred_until + _AGAIN
+        if hold is Hold.MARKETING_CAP:
+            until = _next_minute(until)
+            rules = self._quiet_hours
+            opening = None
+            if rules is not None and rules.covers(message.channel, message.kind):
+                opening = rules.opening(until, zone.name)
+            if opening is not None:
+                until = opening
+                reason = f"{reason}; then {_quiet_reason(opening, zone)}"
+        limit = self._max_delay[hold]
+        if until - since > limit:
+            hours = limit.total_seconds() / 3600
+            return self.skip(message, f"{reason}: past the maximum delay of {hours:g} hours", hold)
+        if message.deliver_by is not None and until >= message.deliver_by:
+            return self.skip(
+                message, f"{reason}: it would arrive after its deadline {self._by(message)}", hold
+            )
+        if self._deferrals is None:
+            # Configuration ops can fix (the kit refuses to start without it): come back.
+            raise TransientError("configuration: deferring a message needs its schedule group")
+        log = _log(message)
+        # The schedule first: a ledger write that fails leaves a schedule whose send finds the
+        # key unsent, never a "deferred" record with nothing to send it.
+        self._deferrals.defer(message, until, since)
+        recorded = self._ledger.record_deferred(
+            message,
+            reason,
+            until,
+            since,
+            now,
+            {"timezone": zone.name, "timezone_source": str(zone.source)},
+        )
+        if not recorded:
+            # Sent, or being sent, already: its deferral will find it so and send nothing.
+            return self._duplicate(message, log)
+        self._count("MessagesDeferred")
+        self._count(f"Deferred{hold}")
+        logger.info(
+            "message deferred",
+            extra={**log, "reason": reason, "deliver_at": until.isoformat()},
+        )
+        return self._outcome(message, Status.DEFERRED, reason=reason, deliver_at=until)
+
+    def _by(self, message: Message) -> str:
+        """A message's deadline as the recipient's clock reads it, for its reason."""
+        assert message.deliver_by is not None
+        zone = recipient_zone(message.customer, self._default_timezone)
+        return f"{message.deliver_by.astimezone(zone.info):%Y-%m-%d %H:%M} {zone.name}"
 
     def _marketing_cap(self, message: Message) -> Cap | None:
         """The cap every marketing message shares, whatever its stage: at most so many per
@@ -315,6 +445,7 @@ class Dispatcher:
         *,
         reason: str | None = None,
         provider_id: str | None = None,
+        deliver_at: datetime | None = None,
     ) -> Outcome:
         return Outcome(
             message_key=message.key,
@@ -324,4 +455,17 @@ class Dispatcher:
             status=status,
             reason=reason,
             provider_id=provider_id,
+            deliver_at=deliver_at,
         )
+
+
+def _quiet_reason(opening: datetime, zone: RecipientZone) -> str:
+    """`quiet hours until 08:00 Europe/Amsterdam (time zone from: phone)`."""
+    clock = local_clock(opening, zone.name)
+    return f"quiet hours until {clock} {zone.name} (time zone from: {zone.source})"
+
+
+def _next_minute(moment: datetime) -> datetime:
+    """The moment, or the next whole minute after it (schedules read better on the minute)."""
+    floor = moment.replace(second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(minutes=1)

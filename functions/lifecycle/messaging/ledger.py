@@ -35,6 +35,7 @@ class LedgerState(StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"
     FAILED = "failed"
+    DEFERRED = "deferred"  # waiting for its schedule (quiet hours, the marketing cap)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,20 @@ class Ledger(Protocol):
         """Record why a message was not sent (never overwrites a sent or claimed key)."""
         ...
 
+    def record_deferred(
+        self,
+        message: Message,
+        reason: str,
+        until: datetime,
+        since: datetime,
+        now: datetime,
+        attributes: Mapping[str, str],
+    ) -> bool:
+        """Record that a message waits until `until` and why (held back since `since`), with
+        the decision's `attributes` (the time zone and its source); False, writing nothing,
+        when the key is already sent or being sent."""
+        ...
+
     def record_rejected(
         self, key: str, stage: str, customer_id: str | None, reason: str, now: datetime
     ) -> None:
@@ -89,8 +104,9 @@ class CapStore(Protocol):
     """Frequency caps (`Message.cap`): one marker per cap key, taken by the dispatcher."""
 
     def take(self, cap: Cap, customer_id: str, now: datetime) -> datetime | None:
-        """Take the cap's marker for its owner: None if taken, else when another owner last
-        took it (within the cap's window)."""
+        """Take one of the cap's markers for its owner: None if taken, else when the oldest
+        marker another owner holds was taken (within the cap's window), so the caller knows
+        when a slot frees (`Cap.frees`)."""
         ...
 
     def give_back(self, cap: Cap) -> None:

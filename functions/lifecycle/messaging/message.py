@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -76,12 +76,31 @@ class Cap:
     reason: str
     limit: int = 1  # messages under the key per window (the marketing cap: 2 in 7 days)
 
+    def frees(self, taken: datetime) -> datetime:
+        """When a marker taken at `taken` lets the next message through: once strictly older
+        than the window (markers are stamped in whole seconds)."""
+        return taken + self.window + timedelta(seconds=1)
+
     @property
     def slots(self) -> tuple[str, ...]:
         """One marker per message the cap lets through in its window."""
         if self.limit == 1:
             return (self.key,)
         return tuple(f"{self.key}#{slot}" for slot in range(self.limit))
+
+
+class Quiet(StrEnum):
+    """What a message does in the recipient's quiet hours (messaging/quiet.py)."""
+
+    DEFER = "defer"  # waits for the window to end: nothing lost, nobody woken
+    SEND = "send"  # goes at once: it is about something happening now (the driver is on the way)
+
+
+class WhenCapped(StrEnum):
+    """What a marketing message does when the marketing cap holds it back."""
+
+    SKIP = "skip"  # recorded as skipped with the cap's reason
+    DEFER = "defer"  # waits until the cap's oldest slot frees (within the maximum delay)
 
 
 class SpecError(ValueError):
@@ -103,6 +122,11 @@ class MessageSpec:
     # A service or transactional message the contact policy refuses on its channel goes by
     # another of its channels. False where a journey sends one message per channel already.
     fallback: bool = True
+    # In quiet hours: wait for them to end (the default), or go at once (time-critical service
+    # and transactional SMS only; marketing always waits).
+    quiet: Quiet = Quiet.DEFER
+    # Held back by the marketing cap: skipped (the default), or deferred until a slot frees.
+    capped: WhenCapped = WhenCapped.SKIP
 
     def __post_init__(self) -> None:
         if self.kind is Kind.MARKETING and self.topic is None:
@@ -116,6 +140,10 @@ class MessageSpec:
             )
         if not self.channels:
             raise SpecError(f"{self.template}: a message needs at least one channel")
+        if self.kind is Kind.MARKETING and self.quiet is Quiet.SEND:
+            raise SpecError(f"{self.template}: marketing never goes in quiet hours")
+        if self.kind is not Kind.MARKETING and self.capped is WhenCapped.DEFER:
+            raise SpecError(f"{self.template}: only marketing messages count against the cap")
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -138,9 +166,12 @@ class MessageSpec:
         order_id: str | None = None,
         campaign: str | None = None,
         sequence: str | None = None,
+        deliver_by: datetime | None = None,
     ) -> Message:
         """The message to `customer` on `channel`. The context must hold exactly the spec's
-        variables: a missing one would fail at render time, an extra one is a typo."""
+        variables: a missing one would fail at render time, an extra one is a typo.
+        `deliver_by`: the moment after which it is pointless (a pickup reminder once the
+        pickup has begun): never sent, nor deferred, past it."""
         if channel not in self.channels:
             raise SpecError(f"{self.template} is not sent by {channel}")
         missing = self.variables - set(context)
@@ -159,6 +190,7 @@ class MessageSpec:
             order_id=order_id,
             campaign=campaign,
             sequence=sequence,
+            deliver_by=deliver_by,
         )
 
 
@@ -170,6 +202,10 @@ class Message:
     produces the same key and the ledger sends it at most once. `order_id`, `campaign` and
     `sequence` say what the message is about; the ledger records them beside the stage and
     template, so reports read attributes, never keys.
+
+    A deferred message (quiet hours, the marketing cap) comes back from its schedule with
+    `deferred_since`, when it was first held back (the maximum delay counts from there), and
+    `deferred_until`, the moment it was deferred to.
     """
 
     spec: MessageSpec
@@ -182,6 +218,9 @@ class Message:
     campaign: str | None = None
     sequence: str | None = None
     fallback: str | None = None  # why it goes by this channel and not its first one
+    deliver_by: datetime | None = None  # pointless after this (never sent, nor deferred, past it)
+    deferred_since: datetime | None = None
+    deferred_until: datetime | None = None
 
     def by(self, channel: Channel, *, fallback: str) -> Message:
         """The same message (same key: it is sent at most once) on another of its channels."""
@@ -209,6 +248,7 @@ class Message:
 class Status(StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"  # a policy said no: consent, suppression, no address
+    DEFERRED = "deferred"  # held back (quiet hours, the marketing cap) and scheduled for later
     DUPLICATE = "duplicate"  # the ledger already holds this key as sent or in flight
     FAILED = "failed"  # permanent error: bad template, provider rejected the message
 
@@ -222,3 +262,4 @@ class Outcome:
     status: Status
     reason: str | None = None
     provider_id: str | None = None
+    deliver_at: datetime | None = None  # when a deferred message is scheduled to go

@@ -27,6 +27,14 @@ class Send:
 
 
 @dataclass(frozen=True)
+class Skip:
+    """Record that a message is not sent, and why (a deferred message no longer due)."""
+
+    message: Message
+    reason: str
+
+
+@dataclass(frozen=True)
 class Advance:
     """Record that an order reached `rank`; `message` (its update) goes only if no later
     status was reached before, else it is recorded as skipped, stale."""
@@ -136,6 +144,7 @@ class MoveStages:
 
 Step = (
     Send
+    | Skip
     | Advance
     | Schedule
     | Cancel
@@ -168,7 +177,7 @@ class Once:
     def __post_init__(self) -> None:
         # A marker taken first and a send that then fails transiently would lose the message:
         # messages and alerts have their own once-only keys, and go outside `Once`.
-        if any(isinstance(step, Send | Alert) for step in self.steps):
+        if any(isinstance(step, Send | Skip | Alert) for step in self.steps):
             raise ValueError("messages and alerts are sent once by their own keys, not in Once")
 
 

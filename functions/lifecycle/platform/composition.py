@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lifecycle.adapters.scheduler import OneTimeSchedules
     from lifecycle.adapters.sns import SnsSmsSender, SnsTopicAlerts
     from lifecycle.adapters.suppressions import DynamoSuppressions
+    from lifecycle.messaging.deferral import Deferrals
     from lifecycle.messaging.dispatcher import Dispatcher
     from lifecycle.messaging.ledger import (
         CapStore,
@@ -104,6 +105,27 @@ def check_links(core: CoreSettings, function: str, specs: tuple[MessageSpec, ...
         raise SettingsError(
             f"{function} sends topic email ({', '.join(topical)}) and needs "
             f"{' and '.join(missing)} for its unsubscribe links"
+        )
+
+
+def may_defer(spec: MessageSpec) -> bool:
+    """Whether quiet hours or the marketing cap may hold this message back for later."""
+    from lifecycle.messaging.message import Channel, Kind, Quiet
+
+    if spec.kind is Kind.MARKETING:
+        return True  # quiet hours (SMS, and email when configured) and the cap's deferrals
+    return Channel.SMS in spec.channels and spec.quiet is Quiet.DEFER
+
+
+def check_deferrals(core: CoreSettings, function: str, specs: tuple[MessageSpec, ...]) -> None:
+    """A function whose messages may be deferred cannot start without somewhere to defer them
+    to: a message in quiet hours would otherwise come back until the morning, then be parked."""
+    deferred = sorted(spec.template for spec in specs if may_defer(spec))
+    missing = core.deferrals.missing()
+    if deferred and missing:
+        raise SettingsError(
+            f"{function} may defer messages ({', '.join(deferred)}) and needs "
+            f"{' and '.join(missing)}"
         )
 
 
@@ -268,6 +290,25 @@ class Ports:
         return SnsSmsSender(self.client("sns", sending=True), self.core.sms_sender_id)
 
     @cached_property
+    def deferrals(self) -> Deferrals | None:
+        """Where deferred messages wait, in functions configured to defer."""
+        settings = self.core.deferrals
+        if settings.missing():
+            return None
+        from lifecycle.adapters.scheduler import ScheduledDeferrals, Target
+
+        group, function, role = (
+            settings.schedule_group,
+            settings.target_arn,
+            settings.scheduler_role_arn,
+        )
+        assert group is not None
+        assert function is not None
+        assert role is not None
+        target = Target(function, role, settings.dead_letter_arn)
+        return ScheduledDeferrals(self.schedules(group), target)
+
+    @cached_property
     def dispatcher(self) -> Dispatcher:
         from lifecycle.adapters.ses import SesEmailSender
         from lifecycle.messaging.dispatcher import Dispatcher
@@ -291,6 +332,11 @@ class Ports:
             },
             # Through the attribute: the kit sets the function's metrics after building.
             count=lambda name: self.count(name),
+            quiet_hours=core.deferrals.quiet_hours,
+            deferrals=self.deferrals,
+            default_timezone=core.default_timezone,
+            quiet_max_delay=core.deferrals.quiet_max_delay,
+            cap_max_delay=core.deferrals.cap_max_delay,
         )
 
     def schedules(self, group: str) -> OneTimeSchedules:

@@ -23,6 +23,7 @@ from lifecycle.messaging.plan import (
     Reject,
     Schedule,
     Send,
+    Skip,
     Step,
     Suppress,
     Unsuppress,
@@ -112,6 +113,8 @@ class Effects:
         ports = self._ports
         if isinstance(step, Send):
             return [self._send(step.message)]
+        if isinstance(step, Skip):
+            return [ports.dispatcher.skip(step.message, step.reason)]
         if isinstance(step, Advance):
             return self._advance(step)
         if isinstance(step, Schedule):

@@ -188,6 +188,7 @@ class _Contexts:
             ports = composition.ports(count)
             composition.check_templates(ports.core.templates_dir, unit.specs)
             composition.check_links(ports.core, unit.service, unit.specs)
+            composition.check_deferrals(ports.core, unit.service, unit.specs)
             settings = unit.settings(Env())
             runner = effects(ports, settings)
             runner.declare(unit.specs)

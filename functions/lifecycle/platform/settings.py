@@ -8,12 +8,15 @@ parses only what it uses and a missing or malformed value is named at cold start
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lifecycle.messaging.message import Business
+from lifecycle.messaging.quiet import QuietHours
 
 # In a source checkout the templates sit at the repository root; in Lambda the template layer
 # puts them under /opt and the stack sets TEMPLATES_DIR.
@@ -83,6 +86,48 @@ class LinkSettings:
         return names
 
 
+DEFAULT_QUIET_HOURS = QuietHours(time(21), time(8))
+
+
+@dataclass(frozen=True)
+class DeferralSettings:
+    """Quiet hours, the marketing cap's deferrals, and where deferred messages wait: one-time
+    schedules in `schedule_group`, invoking the deferred send function (`target_arn`) with
+    `scheduler_role_arn`, parked in `dead_letter_arn` when they cannot."""
+
+    quiet_hours: QuietHours | None = DEFAULT_QUIET_HOURS  # None: off
+    # The longest a message may wait, counted from when it was first held back; past it, it is
+    # skipped with its reason. 12 h: the default window (11 h, 12 h on the night the clocks go
+    # back) always fits.
+    quiet_max_delay: timedelta = timedelta(hours=12)
+    cap_max_delay: timedelta = timedelta(hours=72)
+    schedule_group: str | None = None
+    scheduler_role_arn: str | None = None
+    target_arn: str | None = None
+    dead_letter_arn: str | None = None
+
+    def missing(self) -> list[str]:
+        """What a function that may defer messages needs and was not given."""
+        names = {
+            "DEFERRAL_SCHEDULE_GROUP": self.schedule_group,
+            "DEFERRAL_SCHEDULER_ROLE_ARN": self.scheduler_role_arn,
+            "DEFERRED_SEND_FUNCTION_ARN": self.target_arn,
+        }
+        return [name for name, value in names.items() if not value]
+
+    @classmethod
+    def from_env(cls, env: Env) -> DeferralSettings:
+        return cls(
+            quiet_hours=_quiet_hours(env),
+            quiet_max_delay=timedelta(hours=env.integer("QUIET_HOURS_MAX_DELAY_HOURS", 12)),
+            cap_max_delay=timedelta(hours=env.integer("MARKETING_CAP_MAX_DELAY_HOURS", 72)),
+            schedule_group=env.optional("DEFERRAL_SCHEDULE_GROUP"),
+            scheduler_role_arn=env.optional("DEFERRAL_SCHEDULER_ROLE_ARN"),
+            target_arn=env.optional("DEFERRED_SEND_FUNCTION_ARN"),
+            dead_letter_arn=env.optional("DEFERRAL_DLQ_ARN"),
+        )
+
+
 @dataclass(frozen=True)
 class CoreSettings:
     customers_table: str
@@ -103,6 +148,7 @@ class CoreSettings:
     stream_retry_pause_seconds: int = 30
     # Marketing messages per customer and channel: (messages, days), or absent for no cap.
     marketing_caps: tuple[tuple[str, int, int], ...] = (("email", 2, 7), ("sms", 2, 7))
+    deferrals: DeferralSettings = field(default_factory=DeferralSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CoreSettings:
@@ -147,6 +193,7 @@ class CoreSettings:
                 for channel in ("email", "sms")
                 if (cap := _marketing_cap(env, f"MARKETING_CAP_{channel.upper()}")) is not None
             ),
+            deferrals=DeferralSettings.from_env(env),
         )
 
 
@@ -165,3 +212,27 @@ def _marketing_cap(env: Env, name: str) -> tuple[int, int] | None:
     if messages < 1 or period < 1:
         raise SettingsError(f"{name} must be MESSAGES/DAYS with both at least 1; got {raw!r}")
     return messages, period
+
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _quiet_hours(env: Env) -> QuietHours | None:
+    """`21:00-08:00` (local time on the recipient's clock, across midnight) or `off`."""
+    name = "QUIET_HOURS"
+    marketing_email = env.optional("QUIET_HOURS_MARKETING_EMAIL")
+    if marketing_email is not None and marketing_email.lower() not in ("true", "false"):
+        raise SettingsError(
+            f"QUIET_HOURS_MARKETING_EMAIL must be true or false; got {marketing_email!r}"
+        )
+    raw = (env.optional(name) or "21:00-08:00").strip().lower()
+    if raw == "off":
+        return None
+    start, _, end = (part.strip() for part in raw.partition("-"))
+    clocks = [_CLOCK.match(part) for part in (start, end)]
+    if not all(clocks):
+        raise SettingsError(f"{name} must be HH:MM-HH:MM such as 21:00-08:00, or off; got {raw!r}")
+    opening, closing = (time(int(m[1]), int(m[2])) for m in clocks if m is not None)
+    if opening == closing:
+        raise SettingsError(f"{name} must start and end at different times; got {raw!r}")
+    return QuietHours(opening, closing, marketing_email=env.flag("QUIET_HOURS_MARKETING_EMAIL"))

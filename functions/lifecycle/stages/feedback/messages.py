@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lifecycle.messaging.message import Channel, Kind, MessageSpec
+from lifecycle.messaging.message import Channel, Kind, MessageSpec, WhenCapped
 
 STAGE = "feedback"
 
@@ -22,6 +22,9 @@ FEEDBACK_APOLOGY = MessageSpec(
     channels=(Channel.EMAIL,),
     variables=frozenset({"first_name", "order_id"}),
 )
+# Marketing: it counts against the marketing cap. Asked right after a 5, it is still welcome a
+# day or two later, so a capped ask waits for a slot (within MARKETING_CAP_MAX_DELAY_HOURS)
+# instead of being dropped.
 REFERRAL_ASK = MessageSpec(
     template="referral_ask",
     stage=STAGE,
@@ -29,6 +32,7 @@ REFERRAL_ASK = MessageSpec(
     channels=(Channel.EMAIL,),
     variables=frozenset({"first_name", "referral_url"}),
     topic="offers",
+    capped=WhenCapped.DEFER,
 )
 
 SPECS = (FEEDBACK_REQUEST, FEEDBACK_APOLOGY, REFERRAL_ASK)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from lifecycle.messaging.formatting import Money, in_zone
 from lifecycle.messaging.message import Channel, Message, MessageSpec
 from lifecycle.messaging.plan import Advance, Cancel, Plan, Schedule, Step
+from lifecycle.messaging.zones import recipient_zone
 from lifecycle.models import Customer, Order, OrderStatus
 from lifecycle.stages.orders import messages
 from lifecycle.stages.orders.messages import STAGE
@@ -42,6 +43,7 @@ SPECS: dict[OrderStatus, MessageSpec] = {
     OrderStatus.DELIVERED: messages.ORDER_DELIVERED,
     OrderStatus.CANCELLED: messages.ORDER_CANCELLED,
 }
+STATUS_OF = {spec.template: status for status, spec in SPECS.items()}
 DEFAULT_CHANNEL = {
     OrderStatus.SCHEDULED: Channel.EMAIL,
     OrderStatus.DELIVERED: Channel.EMAIL,
@@ -56,6 +58,11 @@ class OrderRules:
     feedback_delay: timedelta = timedelta(hours=24)
     reminder_target: str | None = None  # the reminder function's ARN, if reminders are on
     feedback_target: str | None = None  # the feedback request function's ARN
+
+
+def zone_of(customer: Customer, rules: OrderRules) -> str:
+    """The customer's time zone: theirs, their phone's, else the stack's (messaging/zones.py)."""
+    return recipient_zone(customer, rules.default_timezone).name
 
 
 def channel_for(status: OrderStatus, customer: Customer) -> Channel:
@@ -96,7 +103,7 @@ def _update(order: Order, customer: Customer, rules: OrderRules) -> Message | No
     status = order.status
     if status is OrderStatus.IN_PROCESS and not rules.send_in_process:
         return None
-    zone = customer.timezone or rules.default_timezone
+    zone = zone_of(customer, rules)
     spec = SPECS[status]
     context: dict[str, Any] = {"first_name": customer.first_name, "order_id": order.order_id}
     if "pickup_window" in spec.variables:
@@ -127,7 +134,7 @@ def decide(
 ) -> Plan:
     """What this version of the order means for the customer: the update (sent only if no
     later status was reached before), and the reminder and feedback schedules."""
-    zone = customer.timezone or rules.default_timezone
+    zone = zone_of(customer, rules)
     changed = previous is None or previous.status != order.status
     status = order.status
     steps: list[Step] = []
@@ -179,9 +186,10 @@ def decide(
 
 
 def reminder_message(order: Order, customer: Customer, rules: OrderRules) -> Message:
-    """The pickup reminder, keyed by the pickup time it is about (a moved pickup is new)."""
+    """The pickup reminder, keyed by the pickup time it is about (a moved pickup is new); it
+    must arrive before the pickup begins (held back by quiet hours past then, it is skipped)."""
     assert order.pickup_window is not None
-    zone = customer.timezone or rules.default_timezone
+    zone = zone_of(customer, rules)
     return messages.PICKUP_REMINDER.message(
         f"reminder#{order.order_id}#{order.pickup_window.start.isoformat()}",
         customer,
@@ -192,6 +200,7 @@ def reminder_message(order: Order, customer: Customer, rules: OrderRules) -> Mes
             "pickup_window": in_zone(order.pickup_window, zone),
         },
         order_id=order.order_id,
+        deliver_by=order.pickup_window.start,
     )
 
 
@@ -203,4 +212,20 @@ def reminder_still_due(order: Order, pickup_start: datetime, now: datetime) -> s
         return "pickup was moved"
     if now >= pickup_start:
         return "pickup window has started"
+    return None
+
+
+def still_due(order: Order, template: str, deliver_by: datetime | None) -> str | None:
+    """Why an order message deferred earlier (quiet hours) should not go now that its time
+    has come, or None: the order moved past its status meanwhile (the same rule as a late
+    stream record), or its pickup reminder's pickup was cancelled or moved."""
+    if template == messages.PICKUP_REMINDER.template:
+        if order.status is not OrderStatus.SCHEDULED:
+            return f"order is {order.status}"
+        if order.pickup_window is None or order.pickup_window.start != deliver_by:
+            return "pickup was moved"
+        return None
+    status = STATUS_OF.get(template)
+    if status is not None and RANK[order.status] > RANK[status]:
+        return f"stale: order already {order.status}"
     return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lifecycle.messaging.message import Channel, Kind, MessageSpec
+from lifecycle.messaging.message import Channel, Kind, MessageSpec, Quiet
 
 STAGE = "welcome"
 
@@ -16,6 +16,8 @@ WELCOME = MessageSpec(
     sms_segments=2,
     # One welcome per channel the customer has an address on: each stands on its own.
     fallback=False,
+    # A welcome text at 23:00 wakes people for nothing: in quiet hours it waits (the default).
+    quiet=Quiet.DEFER,
 )
 
 SPECS = (WELCOME,)
