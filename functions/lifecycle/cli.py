@@ -280,6 +280,24 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_due(args: argparse.Namespace) -> int:
+    from lifecycle.local import bench_due
+
+    try:
+        results = bench_due.run(
+            args.profiles,
+            args.due_share,
+            load=args.load,
+            seed=args.seed,
+            out=sys.stdout,
+            progress=sys.stderr,
+        )
+    except ValueError as error:
+        print(f"lifecycle bench-due: {error}", file=sys.stderr)
+        return 2
+    return 0 if all(figures.met for figures in results) else 1
+
+
 def _faults(args: argparse.Namespace) -> int:
     from lifecycle.local import faults
 
@@ -417,6 +435,27 @@ def parser() -> argparse.ArgumentParser:
         help="only the figures from the sam build output (imports as deployed, sizes)",
     )
     bench.set_defaults(run=_bench)
+
+    bench_due = commands.add_parser(
+        "bench-due",
+        help="items the daily job's due query reads, per customer due, at 100,000 and"
+        " 1,000,000 profiles over moto",
+    )
+    bench_due.add_argument(
+        "--profiles", type=int, nargs="+", default=[100_000, 1_000_000], help="table sizes"
+    )
+    bench_due.add_argument(
+        "--due-share", type=float, default=0.01, help="share of profiles due today (0.01)"
+    )
+    bench_due.add_argument(
+        "--load",
+        choices=["auto", "boto3", "moto"],
+        default="auto",
+        help="how profiles are written: boto3 batch_write_item, straight into moto's table,"
+        " or auto: boto3 up to 100,000 profiles, else the first 10,000 (to time it) then moto",
+    )
+    bench_due.add_argument("--seed", type=int, default=7, help="seed for the profiles")
+    bench_due.set_defaults(run=_bench_due)
 
     chaos = commands.add_parser(
         "faults",
