@@ -30,6 +30,7 @@ def describe(profile: Profile, due_day: str | None, history: list[Change]) -> li
     """The profile as lines of text."""
     spend = ", ".join(f"{c} {a:.2f}" for c, a in sorted(profile.spend.items())) or "nothing yet"
     gap = StageRules().usual_gap(profile)
+    usual = f"{gap} days (median)" if gap is not None else "- (fewer than two orders)"
     since = f" since {_when(profile.stage_since)}" if profile.stage_since else ""
     lines = [
         f"customer {profile.customer_id}: {profile.stage}{since}",
@@ -39,7 +40,7 @@ def describe(profile: Profile, due_day: str | None, history: list[Change]) -> li
         f"  points       {profile.points}" + (f" (tier {profile.tier})" if profile.tier else ""),
         f"  first order  {_when(profile.first_order_at)}",
         f"  last order   {_when(profile.last_order_at)}",
-        f"  usual gap    {f'{gap} days (median)' if gap is not None else '- (one order)'}",
+        f"  usual gap    {usual}",
         f"  under way    {profile.open_orders} order(s) not delivered yet",
         f"  next change  {due_day or 'only an order can change the stage now'}",
     ]

@@ -33,7 +33,7 @@ from lifecycle.adapters.dynamo import plain
 from lifecycle.messaging.errors import TransientError
 from lifecycle.models import Order, OrderStatus
 from lifecycle.profiles.model import Contribution, Folded, LoyaltyRules, Profile, contribution
-from lifecycle.profiles.stages import Change, StageRules, advance, apply_order, next_change
+from lifecycle.profiles.stages import Change, StageRules, advance, apply_order, next_due
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -83,6 +83,7 @@ def _profile_item(profile: Profile, due: date | None) -> dict[str, Any]:
         "first_order_at": profile.first_order_at and profile.first_order_at.isoformat(),
         "last_order_at": profile.last_order_at and profile.last_order_at.isoformat(),
         "stage_since": profile.stage_since and profile.stage_since.isoformat(),
+        "lapsed_since": profile.lapsed_since and profile.lapsed_since.isoformat(),
         "last_delivered_at": profile.last_delivered_at and profile.last_delivered_at.isoformat(),
         "winback_at": profile.winback_at and profile.winback_at.isoformat(),
         "winback_key": profile.winback_key,
@@ -113,6 +114,7 @@ def profile_from(item: dict[str, Any]) -> Profile:
         recent={o: datetime.fromisoformat(t) for o, t in (values.get("recent") or {}).items()},
         stage=values.get("stage", "prospect"),
         stage_since=_time(values.get("stage_since")),
+        lapsed_since=_time(values.get("lapsed_since")),
         winback_at=_time(values.get("winback_at")),
         winback_key=values.get("winback_key"),
         won_back_at=_time(values.get("won_back_at")),
@@ -333,7 +335,7 @@ class DynamoProfiles:
     ) -> bool:
         """Write the profile (version + 1, on condition nobody wrote it since `version`), its
         stage changes and `extra` in one transaction; False on a lost race."""
-        due = next_change(profile, profile.as_of, self._rules) if profile.as_of else None
+        due = next_due(profile, profile.as_of, self._rules) if profile.as_of else None
         written = replace(profile, version=version + 1)
         condition: dict[str, Any] = (
             {

@@ -143,6 +143,7 @@ class Profile:
     recent: Mapping[str, datetime] = field(default_factory=dict)
     stage: str = "prospect"
     stage_since: datetime | None = None
+    lapsed_since: datetime | None = None  # at risk or dormant since, while they are
     winback_at: datetime | None = None
     winback_key: str | None = None
     won_back_at: datetime | None = None  # the placement time of the order that won them back

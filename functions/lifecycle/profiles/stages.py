@@ -65,6 +65,9 @@ class StageRules:
     loyal_window_days: int = 90
     loyal_tiers: frozenset[str] = frozenset({"gold"})
     winback_window_days: int = 30  # an order this soon after a win-back message wins back
+    # Days after lapsing on which the daily run must see the customer even though their stage
+    # does not change (the win-back sequence's later steps).
+    wake_after_lapse: tuple[int, ...] = ()
 
     def day_of(self, moment: datetime) -> date:
         return moment.astimezone(ZoneInfo(self.timezone)).date()
@@ -146,9 +149,28 @@ def next_change(profile: Profile, day: date, rules: StageRules) -> date | None:
     return None
 
 
+def next_due(profile: Profile, day: date, rules: StageRules) -> date | None:
+    """The first day after `day` the daily run must see the customer: their next stage
+    change, or a win-back step's day while they stay lapsed; None when neither comes."""
+    due = [d for d in (next_change(profile, day, rules),) if d is not None]
+    if profile.stage in LAPSED and profile.lapsed_since is not None:
+        lapsed = rules.day_of(profile.lapsed_since)
+        due += [
+            lapsed + timedelta(days=offset)
+            for offset in rules.wake_after_lapse
+            if lapsed + timedelta(days=offset) > day
+        ]
+    return min(due, default=None)
+
+
 def _moved(profile: Profile, stage: Stage, at: datetime, cause: str) -> tuple[Profile, Change]:
     change = Change(at=at, old=profile.stage, new=str(stage), cause=cause)
-    return replace(profile, stage=str(stage), stage_since=at), change
+    # When the customer lapsed (first became at risk, or dormant) and has been since: the
+    # win-back sequence counts its steps from there.
+    lapsed = profile.lapsed_since if profile.stage in LAPSED else None
+    if stage in LAPSED and lapsed is None:
+        lapsed = at
+    return replace(profile, stage=str(stage), stage_since=at, lapsed_since=lapsed), change
 
 
 def advance(profile: Profile, until: date, rules: StageRules) -> tuple[Profile, list[Change]]:

@@ -1,0 +1,1 @@
+"""Retention: win-back sequences, loyalty rewards and heavy-user appreciation."""
