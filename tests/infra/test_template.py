@@ -170,7 +170,9 @@ SHARED_POLICIES = {
     "SesFeedbackFunction": {"TracingPolicy", "ReadPreferencesPolicy"},
     # Profiles and stages: they read and write profiles, and send nothing.
     "ProfilesFunction": {"TracingPolicy", "ProfilesPolicy"},
-    "DailyStagesFunction": {"TracingPolicy", "ProfilesPolicy"},
+    # The daily run reads the due index and hands out batches; its worker moves them.
+    "DailyStagesFunction": {"TracingPolicy", "ReadDueIndexPolicy"},
+    "DailyStagesWorkerFunction": {"TracingPolicy", "ProfilesPolicy"},
     "SmsInboundFunction": {"TracingPolicy", "ReadPreferencesPolicy"},
 }
 

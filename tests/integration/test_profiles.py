@@ -15,6 +15,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from lifecycle.adapters.profiles import DynamoProfiles
+from lifecycle.local.stack import LocalContext
 from lifecycle.platform.settings import Env
 from lifecycle.profiles.settings import ProfileSettings
 from tests.conftest import Aws, load_event
@@ -221,8 +222,12 @@ def test_a_throttled_transaction_is_not_mistaken_for_a_race(aws: Aws) -> None:
 
 
 def _run_daily(aws: Aws, day: int) -> Any:
+    """The morning run: the planner hands out batches, the worker moves them (the local
+    stack's SQS event source)."""
     with time_machine.travel(_at(day, 5), tick=False):
-        return aws.invoke(DAILY, {})
+        result = aws.invoke(DAILY, {})
+        aws.stack.drain_queues(LocalContext.for_function)
+    return result
 
 
 def _due_on(day: int) -> set[str]:
@@ -306,8 +311,40 @@ def test_the_schedulers_own_event_runs_the_daily_job(aws: Aws) -> None:
     _drive(aws, aws.stack.read_stream("OrdersTable"), 10)
     with time_machine.travel(_at(21, 5), tick=False):
         result = aws.invoke(DAILY, load_event("schedule-daily-stages.json"))
+        aws.stack.drain_queues(LocalContext.for_function)
     assert result["status"] == "done"
     assert _profiles().get("drifter").stage == "at_risk"  # type: ignore[union-attr]
+
+
+def test_the_daily_run_hands_out_batches_and_a_redelivered_batch_changes_nothing(
+    aws: Aws,
+) -> None:
+    for number in range(230):
+        _order(f"o-{number}", f"c-{number:03d}", "delivered", 0)
+    _drive(aws, aws.stack.read_stream("OrdersTable"), 100)
+    sqs = boto3.client("sqs")
+    queue = sqs.get_queue_url(QueueName="DailyStagesQueue")["QueueUrl"]
+    with time_machine.travel(_at(21, 5), tick=False):
+        assert aws.invoke(DAILY, {})["status"] == "done"
+        bodies = [
+            json.loads(m["Body"])
+            for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+        ]
+        # 230 due: three batches of at most 100, every customer in exactly one
+        assert sorted(len(b["customers"]) for b in bodies) == [30, 100, 100]
+        assert sorted(c for b in bodies for c in b["customers"]) == [
+            f"c-{n:03d}" for n in range(230)
+        ]
+        body = bodies[0]
+        event = {"Records": [{"messageId": "m-1", "body": json.dumps(body)}]}
+        assert aws.invoke("DailyStagesWorkerFunction", event)["batchItemFailures"] == []
+        moved = _profiles().get(body["customers"][0])
+        assert moved is not None
+        assert moved.stage == "at_risk"
+        # the same batch again: nothing is written twice
+        assert aws.invoke("DailyStagesWorkerFunction", event)["batchItemFailures"] == []
+        assert _profiles().get(body["customers"][0]) == moved
+        assert len(_profiles().history(body["customers"][0])) == 2
 
 
 def test_a_day_in_the_future_is_refused(aws: Aws) -> None:

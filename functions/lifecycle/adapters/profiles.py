@@ -308,6 +308,8 @@ class DynamoProfiles:
             if item is None:
                 return None
             profile = profile_from(item)
+            if profile.as_of is not None and profile.as_of >= until:
+                return []  # already brought up to that day (a redelivered batch)
             moved, changes = advance(profile, until, self._rules)
             if self._write(moved, profile.version, tuple(changes), []):
                 return changes

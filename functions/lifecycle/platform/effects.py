@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from lifecycle.messaging.errors import TransientError
 from lifecycle.messaging.message import Message, MessageSpec, Outcome
 from lifecycle.messaging.plan import (
     Advance,
@@ -156,12 +157,9 @@ class Effects:
         profiles = self._profiles()
         for done, customer_id in enumerate(step.customer_ids):
             if not self._ports.budget.allows(PROFILE_WRITE_SECONDS):
-                # What is left stays due in the index, and the next run takes it up first
-                # (nothing is lost; those customers move a day late).
+                # The batch comes back; those already moved are not moved again.
                 left = len(step.customer_ids) - done
-                self._ports.count("StageMovesLeftDue")
-                logger.warning("out of time; the rest stay due", extra={"left": left})
-                return
+                raise TransientError(f"too little time left for the last {left} customers")
             self._stage_changes(customer_id, profiles.advance(customer_id, step.until) or ())
 
     def _profiles(self) -> DynamoProfiles:
