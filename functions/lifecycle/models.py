@@ -158,6 +158,8 @@ class Order(BaseModel):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
     # Optional: what was refunded of a delivered order (its points are taken back with it).
     refunded_total: Decimal | None = Field(default=None, ge=0)
+    # Optional: a promo code the product issued, as the customer typed it (redeemed once).
+    promo_code: Annotated[str | None, BeforeValidator(_strip_blank)] = None
 
 
 class Rating(BaseModel):

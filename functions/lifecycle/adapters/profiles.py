@@ -7,6 +7,8 @@ One item collection per customer (`customer_id`, `sk`):
                                    and `due_day` (the sparse `due` index)
     sk = "order#<order_id>"        each order's last contribution (what makes replays no-ops)
     sk = "stage#<utc time>#<version>#<n>"  each stage change: when, old, new, cause
+    sk = "promo#<programme>"       the customer's promo codes (adapters/promo.py, beside a
+                                   lookup item per code under `customer_id = code#<code>`)
 
 A profile, its order's contribution and the stage changes they cause are written in one
 transaction, on the condition that nobody wrote the profile or the contribution since they
@@ -30,9 +32,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from lifecycle.adapters.dynamo import plain
+from lifecycle.adapters.promo import CODE_SK, lookup_key
 from lifecycle.messaging.errors import TransientError
 from lifecycle.models import Order, OrderStatus
 from lifecycle.profiles.model import Contribution, Folded, LoyaltyRules, Profile, contribution
+from lifecycle.profiles.promo import GiveBack, Use
+from lifecycle.profiles.promo import actions as promo_actions
 from lifecycle.profiles.stages import Change, StageRules, advance, apply_order, next_due
 
 if TYPE_CHECKING:
@@ -48,6 +53,7 @@ DUE_SHARDS = 16
 ATTEMPTS = 5
 
 ItemsRead = Callable[[int], None]
+OnPromo = Callable[[Use | GiveBack, Order], None]
 
 
 def due_shard(customer_id: str) -> str:
@@ -138,6 +144,8 @@ def _contribution_item(customer_id: str, part: Contribution) -> dict[str, Any]:
         item["currency"] = _s(part.currency)
     if part.delivered_at:
         item["delivered_at"] = _s(part.delivered_at.isoformat())
+    if part.promo_code:
+        item["promo_code"] = _s(part.promo_code)
     return item
 
 
@@ -152,6 +160,7 @@ def _contribution_from(item: dict[str, Any]) -> Contribution:
         spend=Decimal(values.get("spend", 0)),
         points=int(values.get("points", 0)),
         delivered_at=_time(values.get("delivered_at")),
+        promo_code=values.get("promo_code"),
     )
 
 
@@ -266,9 +275,15 @@ class DynamoProfiles:
                     yield str(item["customer_id"]["S"])
 
     # ------------------------------------------------------------------ writes
-    def record_order(self, order: Order) -> Folded | None:
+    def record_order(self, order: Order, on_promo: OnPromo | None = None) -> Folded | None:
         """Fold one order image into its customer's profile; None when it changes nothing
-        (a replayed or older image)."""
+        (a replayed or older image).
+
+        `on_promo` is handed what the image means for its promo codes (redeem one, give one
+        back), before the fold is written and only for an image that is folded: a replayed
+        image never acts twice, and a crash in between repeats the action, which is
+        idempotent, rather than losing it."""
+        acted = False
         for _ in range(ATTEMPTS):
             profile_item = self._get(order.customer_id, PROFILE)
             part_item = self._get(order.customer_id, f"order#{order.order_id}")
@@ -277,6 +292,18 @@ class DynamoProfiles:
             after = contribution(order, before, self._loyalty)
             if before is not None and not after.newer_than(before):
                 return None
+            if on_promo is not None and not acted:
+                # Once per image even when the fold below loses a race and is read again: this
+                # order's own last image (`before`) cannot change meanwhile (one stream shard).
+                steps = promo_actions(
+                    before.promo_code if before else None,
+                    before.cancelled if before else False,
+                    after.promo_code,
+                    after.cancelled,
+                )
+                for step in steps:
+                    on_promo(step, order)
+                acted = True
             folded = apply_order(profile, before, after, self._loyalty, self._rules)
             part = {
                 "Put": {
@@ -377,7 +404,12 @@ class DynamoProfiles:
     # ------------------------------------------------------------------ subject requests
     def export(self, customer_id: str) -> dict[str, Any]:
         """Everything the profiles hold on the customer, as plain values."""
-        found: dict[str, Any] = {"profile": None, "orders": [], "stage_history": []}
+        found: dict[str, Any] = {
+            "profile": None,
+            "orders": [],
+            "stage_history": [],
+            "promo_codes": [],
+        }
         for item in self._collection(customer_id):
             values = plain(item)
             sk = str(values.pop("sk"))
@@ -388,12 +420,18 @@ class DynamoProfiles:
                 found["orders"].append(values)
             elif sk.startswith("stage#"):
                 found["stage_history"].append(values)
+            elif sk.startswith(CODE_SK):
+                found["promo_codes"].append(values)
         return found
 
     def forget(self, customer_id: str) -> int:
-        """Delete the customer's whole item collection; how many items went."""
+        """Delete the customer's whole item collection, and the lookup item of each of their
+        promo codes (it names them); how many items went."""
         gone = 0
         for item in list(self._collection(customer_id)):
+            if item["sk"]["S"].startswith(CODE_SK) and "code" in item:
+                self._client.delete_item(TableName=self._table, Key=lookup_key(item["code"]["S"]))
+                gone += 1
             self._client.delete_item(
                 TableName=self._table, Key={"customer_id": item["customer_id"], "sk": item["sk"]}
             )

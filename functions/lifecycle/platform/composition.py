@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from lifecycle.adapters.orders import DynamoOrderHistory
     from lifecycle.adapters.preferences import DynamoPreferences
     from lifecycle.adapters.profiles import DynamoProfiles
+    from lifecycle.adapters.promo import DynamoPromoCodes
     from lifecycle.adapters.ratings import DynamoRatings
     from lifecycle.adapters.scheduler import OneTimeSchedules
     from lifecycle.adapters.sns import SnsSmsSender, SnsTopicAlerts
@@ -245,6 +246,13 @@ class Ports:
             lambda: DynamoProfiles(
                 self.client("dynamodb"), settings.table, settings.loyalty, settings.stages
             ),
+        )
+
+    def promo_codes(self, table: str) -> DynamoPromoCodes:
+        from lifecycle.adapters.promo import DynamoPromoCodes
+
+        return self._once(
+            ("promo_codes", table), lambda: DynamoPromoCodes(self.client("dynamodb"), table)
         )
 
     def ratings(self, table: str) -> DynamoRatings:

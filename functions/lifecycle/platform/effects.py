@@ -32,9 +32,11 @@ from lifecycle.messaging.plan import (
 from lifecycle.messaging.timing import TABLE_CALL_SECONDS
 from lifecycle.observability import logger
 from lifecycle.platform.settings import SettingsError
+from lifecycle.profiles.promo import GiveBack, Use
 
 if TYPE_CHECKING:
     from lifecycle.adapters.profiles import DynamoProfiles
+    from lifecycle.models import Order
     from lifecycle.platform.composition import Ports
     from lifecycle.profiles.settings import ProfileSettings
     from lifecycle.profiles.stages import Change
@@ -147,7 +149,7 @@ class Effects:
                 step.subject, list(step.changes), step.source, _now(), step.event_id
             )
         elif isinstance(step, RecordOrder):
-            folded = self._profiles().record_order(step.order)
+            folded = self._profiles().record_order(step.order, self._promo)
             self._stage_changes(step.order.customer_id, folded.changes if folded else ())
         elif isinstance(step, MoveStages):
             self._move_stages(step)
@@ -166,6 +168,32 @@ class Effects:
         if self._profile_settings is None:
             raise SettingsError("this function has no profiles table configured")
         return self._ports.profiles(self._profile_settings)
+
+    def _promo(self, step: Use | GiveBack, order: Order) -> None:
+        """Redeem (or give back) an order's promo code. A refusal is recorded in the ledger
+        with its reason and counted, once per order and code, and never holds the profile
+        back: the order is the customer's, whatever the code."""
+        assert self._profile_settings is not None
+        codes = self._ports.promo_codes(self._profile_settings.table)
+        if isinstance(step, GiveBack):
+            if codes.give_back(step.code, order.order_id):
+                self._ports.count("PromoGivenBack")
+                logger.info("promo code given back", extra={"order_id": order.order_id})
+            return
+        outcome = codes.redeem(step.code, order.customer_id, order.order_id, order.updated_at)
+        if outcome.ok:
+            if not outcome.again:
+                self._ports.count("PromoRedeemed")
+                logger.info("promo code redeemed", extra={"order_id": order.order_id})
+            return
+        assert outcome.refused is not None
+        # Recorded (the same item again on a redelivery), then counted once by a marker.
+        key = f"promo#{order.order_id}#{step.code}#refused"
+        reason = f"promo code {outcome.refused}"
+        self._ports.ledger.record_rejected(key, "promo", order.customer_id, reason, _now())
+        if self._ports.markers.first_time(f"{key}#counted", "promo refused", _now()):
+            self._ports.count("PromoRefused")
+        logger.info("promo code refused", extra={"order_id": order.order_id, "reason": reason})
 
     def _stage_changes(self, customer_id: str, changes: Sequence[Change]) -> None:
         for change in changes:

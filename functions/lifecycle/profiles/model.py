@@ -19,6 +19,7 @@ from statistics import median
 from typing import TYPE_CHECKING
 
 from lifecycle.models import Order, OrderStatus
+from lifecycle.profiles.promo import normalise
 
 if TYPE_CHECKING:
     from lifecycle.profiles.stages import Change
@@ -72,6 +73,7 @@ class Contribution:
     spend: Decimal = Decimal(0)  # delivered orders: total less any refund
     points: int = 0
     delivered_at: datetime | None = None  # when the product first saw it delivered
+    promo_code: str | None = None  # compact when it reads as one; kept to act on a change only
 
     @property
     def live(self) -> bool:
@@ -116,6 +118,7 @@ def contribution(order: Order, before: Contribution | None, rules: LoyaltyRules)
         spend=spend,
         points=rules.points(spend, order.currency) if spend else 0,
         delivered_at=delivered_at,
+        promo_code=(normalise(order.promo_code) or order.promo_code) if order.promo_code else None,
     )
 
 
