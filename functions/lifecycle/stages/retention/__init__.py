@@ -1,1 +1,1 @@
-"""Retention: win-back sequences, loyalty rewards and heavy-user appreciation."""
+"""Retention: win-back sequences, loyalty tier-ups and heavy-user appreciation."""
