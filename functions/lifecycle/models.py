@@ -121,6 +121,18 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+# How far along an order is, in the order its statuses happen (cancelled last: it ends one).
+PROGRESS = {
+    OrderStatus.SCHEDULED: 1,
+    OrderStatus.PICKED_UP: 2,
+    OrderStatus.IN_PROCESS: 3,
+    OrderStatus.READY: 4,
+    OrderStatus.OUT_FOR_DELIVERY: 5,
+    OrderStatus.DELIVERED: 6,
+    OrderStatus.CANCELLED: 7,
+}
+
+
 class Window(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 

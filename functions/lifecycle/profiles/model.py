@@ -18,29 +18,18 @@ from itertools import pairwise
 from statistics import median
 from typing import TYPE_CHECKING
 
-from lifecycle.models import Order, OrderStatus
+from lifecycle.models import PROGRESS, Order, OrderStatus
 from lifecycle.profiles.promo import normalise
 
 if TYPE_CHECKING:
     from lifecycle.profiles.stages import Change
 
+# ISO 4217's own code for "no currency": where spend on an order without `currency` is kept.
 NO_CURRENCY = "XXX"
 
 # How many of a customer's latest orders the profile keeps the dates of: enough for their usual
 # interval (the median gap) and for "orders in the last 90 days" of the heaviest users.
 RECENT_ORDERS = 24
-
-# An order's statuses in the order they happen, so a replayed older image is recognised even
-# when two images carry the same `updated_at`.
-_PROGRESS = {
-    OrderStatus.SCHEDULED: 1,
-    OrderStatus.PICKED_UP: 2,
-    OrderStatus.IN_PROCESS: 3,
-    OrderStatus.READY: 4,
-    OrderStatus.OUT_FOR_DELIVERY: 5,
-    OrderStatus.DELIVERED: 6,
-    OrderStatus.CANCELLED: 7,
-}
 
 
 @dataclass(frozen=True)
@@ -94,9 +83,9 @@ class Contribution:
 
     def newer_than(self, other: Contribution) -> bool:
         """True if this image comes after `other` (the same order's last one folded in)."""
-        return (self.updated_at, _PROGRESS[self.status]) > (
+        return (self.updated_at, PROGRESS[self.status]) > (
             other.updated_at,
-            _PROGRESS[other.status],
+            PROGRESS[other.status],
         )
 
 

@@ -20,20 +20,12 @@ from lifecycle.messaging.formatting import Money, in_zone
 from lifecycle.messaging.message import Channel, Message, MessageSpec
 from lifecycle.messaging.plan import Advance, Cancel, Plan, Schedule, Step
 from lifecycle.messaging.zones import recipient_zone
-from lifecycle.models import Customer, Order, OrderStatus
+from lifecycle.models import PROGRESS, Customer, Order, OrderStatus
 from lifecycle.stages.orders import messages
 from lifecycle.stages.orders.messages import STAGE
 
 # How far along an order is: an update for an earlier status than one already sent is stale.
-RANK = {
-    OrderStatus.SCHEDULED: 1,
-    OrderStatus.PICKED_UP: 2,
-    OrderStatus.IN_PROCESS: 3,
-    OrderStatus.READY: 4,
-    OrderStatus.OUT_FOR_DELIVERY: 5,
-    OrderStatus.DELIVERED: 6,
-    OrderStatus.CANCELLED: 7,
-}
+RANK = PROGRESS
 SPECS: dict[OrderStatus, MessageSpec] = {
     OrderStatus.SCHEDULED: messages.ORDER_SCHEDULED,
     OrderStatus.PICKED_UP: messages.ORDER_PICKED_UP,
