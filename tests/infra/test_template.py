@@ -170,9 +170,18 @@ SHARED_POLICIES = {
     "SesFeedbackFunction": {"TracingPolicy", "ReadPreferencesPolicy"},
     # Profiles and stages: they read and write profiles, and send nothing.
     "ProfilesFunction": {"TracingPolicy", "ProfilesPolicy"},
-    # The daily run reads the due index and hands out batches; its worker moves them.
+    # The daily run reads the due index and hands out batches; its worker moves them and sends
+    # the retention stage's marketing email (the cap and quiet hours may defer it).
     "DailyStagesFunction": {"TracingPolicy", "ReadDueIndexPolicy"},
-    "DailyStagesWorkerFunction": {"TracingPolicy", "ProfilesPolicy"},
+    "DailyStagesWorkerFunction": {
+        "TracingPolicy",
+        "ProfilesPolicy",
+        "SendMessagesPolicy",
+        "ReadCustomersPolicy",
+        "ReadPreferencesPolicy",
+        "LinkSigningKeyPolicy",
+        "DeferMessagesPolicy",
+    },
     "SmsInboundFunction": {"TracingPolicy", "ReadPreferencesPolicy"},
 }
 

@@ -252,9 +252,10 @@ def test_a_customer_drifts_from_new_to_at_risk_to_dormant_on_exactly_the_right_d
         _run_daily(aws, day)
         stages[day] = profiles.get("drifter").stage  # type: ignore[union-attr]
 
-    # then it was due on the day it turned at risk (21 days, the floor) and the day it went
-    # dormant (60), and on no other day
-    assert due_days == [21, 60]
+    # then it was due on the day it turned at risk (21 days, the floor), on the win-back
+    # sequence's later steps (14 and 30 days after that) and the day it went dormant (60), and
+    # on no other day
+    assert due_days == [21, 35, 51, 60]
     assert (stages[20], stages[21], stages[59], stages[60], stages[70]) == (
         "new",
         "at_risk",

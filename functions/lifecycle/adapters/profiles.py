@@ -9,6 +9,11 @@ One item collection per customer (`customer_id`, `sk`):
     sk = "stage#<utc time>#<version>#<n>"  each stage change: when, old, new, cause
     sk = "promo#<programme>"       the customer's promo codes (adapters/promo.py, beside a
                                    lookup item per code under `customer_id = code#<code>`)
+    sk = "exposure#<message key>"  each retention exposure: a message that went, or a
+                                   holdout's record of the one it did not get; `programme`
+                                   and `exposed_at` key the `exposures` index the retention
+                                   report reads, and an order attributed to it adds
+                                   `attributed_order` and its `revenue`
 
 A profile, its order's contribution and the stage changes they cause are written in one
 transaction, on the condition that nobody wrote the profile or the contribution since they
@@ -35,7 +40,16 @@ from lifecycle.adapters.dynamo import plain
 from lifecycle.adapters.promo import CODE_SK, lookup_key
 from lifecycle.messaging.errors import TransientError
 from lifecycle.models import Order, OrderStatus
-from lifecycle.profiles.model import Contribution, Folded, LoyaltyRules, Profile, contribution
+from lifecycle.profiles.model import (
+    NO_CURRENCY,
+    Contribution,
+    Exposed,
+    Exposure,
+    Folded,
+    LoyaltyRules,
+    Profile,
+    contribution,
+)
 from lifecycle.profiles.promo import GiveBack, Use
 from lifecycle.profiles.promo import actions as promo_actions
 from lifecycle.profiles.stages import Change, StageRules, advance, apply_order, next_due
@@ -95,8 +109,25 @@ def _profile_item(profile: Profile, due: date | None) -> dict[str, Any]:
         "winback_key": profile.winback_key,
         "won_back_at": profile.won_back_at and profile.won_back_at.isoformat(),
         "as_of": profile.as_of and profile.as_of.isoformat(),
+        "winback_done": profile.winback_done,
+        "appreciated": profile.appreciated,
     }
     item.update({name: _s(value) for name, value in optional.items() if value})
+    if profile.tiers_rewarded:
+        item["tiers_rewarded"] = {"SS": sorted(profile.tiers_rewarded)}
+    if profile.exposures:
+        item["exposures"] = {
+            "M": {
+                family: {
+                    "M": {
+                        "at": _s(exposed.at.isoformat()),
+                        "sk": _s(exposed.sk),
+                        "treated": {"BOOL": exposed.treated},
+                    }
+                }
+                for family, exposed in profile.exposures.items()
+            }
+        }
     if due is not None:
         item["due_shard"] = _s(due_shard(profile.customer_id))
         item["due_day"] = _s(due.isoformat())
@@ -126,6 +157,17 @@ def profile_from(item: dict[str, Any]) -> Profile:
         won_back_at=_time(values.get("won_back_at")),
         as_of=date.fromisoformat(values["as_of"]) if values.get("as_of") else None,
         version=int(values.get("version", 0)),
+        winback_done=values.get("winback_done"),
+        tiers_rewarded=frozenset(values.get("tiers_rewarded") or ()),
+        appreciated=values.get("appreciated"),
+        exposures={
+            family: Exposed(
+                at=datetime.fromisoformat(exposed["at"]),
+                sk=exposed["sk"],
+                treated=bool(exposed["treated"]),
+            )
+            for family, exposed in (values.get("exposures") or {}).items()
+        },
     )
 
 
@@ -146,6 +188,8 @@ def _contribution_item(customer_id: str, part: Contribution) -> dict[str, Any]:
         item["delivered_at"] = _s(part.delivered_at.isoformat())
     if part.promo_code:
         item["promo_code"] = _s(part.promo_code)
+    if part.attributed:
+        item["attributed"] = {"L": [_s(sk) for sk in part.attributed]}
     return item
 
 
@@ -161,6 +205,7 @@ def _contribution_from(item: dict[str, Any]) -> Contribution:
         points=int(values.get("points", 0)),
         delivered_at=_time(values.get("delivered_at")),
         promo_code=values.get("promo_code"),
+        attributed=tuple(values.get("attributed") or ()),
     )
 
 
@@ -175,6 +220,24 @@ def _change_item(customer_id: str, change: Change, version: int, number: int) ->
         "old": _s(change.old),
         "new": _s(change.new),
         "cause": _s(change.cause),
+    }
+
+
+EXPOSURES_INDEX = "exposures"
+EXPOSURE_SK = "exposure#"
+
+
+def exposure_item(customer_id: str, exposure: Exposure) -> dict[str, Any]:
+    return {
+        "customer_id": _s(customer_id),
+        "sk": _s(exposure.sk),
+        # The `exposures` index: each programme's exposures in time order.
+        "programme": _s(exposure.programme),
+        "exposed_at": _s(exposure.at.astimezone(UTC).isoformat()),
+        "family": _s(exposure.family),
+        "message_key": _s(exposure.key),
+        "group": _s("treated" if exposure.treated else "holdout"),
+        "outcome": _s(exposure.outcome),
     }
 
 
@@ -323,7 +386,8 @@ class DynamoProfiles:
                     ),
                 }
             }
-            if self._write(folded.profile, profile.version, folded.changes, [part]):
+            extra = [part, *self._attributions(order.customer_id, folded.contribution)]
+            if self._write(folded.profile, profile.version, folded.changes, extra):
                 return replace(folded, profile=replace(folded.profile, version=profile.version + 1))
         raise TransientError(f"profile {order.customer_id}: too many concurrent writes")
 
@@ -340,6 +404,60 @@ class DynamoProfiles:
             moved, changes = advance(profile, until, self._rules)
             if self._write(moved, profile.version, tuple(changes), []):
                 return changes
+        raise TransientError(f"profile {customer_id}: too many concurrent writes")
+
+    def _attributions(self, customer_id: str, part: Contribution) -> list[dict[str, Any]]:
+        """The order on each exposure it is attributed to, with its revenue as of this image
+        (its spend once delivered; nothing while under way or once cancelled)."""
+        return [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"customer_id": _s(customer_id), "sk": _s(sk)},
+                    "UpdateExpression": (
+                        "SET attributed_order = :o, attributed_at = :a, revenue = :r, "
+                        "revenue_currency = :c"
+                    ),
+                    "ExpressionAttributeValues": {
+                        ":o": _s(part.order_id),
+                        ":a": _s(part.placed_at.isoformat()),
+                        ":r": {"N": str(part.spend)},
+                        ":c": _s(part.currency or NO_CURRENCY),
+                    },
+                }
+            }
+            for sk in part.attributed
+        ]
+
+    def mark(
+        self, customer_id: str, marks: Callable[[Profile], Profile], exposure: Exposure | None
+    ) -> bool:
+        """Record what the retention stage did for the customer (`marks`: the step handled,
+        the tier announced, the quarter rewarded) and the exposure it measures, in one write;
+        False when the marks were already there (a redelivered batch), which writes nothing.
+        The profile's day in the due index moves on with them."""
+        for _ in range(ATTEMPTS):
+            item = self._get(customer_id, PROFILE)
+            if item is None:
+                return False
+            profile = profile_from(item)
+            marked = marks(profile)
+            if marked == profile:
+                return False
+            extra: list[dict[str, Any]] = []
+            if exposure is not None:
+                opened = Exposed(exposure.at, exposure.sk, exposure.treated)
+                marked = replace(marked, exposures={**marked.exposures, exposure.family: opened})
+                extra.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": exposure_item(customer_id, exposure),
+                        }
+                    }
+                )
+            if self._write(marked, profile.version, (), extra):
+                return True
         raise TransientError(f"profile {customer_id}: too many concurrent writes")
 
     def winback_sent(self, customer_id: str, at: datetime, key: str) -> None:
@@ -409,6 +527,7 @@ class DynamoProfiles:
             "orders": [],
             "stage_history": [],
             "promo_codes": [],
+            "retention_exposures": [],
         }
         for item in self._collection(customer_id):
             values = plain(item)
@@ -422,6 +541,8 @@ class DynamoProfiles:
                 found["stage_history"].append(values)
             elif sk.startswith(CODE_SK):
                 found["promo_codes"].append(values)
+            elif sk.startswith(EXPOSURE_SK):
+                found["retention_exposures"].append(values)
         return found
 
     def forget(self, customer_id: str) -> int:

@@ -199,6 +199,12 @@ class Dispatcher:
             logger.info("message sent", extra={**log, "provider_id": provider_id})
         return self._outcome(message, Status.SENT, reason=message.fallback, provider_id=provider_id)
 
+    def refusal(self, message: Message) -> str | None:
+        """Why the contact policy would refuse `message` (consent, the customer's topics, a
+        suppression), without sending or recording anything: who a holdout would have
+        reached."""
+        return self._policy.refusal(message)
+
     def skip(self, message: Message, reason: str, hold: Hold | None = None) -> Outcome:
         """Record that `message` is not sent and why (the contact policy, a cap, quiet hours,
         or a rule of the stage's, such as a stale order update), count and log it."""

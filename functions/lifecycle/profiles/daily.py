@@ -1,9 +1,10 @@
-"""Daily stages, on an EventBridge schedule: finds the customers whose stage time changes
-(active to at_risk to dormant, loyal to active), and only them, in the profiles' sparse due
-index, and fans them out in batches over SQS to `profiles/worker.py`, which moves them. A day
-the schedule missed is caught up: everyone due on or before today is read, and each change is
-dated on the day it fell due. A batch that fails comes back from the queue, and a customer it
-did not reach stays due, so the next run finds them again."""
+"""The daily run, on an EventBridge schedule: finds the customers due (a stage time changes,
+active to at_risk to dormant, loyal to active; a win-back step's day; a reward waiting), and
+only them, in the profiles' sparse due index, and fans them out in batches over SQS to the
+worker (`stages/retention/handler.py`), which moves them and sends what the retention stage
+owes them. A day the schedule missed is caught up: everyone due on or before today is read,
+and each change is dated on the day it fell due. A batch that fails comes back from the
+queue, and a customer it did not reach stays due, so the next run finds them again."""
 
 from __future__ import annotations
 

@@ -63,6 +63,9 @@ class Contribution:
     points: int = 0
     delivered_at: datetime | None = None  # when the product first saw it delivered
     promo_code: str | None = None  # compact when it reads as one; kept to act on a change only
+    # The retention exposures this order was attributed to (their items' sort keys), whose
+    # revenue follows the order's spend as later images arrive.
+    attributed: tuple[str, ...] = ()
 
     @property
     def live(self) -> bool:
@@ -108,7 +111,38 @@ def contribution(order: Order, before: Contribution | None, rules: LoyaltyRules)
         points=rules.points(spend, order.currency) if spend else 0,
         delivered_at=delivered_at,
         promo_code=(normalise(order.promo_code) or order.promo_code) if order.promo_code else None,
+        attributed=before.attributed if before else (),
     )
+
+
+@dataclass(frozen=True)
+class Exposed:
+    """A retention exposure an order may be attributed to: a message that went, or a holdout's
+    record of the message it did not get (`sk`: the exposure's item in the customer's
+    collection)."""
+
+    at: datetime
+    sk: str
+    treated: bool
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """One customer's exposure to a retention programme's step, for measuring it: the message
+    went (`treated`), or the customer was held out of the programme and got nothing. Kept in
+    the customer's collection, and found by programme and time through the `exposures`
+    index."""
+
+    programme: str  # the step measured: winback#0, winback#1, winback#2, tier_up, appreciation
+    family: str  # the programme a holdout is drawn for: winback, tier_up, appreciation
+    key: str  # the message's ledger key
+    treated: bool
+    at: datetime
+    outcome: str  # sent, deferred (it goes later), duplicate (it went before), held_out
+
+    @property
+    def sk(self) -> str:
+        return f"exposure#{self.key}"  # adapters/profiles.py EXPOSURE_SK
 
 
 @dataclass(frozen=True)
@@ -141,6 +175,13 @@ class Profile:
     won_back_at: datetime | None = None  # the placement time of the order that won them back
     as_of: date | None = None  # the last day the stage was worked out for
     version: int = 0
+    # The retention stage's marks: the last win-back step handled (sent, held out or refused),
+    # the loyalty tiers announced, the quarter of the last appreciation reward, and each
+    # programme's latest exposure an order may still be attributed to.
+    winback_done: str | None = None
+    tiers_rewarded: frozenset[str] = frozenset()
+    appreciated: str | None = None  # a quarter, e.g. 2026-Q2
+    exposures: Mapping[str, Exposed] = field(default_factory=dict)  # programme family ->
 
     @property
     def live_orders(self) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from lifecycle.platform.settings import Env, SettingsError
@@ -73,7 +73,7 @@ def stage_rules(env: Env, timezone: str) -> StageRules:
         dormant_days=env.integer("STAGE_DORMANT_DAYS", 60),
         loyal_orders=env.integer("STAGE_LOYAL_ORDERS", 5),
         loyal_window_days=env.integer("STAGE_LOYAL_WINDOW_DAYS", 90),
-        winback_window_days=env.integer("STAGE_WINBACK_WINDOW_DAYS", 30),
+        winback_window_days=env.integer("STAGE_WINBACK_WINDOW_DAYS", 14),
         loyal_tiers=frozenset(
             t.strip() for t in (tiers if tiers is not None else "gold").split(",") if t.strip()
         ),
@@ -85,6 +85,49 @@ def stage_rules(env: Env, timezone: str) -> StageRules:
     if rules.dormant_days <= rules.at_risk_floor_days:
         raise SettingsError("STAGE_DORMANT_DAYS must be more than STAGE_AT_RISK_FLOOR_DAYS")
     return rules
+
+
+def winback_steps(env: Env) -> tuple[int, ...]:
+    """`WINBACK_STEP_DAYS`: the days after lapsing on which the win-back sequence's reminder,
+    offer and last chance go (`0,14,30`), or `off`."""
+    name = "WINBACK_STEP_DAYS"
+    raw = env.optional(name) or "0,14,30"
+    if raw.lower() == "off":
+        return ()
+    parts = [part.strip() for part in raw.split(",")]
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        raise SettingsError(
+            f"{name} must be three whole days (reminder, offer, last chance), e.g. 0,14,30, "
+            f"or off; got {raw!r}"
+        )
+    days = tuple(int(part) for part in parts)
+    if list(days) != sorted(set(days)):
+        raise SettingsError(f"{name}: the days must rise, got {raw!r}")
+    return days
+
+
+def _retention_wakes(env: Env, rules: StageRules, loyalty: LoyaltyRules) -> StageRules:
+    """The retention programmes' wake-ups, which every function writing a profile must agree
+    on (they decide the profile's day in the due index)."""
+    steps = winback_steps(env)
+    tier_up = (env.optional("LOYALTY_TIER_UP") or "on").lower()
+    if tier_up not in ("on", "off"):
+        raise SettingsError(f"LOYALTY_TIER_UP must be on or off, got {tier_up!r}")
+    # Every tier above the first (the one every customer starts in) is announced.
+    reward_tiers = tuple(name for name, points in loyalty.tiers if points > 0)
+    appreciation = env.integer("APPRECIATION_MIN_ORDERS", 6, least=0)
+    window = env.integer("APPRECIATION_WINDOW_DAYS", 90)
+    if appreciation > RECENT_ORDERS:
+        raise SettingsError(
+            f"APPRECIATION_MIN_ORDERS must be at most {RECENT_ORDERS} (the orders a profile keeps)"
+        )
+    return replace(
+        rules,
+        wake_after_lapse=steps,
+        reward_tiers=reward_tiers if tier_up == "on" else (),
+        appreciation_orders=appreciation,
+        appreciation_window_days=window,
+    )
 
 
 @dataclass(frozen=True)
@@ -102,4 +145,5 @@ class ProfileSettings:
             raise SettingsError(
                 f"STAGE_LOYAL_TIERS names {', '.join(sorted(unknown))}, not among LOYALTY_TIERS"
             )
+        stages = _retention_wakes(env, stages, loyalty)
         return cls(table=env.required("PROFILES_TABLE"), loyalty=loyalty, stages=stages)

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from lifecycle.profiles.model import (
     Contribution,
+    Exposed,
     Folded,
     LoyaltyRules,
     Profile,
@@ -64,10 +65,17 @@ class StageRules:
     loyal_orders: int = 5
     loyal_window_days: int = 90
     loyal_tiers: frozenset[str] = frozenset({"gold"})
-    winback_window_days: int = 30  # an order this soon after a win-back message wins back
-    # Days after lapsing on which the daily run must see the customer even though their stage
-    # does not change (the win-back sequence's later steps).
+    # The attribution window: an order this soon after a retention message (or a holdout's
+    # exposure) is attributed to it, and after a win-back message, while lapsed, wins back.
+    winback_window_days: int = 14
+    # What else the daily run must see a customer for, though their stage does not change
+    # (the retention stage's programmes; empty: none). Days after lapsing (the win-back
+    # sequence's steps); the tiers a tier-up message announces, lowest first; the orders in
+    # `appreciation_window_days` that earn the heavy-user reward once a quarter (0: off).
     wake_after_lapse: tuple[int, ...] = ()
+    reward_tiers: tuple[str, ...] = ()
+    appreciation_orders: int = 0
+    appreciation_window_days: int = 90
 
     def day_of(self, moment: datetime) -> date:
         return moment.astimezone(ZoneInfo(self.timezone)).date()
@@ -149,10 +157,45 @@ def next_change(profile: Profile, day: date, rules: StageRules) -> date | None:
     return None
 
 
+def quarter_of(day: date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def _next_quarter(day: date) -> date:
+    month = ((day.month - 1) // 3 + 1) * 3 + 1
+    return date(day.year + 1, 1, 1) if month > 12 else date(day.year, month, 1)
+
+
+def orders_within(profile: Profile, day: date, days: int, rules: StageRules) -> int:
+    """The customer's live orders placed in the `days` days up to and including `day`."""
+    start = day - timedelta(days=days)
+    return sum(1 for placed in profile.order_times() if start < rules.day_of(placed) <= day)
+
+
+def tier_up_due(profile: Profile, rules: StageRules) -> bool:
+    """The customer holds a tier a tier-up message announces, and has not heard of it."""
+    return profile.tier in rules.reward_tiers and profile.tier not in profile.tiers_rewarded
+
+
+def appreciation_due(profile: Profile, day: date, rules: StageRules) -> bool:
+    """A heavy user on `day` who has had no appreciation reward this quarter."""
+    if rules.appreciation_orders <= 0 or profile.appreciated == quarter_of(day):
+        return False
+    lately = orders_within(profile, day, rules.appreciation_window_days, rules)
+    return lately >= rules.appreciation_orders
+
+
 def next_due(profile: Profile, day: date, rules: StageRules) -> date | None:
-    """The first day after `day` the daily run must see the customer: their next stage
-    change, or a win-back step's day while they stay lapsed; None when neither comes."""
+    """The first day the daily run must see the customer: `day` itself while a reward waits
+    for them (a tier-up, the quarter's appreciation), else the first day after it with their
+    next stage change, a win-back step's day while they stay lapsed, or the next quarter's
+    first day for a heavy user who will still be one; None when none comes."""
+    if tier_up_due(profile, rules) or appreciation_due(profile, day, rules):
+        return day
     due = [d for d in (next_change(profile, day, rules),) if d is not None]
+    quarter = _next_quarter(day)
+    if rules.appreciation_orders > 0 and appreciation_due(profile, quarter, rules):
+        due.append(quarter)
     if profile.stage in LAPSED and profile.lapsed_since is not None:
         lapsed = rules.day_of(profile.lapsed_since)
         due += [
@@ -210,6 +253,9 @@ def apply_order(
         day = profile.as_of  # an image older than what time has already moved on
     profile, changes = advance(profile, day, rules)
     won_back = None
+    attributed: tuple[str, ...] = after.attributed
+    if before is None and after.live:
+        profile, attributed = _attribute(profile, after.placed_at, rules)
     if before is None and after.live and profile.winback_at is not None:
         # Any new order ends the win-back: it either wins the customer back (soon after the
         # message, while they were lapsed) or shows they were not lost.
@@ -228,7 +274,26 @@ def apply_order(
         at = max(after.updated_at, profile.stage_since or after.updated_at)
         profile, change = _moved(profile, stage, at, _cause(before, after, won_back))
         changes.append(change)
-    return Folded(replace(profile, as_of=day), after, tuple(changes))
+    return Folded(
+        replace(profile, as_of=day), replace(after, attributed=attributed), tuple(changes)
+    )
+
+
+def _attribute(
+    profile: Profile, placed: datetime, rules: StageRules
+) -> tuple[Profile, tuple[str, ...]]:
+    """A new order is attributed to each programme's latest exposure it comes within the
+    attribution window of (once: the exposure is then closed); exposures older than the window
+    are dropped."""
+    window = timedelta(days=rules.winback_window_days)
+    attributed: list[str] = []
+    still: dict[str, Exposed] = {}
+    for family, exposed in profile.exposures.items():
+        if exposed.at < placed <= exposed.at + window:
+            attributed.append(exposed.sk)
+        elif placed <= exposed.at:
+            still[family] = exposed  # an image older than the exposure: it stays open
+    return replace(profile, exposures=still), tuple(attributed)
 
 
 def winback_sent(profile: Profile, at: datetime, key: str) -> Profile:
