@@ -371,7 +371,7 @@ class DynamoProfiles:
             part = {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _contribution_item(order.customer_id, after),
+                    "Item": _contribution_item(order.customer_id, folded.contribution),
                     **(
                         {
                             "ConditionExpression": "updated_at = :u AND #st = :st",

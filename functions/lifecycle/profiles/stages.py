@@ -178,8 +178,11 @@ def tier_up_due(profile: Profile, rules: StageRules) -> bool:
 
 
 def appreciation_due(profile: Profile, day: date, rules: StageRules) -> bool:
-    """A heavy user on `day` who has had no appreciation reward this quarter."""
+    """A heavy user on `day` who has had no appreciation reward this quarter (and is not
+    lapsed: a customer overdue gets the win-back sequence, not thanks for their custom)."""
     if rules.appreciation_orders <= 0 or profile.appreciated == quarter_of(day):
+        return False
+    if profile.stage in LAPSED:
         return False
     lately = orders_within(profile, day, rules.appreciation_window_days, rules)
     return lately >= rules.appreciation_orders

@@ -175,7 +175,7 @@ def message(
     is never sent."""
     spec = owed.spec
     promo_code = display(code.code) if code is not None else None
-    expires_at = code.expires_at.isoformat() if code is not None else None
+    expires_at = code.expires_at if code is not None else None
     context: dict[str, object]
     if spec is WINBACK_REMINDER:
         last = profile.last_activity()
