@@ -185,15 +185,7 @@ class Year:
             for i in _scan("ProfilesTable")
             if i["customer_id"] == customer and i["sk"].startswith("promo#winback-")
         ]
-        assert items, (
-            f"{customer} has no win-back code",
-            [
-                (i["message_key"], i["status"], i.get("reason"))
-                for i in _scan("LedgerTable")
-                if "message_key" in i and "winback" in i["message_key"]
-            ],
-            [str(i) for i in _scan("ProfilesTable") if i["customer_id"] == customer],
-        )
+        assert items, f"{customer} has no win-back code"
         code: str = sorted(items, key=lambda i: i["issued_at"])[-1]["code"]
         self.codes.setdefault(customer, code)
         return code
