@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -248,26 +249,54 @@ def _profile(args: argparse.Namespace) -> int:
 
     from lifecycle.profile_command import NoProfile, show
 
-    if args.stack:
-        table = _outputs(args.stack).get("ProfilesTableName")
-        if not table:
-            print(
-                f"lifecycle profile: stack {args.stack} has no profiles table (deployed before "
-                "profiles were built?)",
-                file=sys.stderr,
-            )
-            return 2
-    else:
-        table = os.environ.get("PROFILES_TABLE")
-        if not table:
-            print("lifecycle profile: give --stack, or set PROFILES_TABLE", file=sys.stderr)
-            return 2
+    table = _profiles_table("profile", args.stack)
+    if not table:
+        return 2
     try:
         print(show(boto3.client("dynamodb"), table, args.customer_id, as_json=args.json))
     except NoProfile as missing:
         print(f"lifecycle profile: {missing}", file=sys.stderr)
         return 1
     return 0
+
+
+def _profiles_table(command: str, stack: str | None) -> str | None:
+    """The profiles table of `stack`, else PROFILES_TABLE; None (said why) when neither."""
+    if stack:
+        table = _outputs(stack).get("ProfilesTableName")
+        if not table:
+            print(
+                f"lifecycle {command}: stack {stack} has no profiles table (deployed before "
+                "profiles were built?)",
+                file=sys.stderr,
+            )
+        return table
+    table = os.environ.get("PROFILES_TABLE")
+    if not table:
+        print(f"lifecycle {command}: give --stack, or set PROFILES_TABLE", file=sys.stderr)
+    return table
+
+
+def _retention_report(args: argparse.Namespace) -> int:
+    import boto3
+
+    from lifecycle import retention_report
+
+    table = _profiles_table("retention-report", args.stack)
+    if not table:
+        return 2
+    report = retention_report.build(
+        boto3.client("dynamodb"), table, since=args.since, window_days=args.window_days
+    )
+    print(retention_report.as_json(report) if args.json else retention_report.render(report))
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -416,6 +445,25 @@ def parser() -> argparse.ArgumentParser:
     profile.add_argument("--json", action="store_true", help="print the stored items as JSON")
     profile.set_defaults(run=_profile)
     _calls_aws(profile)
+
+    report = commands.add_parser(
+        "retention-report",
+        help="per win-back step and reward programme: sent, orders attributed, conversion "
+        "and lift over the holdout, with 95%% intervals, and revenue",
+    )
+    report.add_argument("--stack", help="CloudFormation stack name (else PROFILES_TABLE)")
+    report.add_argument(
+        "--since", type=_day, help="count exposures from this day (YYYY-MM-DD; default all)"
+    )
+    report.add_argument(
+        "--window-days",
+        type=int,
+        default=14,
+        help="the stack's attribution window (AttributionWindowDays, default 14)",
+    )
+    report.add_argument("--json", action="store_true", help="print the figures as JSON")
+    report.set_defaults(run=_retention_report)
+    _calls_aws(report)
 
     bench = commands.add_parser(
         "bench",

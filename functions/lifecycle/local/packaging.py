@@ -32,6 +32,7 @@ CLI_ONLY: tuple[str, ...] = (
     "replay.py",
     "replay_command.py",
     "profile_command.py",
+    "retention_report.py",
 )
 
 # Never copied from the source tree: bytecode of whatever interpreter ran the tests, and
