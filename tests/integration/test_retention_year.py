@@ -4,62 +4,34 @@ the holdout and attribution, checked against the days they must happen on."""
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import boto3
 import pytest
 import time_machine
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from lifecycle.adapters.profiles import DynamoProfiles
 from lifecycle.local.stack import LocalContext
-from lifecycle.platform.settings import Env
-from lifecycle.profiles.settings import ProfileSettings
 from lifecycle.stages.retention.journey import held_out
 from tests.conftest import Aws
+from tests.integration.retention_helpers import (
+    DAY0,
+    ZONE,
+    Orders,
+    at,
+    customer,
+    day_of,
+    scan,
+)
 
-ZONE = ZoneInfo("Europe/Amsterdam")  # the local stack's DefaultTimezone
-DAY0 = date(2026, 1, 5)
 DAYS = 366
 MISSED = 22  # the morning the daily run did not run
 HOLDOUT_KEY = b"lifecycle-holdout-1"  # the template's default HoldoutKey
-SERIALIZER = TypeSerializer()
-DESERIALIZER = TypeDeserializer()
 
 pytestmark = pytest.mark.slow
 
 
-def _at(day: int, hour: int = 10) -> datetime:
-    return datetime.combine(DAY0 + timedelta(days=day), datetime.min.time(), ZONE).replace(
-        hour=hour
-    )
-
-
-def _put(table: str, item: dict[str, Any]) -> None:
-    boto3.client("dynamodb").put_item(
-        TableName=table, Item={k: SERIALIZER.serialize(v) for k, v in item.items()}
-    )
-
-
-def _customer(customer_id: str, name: str) -> None:
-    _put(
-        "CustomersTable",
-        {
-            "customer_id": customer_id,
-            "first_name": name,
-            "email": f"{customer_id}@example.com",
-            "created_at": _at(0, 8).isoformat(),
-            "locale": "en",
-            "consent": {"email_marketing": True},
-        },
-    )
-
-
-def _holdout_customer() -> str:
+def _holdoutcustomer() -> str:
     """The first customer id the win-back programme holds out (10%, the default share)."""
     return next(
         name
@@ -68,69 +40,12 @@ def _holdout_customer() -> str:
     )
 
 
-class Orders:
-    """Orders on their days: placed at 10:00, delivered the next day at 10:00."""
-
-    def __init__(self) -> None:
-        self.by_day: dict[int, list[tuple[str, str, str, str | None]]] = {}
-        self.count: Counter[str] = Counter()
-        self.totals: dict[str, str] = {}
-
-    def place(self, customer: str, day: int, total: str = "40", code: str | None = None) -> str:
-        self.count[customer] += 1
-        order_id = f"{customer}-{self.count[customer]:03d}"
-        self.by_day.setdefault(day, []).append((order_id, customer, "scheduled", code))
-        self.by_day.setdefault(day + 1, []).append((order_id, customer, "delivered", code))
-        self.totals[order_id] = total
-        return order_id
-
-    def write(self, day: int) -> None:
-        for order_id, customer, status, code in self.by_day.pop(day, []):
-            item: dict[str, Any] = {
-                "order_id": order_id,
-                "customer_id": customer,
-                "status": status,
-                "updated_at": _at(day).astimezone(UTC).isoformat(),
-                "total": self.totals[order_id],
-                "currency": "EUR",
-                "delivery_window": {
-                    "start": _at(day + 1, 18).isoformat(),
-                    "end": _at(day + 1, 20).isoformat(),
-                },
-                "items": [{"name": "Wash & fold", "quantity": 1, "unit_price": 40}],
-            }
-            if code:
-                item["promo_code"] = code
-            _put("OrdersTable", item)
-
-
-def _profiles() -> DynamoProfiles:
-    settings = ProfileSettings.from_env(
-        Env({"PROFILES_TABLE": "ProfilesTable", "DEFAULT_TIMEZONE": "Europe/Amsterdam"})
-    )
-    return DynamoProfiles(
-        boto3.client("dynamodb"), settings.table, settings.loyalty, settings.stages
-    )
-
-
-def _scan(table: str) -> list[dict[str, Any]]:
-    client = boto3.client("dynamodb")
-    items: list[dict[str, Any]] = []
-    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        items += [{k: DESERIALIZER.deserialize(v) for k, v in i.items()} for i in page["Items"]]
-    return items
-
-
-def _day_of(moment: str) -> int:
-    return (datetime.fromisoformat(moment).astimezone(ZONE).date() - DAY0).days
-
-
 class Year:
     """The year played out once for every test of this module (it takes a while)."""
 
     def __init__(self, aws: Aws) -> None:
         self.aws = aws
-        self.holdout = _holdout_customer()
+        self.holdout = _holdoutcustomer()
         self.orders = Orders()
         self.codes: dict[str, str] = {}  # customer -> the code their win-back offer carried
 
@@ -147,7 +62,7 @@ class Year:
             ("heavy", "Dana"),
             (self.holdout, "Eli"),
         ):
-            _customer(customer_id, name)
+            customer(customer_id, name)
         o = self.orders
         for day in range(0, 50, 7):  # weekly, then nothing from day 49 (delivered day 50)
             o.place("lapser", day)
@@ -182,7 +97,7 @@ class Year:
     def _code(self, customer: str) -> str:
         items = [
             i
-            for i in _scan("ProfilesTable")
+            for i in scan("ProfilesTable")
             if i["customer_id"] == customer and i["sk"].startswith("promo#winback-")
         ]
         assert items, f"{customer} has no win-back code"
@@ -191,7 +106,7 @@ class Year:
         return code
 
     def _morning(self, day: int) -> None:
-        with time_machine.travel(_at(day, 5), tick=False):
+        with time_machine.travel(at(day, 5), tick=False):
             result = self.aws.invoke("DailyStagesFunction", {})
             if result["status"] != "skipped":
                 self.aws.stack.drain_queues(LocalContext.for_function)
@@ -221,10 +136,10 @@ def year() -> Any:
             fresh_session()
             played = Year(Aws(LocalStack.deployed(PARAMETERS)))
             played.play()
-            ledger = {item["message_key"]: item for item in _scan("LedgerTable")}
-            profiles = _scan("ProfilesTable")
+            ledger = {item["message_key"]: item for item in scan("LedgerTable")}
+            profiles = scan("ProfilesTable")
             history = {
-                customer: _profiles().history(customer)
+                customer: profiles().history(customer)
                 for customer in ("lapser", "silent", "early", "heavy", played.holdout)
             }
             yield played, ledger, profiles, history
@@ -236,7 +151,7 @@ def _sent(ledger: dict[str, Any], prefix: str) -> list[str]:
 
 
 def _sent_day(ledger: dict[str, Any], key: str) -> int:
-    return _day_of(ledger[key]["updated_at"])
+    return day_of(ledger[key]["updated_at"])
 
 
 def test_each_stage_change_falls_on_its_day_even_after_a_missed_morning(year: Any) -> None:
