@@ -26,8 +26,13 @@ def _when(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M %Z}".strip() if moment else "-"
 
 
-def describe(profile: Profile, due_day: str | None, history: list[Change]) -> list[str]:
-    """The profile as lines of text."""
+def describe(
+    profile: Profile,
+    due_day: str | None,
+    history: list[Change],
+    codes: list[dict[str, Any]] | None = None,
+) -> list[str]:
+    """The profile as lines of text (with the customer's promo codes, as exported)."""
     spend = ", ".join(f"{c} {a:.2f}" for c, a in sorted(profile.spend.items())) or "nothing yet"
     gap = StageRules().usual_gap(profile)
     usual = f"{gap} days (median)" if gap is not None else "- (fewer than two orders)"
@@ -46,6 +51,18 @@ def describe(profile: Profile, due_day: str | None, history: list[Change]) -> li
     ]
     if profile.winback_at:
         lines.append(f"  win-back     {profile.winback_key} at {_when(profile.winback_at)}")
+    if profile.winback_done:
+        lines.append(f"  last step    {profile.winback_done} (handled)")
+    if profile.tiers_rewarded:
+        lines.append(f"  tier-ups     {', '.join(sorted(profile.tiers_rewarded))} announced")
+    if profile.appreciated:
+        lines.append(f"  appreciated  {profile.appreciated}")
+    for code in codes or []:
+        redeemed = f", redeemed on {code['redeemed_order']}" if code.get("redeemed_order") else ""
+        lines.append(
+            f"  promo code   {code.get('programme')}: {code.get('state')}, expires "
+            f"{str(code.get('expires_at', '-'))[:10]}{redeemed}"
+        )
     lines.append(f"stage history ({len(history)} change{'s' if len(history) != 1 else ''})")
     width = max((len(f"{c.old} -> {c.new}") for c in history), default=0)
     lines += [
@@ -66,4 +83,5 @@ def show(client: DynamoDBClient, table: str, customer_id: str, *, as_json: bool)
     profile = profiles.get(customer_id)
     assert profile is not None
     due = exported["profile"].get("due_day")
-    return "\n".join(describe(profile, due, profiles.history(customer_id)))
+    history = profiles.history(customer_id)
+    return "\n".join(describe(profile, due, history, exported["promo_codes"]))

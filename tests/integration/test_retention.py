@@ -20,7 +20,7 @@ from lifecycle.adapters.ledger import DynamoCaps
 from lifecycle.local.stack import LocalContext, LocalStack
 from lifecycle.messaging.message import Cap
 from lifecycle.stages.retention.journey import held_out
-from tests.conftest import PARAMETERS, Aws, fresh_session
+from tests.conftest import PARAMETERS, Aws, fresh_session, load_event
 from tests.integration.retention_helpers import Orders, at, customer, profiles, put, scan
 
 HOLDOUT_KEY = b"lifecycle-holdout-1"  # the template's default HoldoutKey
@@ -227,3 +227,14 @@ def test_export_and_erasure_include_retention_exposures(aws: Aws) -> None:
     assert [e["programme"] for e in found["retention_exposures"]] == ["winback#0"]
     profiles().forget(lapser)
     assert [i for i in scan("ProfilesTable") if i["customer_id"] == lapser] == []
+
+
+def test_the_queues_own_event_sends_the_days_win_back_step(aws: Aws) -> None:
+    # given c-1001 lapsing on 2026-01-27, and a batch for that day as SQS delivers it (events/)
+    _lapsing(aws, "c-1001")
+    with time_machine.travel(at(22, 5), tick=False):
+        result = aws.invoke("DailyStagesWorkerFunction", load_event("sqs-daily-stages-batch.json"))
+    assert result == {"batchItemFailures": []}
+    assert [e.to for e in aws.emails()] == ["c-1001@example.com"]
+    (sent,) = _ledger("winback#c-1001#2026-01-27#0").values()
+    assert sent["status"] == "sent"
