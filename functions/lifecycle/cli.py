@@ -260,10 +260,13 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _profiles_table(command: str, stack: str | None) -> str | None:
-    """The profiles table of `stack`, else PROFILES_TABLE; None (said why) when neither."""
+def _profiles_table(
+    command: str, stack: str | None, outputs: dict[str, str] | None = None
+) -> str | None:
+    """The profiles table of `stack` (its `outputs`, read if not given), else PROFILES_TABLE;
+    None (said why) when neither."""
     if stack:
-        table = _outputs(stack).get("ProfilesTableName")
+        table = (outputs if outputs is not None else _outputs(stack)).get("ProfilesTableName")
         if not table:
             print(
                 f"lifecycle {command}: stack {stack} has no profiles table (deployed before "
@@ -282,11 +285,18 @@ def _retention_report(args: argparse.Namespace) -> int:
 
     from lifecycle import retention_report
 
-    table = _profiles_table("retention-report", args.stack)
+    outputs = _outputs(args.stack) if args.stack else None
+    table = _profiles_table("retention-report", args.stack, outputs)
     if not table:
         return 2
+    # The stack's own attribution window and calendar (its outputs), else the environment's.
+    found = outputs or {}
+    window = args.window_days or int(
+        found.get("AttributionWindowDays") or os.environ.get("STAGE_WINBACK_WINDOW_DAYS") or 14
+    )
+    zone = found.get("BusinessTimezone") or os.environ.get("DEFAULT_TIMEZONE") or "UTC"
     report = retention_report.build(
-        boto3.client("dynamodb"), table, since=args.since, window_days=args.window_days
+        boto3.client("dynamodb"), table, since=args.since, window_days=window, timezone=zone
     )
     print(retention_report.as_json(report) if args.json else retention_report.render(report))
     return 0
@@ -453,13 +463,15 @@ def parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--stack", help="CloudFormation stack name (else PROFILES_TABLE)")
     report.add_argument(
-        "--since", type=_day, help="count exposures from this day (YYYY-MM-DD; default all)"
+        "--since",
+        type=_day,
+        help="count exposures from this day of the business's calendar (YYYY-MM-DD; default all)",
     )
     report.add_argument(
         "--window-days",
         type=int,
-        default=14,
-        help="the stack's attribution window (AttributionWindowDays, default 14)",
+        help="the attribution window (default: the stack's AttributionWindowDays, else "
+        "STAGE_WINBACK_WINDOW_DAYS, else 14)",
     )
     report.add_argument("--json", action="store_true", help="print the figures as JSON")
     report.set_defaults(run=_retention_report)

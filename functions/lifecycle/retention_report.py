@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from lifecycle.adapters.dynamo import plain
 from lifecycle.adapters.profiles import EXPOSURES_INDEX
@@ -73,11 +74,20 @@ def lift(treated: Rate, control: Rate) -> tuple[float, float, float] | None:
     return difference, low, high
 
 
+# Treated outcomes by which the message reached the customer (now, later, or before).
+WENT = frozenset({"sent", "deferred", "duplicate"})
+
+
 @dataclass
 class Programme:
+    """One programme's figures, by intent to treat: `treated` counts every customer the
+    contact policy let its message reach (sent, deferred, or held back by the cap or a
+    deadline), as the holdout counts every customer it would have reached."""
+
     programme: str
     label: str
-    sent: int = 0  # treated exposures counted (their window closed)
+    treated: int = 0  # treated exposures counted (their window closed)
+    sent: int = 0  # of them, messages that went (or were deferred to go)
     converted: int = 0
     held_out: int = 0
     held_out_converted: int = 0
@@ -86,7 +96,7 @@ class Programme:
 
     @property
     def conversion(self) -> Rate:
-        return Rate(self.converted, self.sent)
+        return Rate(self.converted, self.treated)
 
     @property
     def holdout_conversion(self) -> Rate:
@@ -106,13 +116,13 @@ class Report:
 
 
 def _exposures(
-    client: DynamoDBClient, table: str, programme: str, since: date | None
+    client: DynamoDBClient, table: str, programme: str, since: datetime | None
 ) -> Iterator[dict[str, Any]]:
     condition = "programme = :p"
     values: dict[str, Any] = {":p": {"S": programme}}
     if since is not None:
         condition += " AND exposed_at >= :s"
-        values[":s"] = {"S": datetime.combine(since, time(0), UTC).isoformat()}
+        values[":s"] = {"S": since.astimezone(UTC).isoformat()}
     paginator = client.get_paginator("query")
     for page in paginator.paginate(
         TableName=table,
@@ -130,15 +140,18 @@ def build(
     *,
     since: date | None = None,
     window_days: int = 14,
+    timezone: str = "UTC",
     now: datetime | None = None,
 ) -> Report:
-    """The report from the profiles table's `exposures` index."""
+    """The report from the profiles table's `exposures` index; `since` is a day of the
+    business's calendar (`timezone`), `window_days` its attribution window."""
     as_of = now or datetime.now(UTC)
     window = timedelta(days=window_days)
+    start = datetime.combine(since, time(0), ZoneInfo(timezone)) if since else None
     results = []
     for programme, label in PROGRAMMES.items():
         result = Programme(programme, label)
-        for item in _exposures(client, table, programme, since):
+        for item in _exposures(client, table, programme, start):
             if datetime.fromisoformat(item["exposed_at"]) + window > as_of:
                 result.still_open += 1
                 continue
@@ -147,7 +160,8 @@ def build(
                 result.held_out += 1
                 result.held_out_converted += converted
                 continue
-            result.sent += 1
+            result.treated += 1
+            result.sent += item.get("outcome") in WENT
             result.converted += converted
             if converted and item.get("revenue"):
                 currency = str(item.get("revenue_currency") or "XXX")
@@ -183,22 +197,25 @@ def render(report: Report) -> str:
         f"{report.window_days} days of a message or holdout exposure is attributed to it)",
     ]
     header = (
-        f"  {'programme':<26}{'sent':>6}{'orders':>8}  {'conversion [95% CI]':<24}"
+        f"  {'programme':<26}{'treated':>8}{'sent':>6}{'orders':>8}  {'conversion [95% CI]':<24}"
         f"{'holdout':>8}{'orders':>8}  {'holdout conv. [95% CI]':<24}{'lift [95% CI]':<26}"
         f"{'revenue':<14}{'open':>5}"
     )
     lines.append(header)
     for r in report.programmes:
         lines.append(
-            f"  {r.label:<26}{r.sent:>6}{r.converted:>8}  {_percent(r.conversion):<24}"
+            f"  {r.label:<26}{r.treated:>8}{r.sent:>6}{r.converted:>8}  "
+            f"{_percent(r.conversion):<24}"
             f"{r.held_out:>8}{r.held_out_converted:>8}  {_percent(r.holdout_conversion):<24}"
             f"{_lift(r):<26}{_money(r.revenue):<14}{r.still_open:>5}"
         )
     lines.append(
-        "  sent: messages that went (or were deferred to go later); holdout: customers the "
-        "programme held out whom the contact policy would have reached; open: exposures whose "
-        "window has not closed yet, not counted. Lift is in percentage points (sent less "
-        "holdout); an interval spanning 0 shows no effect measured yet."
+        "  treated: customers the contact policy let the message reach (by intent to treat, "
+        "whether it went or the marketing cap held it back); sent: of them, messages that went "
+        "(or were deferred to go later); holdout: customers the programme held out whom the "
+        "contact policy would have reached; orders: attributed, cancelled ones not counted; "
+        "open: exposures whose window has not closed yet, not counted. Lift is in percentage "
+        "points (treated less holdout); an interval spanning 0 shows no effect measured yet."
     )
     return "\n".join(lines)
 
@@ -220,6 +237,7 @@ def as_json(report: Report) -> str:
             {
                 "programme": r.programme,
                 "label": r.label,
+                "treated": r.treated,
                 "sent": r.sent,
                 "orders": r.converted,
                 "conversion": rate(r.conversion),

@@ -137,8 +137,26 @@ def test_the_marketing_cap_holds_retention_messages_like_every_stages(aws: Aws) 
     assert deferred["reason"] == "marketing cap: 2 in 7 days"
     frees = earlier + timedelta(days=7, seconds=1)
     assert datetime.fromisoformat(deferred["deliver_at"]) >= frees
-    # both are exposures (the deferred one goes later), with their programmes
-    assert sorted(i["programme"] for i in _exposures(heavy)) == ["appreciation", "tier_up"]
+    # both are exposures, the deferred one from when it is to go
+    exposures = {i["message_key"]: i for i in _exposures(heavy)}
+    assert sorted(i["programme"] for i in exposures.values()) == ["appreciation", "tier_up"]
+    assert exposures[deferred["message_key"]]["exposed_at"] == deferred["deliver_at"]
+
+
+def test_a_step_the_cap_holds_back_is_still_exposed_by_intent_to_treat(aws: Aws) -> None:
+    # given a lapsing customer who had two marketing messages this week from other stages
+    lapser = _treated("capped")
+    _lapsing(aws, lapser)
+    caps = DynamoCaps(boto3.client("dynamodb"), "LedgerTable", 400)
+    for owner in ("referral#a", "referral#b"):
+        cap = Cap(f"marketing-cap#{lapser}#email", owner, timedelta(days=7), "cap", 2)
+        assert caps.take(cap, lapser, at(20, 12).astimezone(UTC)) is None
+    _morning(aws, 22)
+    # then the reminder (skipped when capped) went nowhere, but the customer is in the treated
+    # group, as a held-out one would be in the holdout
+    (reminder,) = _ledger(f"winback#{lapser}#").values()
+    assert reminder["status"] == "skipped"
+    assert [(i["group"], i["outcome"]) for i in _exposures(lapser)] == [("treated", "skipped")]
 
 
 @pytest.fixture
@@ -217,6 +235,20 @@ def test_an_attributed_order_carries_its_revenue_to_the_exposure(aws: Aws) -> No
     profile = profiles().get(lapser)
     assert profile is not None
     assert profile.stage == "won_back"
+
+
+def test_a_cancelled_order_is_no_conversion(aws: Aws) -> None:
+    lapser = _treated("canceller")
+    _lapsing(aws, lapser)
+    _morning(aws, 22)
+    orders = Orders()
+    orders.count[lapser] = 1
+    order_id = orders.place(lapser, 25)
+    orders.by_day[26] = [(order_id, lapser, "cancelled", None)]
+    _play(aws, orders, range(25, 27))
+    (exposure,) = _exposures(lapser)
+    assert "attributed_order" not in exposure
+    assert str(exposure["revenue"]) == "0"
 
 
 def test_export_and_erasure_include_retention_exposures(aws: Aws) -> None:

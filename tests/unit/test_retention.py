@@ -13,7 +13,7 @@ import pytest
 from lifecycle.models import Order, OrderStatus
 from lifecycle.platform.settings import Env
 from lifecycle.profiles.model import Exposed, LoyaltyRules, Profile, contribution
-from lifecycle.profiles.stages import StageRules, advance, apply_order, next_due
+from lifecycle.profiles.stages import StageRules, advance, apply_order, first_marks, next_due
 from lifecycle.stages.retention.journey import (
     WINBACK_SPECS,
     due,
@@ -90,8 +90,12 @@ def test_the_daily_run_is_woken_on_the_later_steps_days() -> None:
     profile, _ = advance(_lapsed_customer(), _on(21), rules)
     assert profile.stage == "at_risk"
     assert next_due(profile, _on(21), rules) == _on(35)  # the offer, before dormant (60)
-    assert next_due(profile, _on(35), rules) == _on(51)
-    assert next_due(profile, _on(51), rules) == _on(60)  # then the stage change
+    # on the step's day it stays due until the retention stage marks the step handled
+    assert next_due(profile, _on(35), rules) == _on(35)
+    offer = replace(profile, winback_done=f"winback#c-1#{_on(21).isoformat()}#0")
+    assert next_due(offer, _on(35), rules) == _on(51)
+    last = replace(profile, winback_done=f"winback#c-1#{_on(21).isoformat()}#1")
+    assert next_due(last, _on(51), rules) == _on(60)  # then the stage change
     # without the retention's steps, only stage changes wake it
     assert next_due(profile, _on(21), RULES) == _on(60)
 
@@ -291,3 +295,25 @@ def test_bad_retention_settings_are_refused_by_name(env: dict[str, str], problem
     base = {"PROFILES_TABLE": "p", "HOLDOUT_KEY": "k", "BUSINESS_WEBSITE": "https://f.example"}
     with pytest.raises(SettingsError, match=problem):
         RetentionSettings.from_env(Env({**base, **env}))
+
+
+def test_a_second_worker_on_the_same_step_changes_nothing() -> None:
+    profile = advance(_lapsed_customer(), _on(21), WAKES)[0]
+    (owed,) = due(profile, _on(21), WAKES)
+    first = datetime.combine(_on(21), datetime.min.time(), UTC).replace(hour=4)
+    marked = marks(owed, WAKES, sent_at=first)(profile)
+    # the second worker's message came back a duplicate, a moment later
+    assert marks(owed, WAKES, sent_at=first + timedelta(seconds=3))(marked) == marked
+
+
+def test_a_profile_from_before_the_retention_stage_is_owed_nothing_from_before() -> None:
+    # a gold customer, lapsed for 40 days when the retention stage is deployed
+    lapsed = advance(_lapsed_customer(), _on(61), WAKES)[0]
+    old = replace(lapsed, points=800, tier="gold", stage="at_risk")
+    marked = first_marks(old, WAKES)
+    assert marked.tiers_rewarded == {"silver", "gold"}
+    assert marked.winback_done == f"winback#c-1#{_on(21).isoformat()}#2"
+    assert due(marked, _on(61), WAKES) == []
+    # what comes next goes as usual
+    assert due(replace(marked, points=2000, tier="platinum"), _on(61), WAKES) == []
+    assert first_marks(Profile("c-new"), WAKES) == Profile("c-new")

@@ -52,12 +52,21 @@ from lifecycle.profiles.model import (
 )
 from lifecycle.profiles.promo import GiveBack, Use
 from lifecycle.profiles.promo import actions as promo_actions
-from lifecycle.profiles.stages import Change, StageRules, advance, apply_order, next_due
+from lifecycle.profiles.stages import (
+    Change,
+    StageRules,
+    advance,
+    apply_order,
+    first_marks,
+    next_due,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 PROFILE = "profile"
+# The version of the retention marks a profile item carries (absent: written before them).
+RETENTION_MARKS = 1
 DUE_INDEX = "due"
 # Write shards of the due index: a day's due customers spread over this many partitions.
 # Fixed: the daily job reads every shard, so changing it would strand profiles.
@@ -97,6 +106,8 @@ def _profile_item(profile: Profile, due: date | None) -> dict[str, Any]:
         "stage": _s(profile.stage),
         "version": {"N": str(profile.version)},
         "updated_at": _s(datetime.now(UTC).isoformat()),
+        # Written with the retention stage's marks (see `first_marks` for profiles without).
+        "retention_marks": {"N": str(RETENTION_MARKS)},
     }
     optional = {
         "tier": profile.tier,
@@ -134,7 +145,16 @@ def _profile_item(profile: Profile, due: date | None) -> dict[str, Any]:
     return item
 
 
-def profile_from(item: dict[str, Any]) -> Profile:
+def profile_from(item: dict[str, Any], rules: StageRules | None = None) -> Profile:
+    """The profile an item holds. Given the rules, a profile written before the retention
+    stage existed gets its first marks (nothing owed from before)."""
+    profile = _profile_values(item)
+    if rules is not None and "retention_marks" not in item:
+        return first_marks(profile, rules)
+    return profile
+
+
+def _profile_values(item: dict[str, Any]) -> Profile:
     values = plain(item)
     return Profile(
         customer_id=values["customer_id"],
@@ -293,7 +313,7 @@ class DynamoProfiles:
 
     def get(self, customer_id: str) -> Profile | None:
         item = self._get(customer_id, PROFILE)
-        return profile_from(item) if item else None
+        return profile_from(item, self._rules) if item else None
 
     def _collection(self, customer_id: str, prefix: str | None = None) -> Iterator[dict[str, Any]]:
         condition = "customer_id = :c"
@@ -350,7 +370,11 @@ class DynamoProfiles:
         for _ in range(ATTEMPTS):
             profile_item = self._get(order.customer_id, PROFILE)
             part_item = self._get(order.customer_id, f"order#{order.order_id}")
-            profile = profile_from(profile_item) if profile_item else Profile(order.customer_id)
+            profile = (
+                profile_from(profile_item, self._rules)
+                if profile_item
+                else Profile(order.customer_id)
+            )
             before = _contribution_from(part_item) if part_item else None
             after = contribution(order, before, self._loyalty)
             if before is not None and not after.newer_than(before):
@@ -398,7 +422,7 @@ class DynamoProfiles:
             item = self._get(customer_id, PROFILE)
             if item is None:
                 return None
-            profile = profile_from(item)
+            profile = profile_from(item, self._rules)
             if profile.as_of is not None and profile.as_of >= until:
                 return []  # already brought up to that day (a redelivered batch)
             moved, changes = advance(profile, until, self._rules)
@@ -408,22 +432,26 @@ class DynamoProfiles:
 
     def _attributions(self, customer_id: str, part: Contribution) -> list[dict[str, Any]]:
         """The order on each exposure it is attributed to, with its revenue as of this image
-        (its spend once delivered; nothing while under way or once cancelled)."""
+        (its spend once delivered; nothing while under way). A cancelled order is no
+        conversion: the attribution is taken off the exposure again."""
+        if part.cancelled:
+            expression = (
+                "SET revenue = :r, revenue_currency = :c REMOVE attributed_order, attributed_at"
+            )
+            values: dict[str, Any] = {}
+        else:
+            expression = (
+                "SET attributed_order = :o, attributed_at = :a, revenue = :r, revenue_currency = :c"
+            )
+            values = {":o": _s(part.order_id), ":a": _s(part.placed_at.isoformat())}
+        values |= {":r": {"N": str(part.spend)}, ":c": _s(part.currency or NO_CURRENCY)}
         return [
             {
                 "Update": {
                     "TableName": self._table,
                     "Key": {"customer_id": _s(customer_id), "sk": _s(sk)},
-                    "UpdateExpression": (
-                        "SET attributed_order = :o, attributed_at = :a, revenue = :r, "
-                        "revenue_currency = :c"
-                    ),
-                    "ExpressionAttributeValues": {
-                        ":o": _s(part.order_id),
-                        ":a": _s(part.placed_at.isoformat()),
-                        ":r": {"N": str(part.spend)},
-                        ":c": _s(part.currency or NO_CURRENCY),
-                    },
+                    "UpdateExpression": expression,
+                    "ExpressionAttributeValues": values,
                 }
             }
             for sk in part.attributed
@@ -440,7 +468,7 @@ class DynamoProfiles:
             item = self._get(customer_id, PROFILE)
             if item is None:
                 return False
-            profile = profile_from(item)
+            profile = profile_from(item, self._rules)
             marked = marks(profile)
             if marked == profile:
                 return False
@@ -468,7 +496,7 @@ class DynamoProfiles:
             item = self._get(customer_id, PROFILE)
             if item is None:
                 return
-            profile = profile_from(item)
+            profile = profile_from(item, self._rules)
             if self._write(winback_sent(profile, at, key), profile.version, (), []):
                 return
         raise TransientError(f"profile {customer_id}: too many concurrent writes")

@@ -188,12 +188,52 @@ def appreciation_due(profile: Profile, day: date, rules: StageRules) -> bool:
     return lately >= rules.appreciation_orders
 
 
+def winback_owed(profile: Profile, day: date, rules: StageRules) -> tuple[str, int] | None:
+    """The win-back step the customer is owed on `day` and not yet handled, as (sequence,
+    step): the latest step whose day has come since they lapsed (a missed morning sends that
+    step late, never an earlier one after a later one); None unless lapsed now."""
+    if not rules.wake_after_lapse or profile.stage not in LAPSED or profile.lapsed_since is None:
+        return None
+    began = rules.day_of(profile.lapsed_since)
+    reached = [n for n, offset in enumerate(rules.wake_after_lapse) if offset <= (day - began).days]
+    if not reached:
+        return None
+    sequence = began.isoformat()
+    key = winback_key(profile.customer_id, sequence, reached[-1])
+    return None if profile.winback_done == key else (sequence, reached[-1])
+
+
+def first_marks(profile: Profile, rules: StageRules) -> Profile:
+    """The retention marks of a profile written before the retention stage was deployed: its
+    tiers count as announced, and the win-back step it has already reached as handled, so the
+    first morning after the deployment sends nothing months late (a tier-up for a tier reached
+    in spring, a last chance for an offer never sent). What comes next goes as usual."""
+    tiers = frozenset(profile.tiers_rewarded)
+    if profile.tier in rules.reward_tiers:
+        tiers |= set(rules.reward_tiers[: rules.reward_tiers.index(profile.tier) + 1])
+    done = profile.winback_done
+    if profile.as_of is not None:
+        owed = winback_owed(profile, profile.as_of, rules)
+        if owed is not None:
+            done = winback_key(profile.customer_id, *owed)
+    return replace(profile, tiers_rewarded=tiers, winback_done=done)
+
+
+def winback_key(customer_id: str, sequence: str, step: int) -> str:
+    """The ledger key of one step of one lapse's win-back sequence: it goes at most once."""
+    return f"winback#{customer_id}#{sequence}#{step}"
+
+
 def next_due(profile: Profile, day: date, rules: StageRules) -> date | None:
     """The first day the daily run must see the customer: `day` itself while a reward waits
     for them (a tier-up, the quarter's appreciation), else the first day after it with their
     next stage change, a win-back step's day while they stay lapsed, or the next quarter's
     first day for a heavy user who will still be one; None when none comes."""
     if tier_up_due(profile, rules) or appreciation_due(profile, day, rules):
+        return day
+    if winback_owed(profile, day, rules) is not None:
+        # Until the retention stage marks the step handled: a write on the step's day (the
+        # daily run moving the stage, an order image) must not move the profile past it.
         return day
     due = [d for d in (next_change(profile, day, rules),) if d is not None]
     quarter = _next_quarter(day)

@@ -47,10 +47,7 @@ def effects(ports: Ports, settings: RetentionSettings) -> Effects:
 def on_message(batch: DueBatch, stage: kit.Stage[RetentionSettings]) -> Plan:
     profiles = stage.ports.profiles(stage.settings.profiles)
     for done, customer_id in enumerate(batch.customers):
-        if not stage.ports.budget.allows(PROFILE_WRITE_SECONDS + DISPATCH_SECONDS):
-            # The batch comes back; customers already handled are not handled again.
-            left = len(batch.customers) - done
-            raise TransientError(f"too little time left for the last {left} customers")
+        _time_for(stage, PROFILE_WRITE_SECONDS, len(batch.customers) - done)
         stage.run(Plan((MoveStages((customer_id,), batch.day),)))
         profile = profiles.get(customer_id)
         if profile is None:
@@ -61,6 +58,13 @@ def on_message(batch: DueBatch, stage: kit.Stage[RetentionSettings]) -> Plan:
     return EMPTY
 
 
+def _time_for(stage: kit.Stage[RetentionSettings], seconds: float, left: int) -> None:
+    """Stop before the invocation runs out: the batch comes back, and the customers already
+    handled are not handled again (a step not yet marked keeps its customer due today)."""
+    if not stage.ports.budget.allows(seconds):
+        raise TransientError(f"too little time left for the last {left} customers")
+
+
 def _retain(
     stage: kit.Stage[RetentionSettings], profile: Profile, day: date, owed: list[journey.Due]
 ) -> None:
@@ -69,6 +73,7 @@ def _retain(
     rules = settings.profiles.stages
     customer = stage.load_customer(profile.customer_id, gone_is_final=True)
     for item in owed:
+        _time_for(stage, DISPATCH_SECONDS + PROFILE_WRITE_SECONDS, 1)
         if customer is None:
             # Erased, or a row that is not a customer (recorded as rejected): nothing to send
             # it to, and nothing to come back for each morning.
@@ -89,8 +94,8 @@ def _one(
     rules = settings.profiles.stages
     now = datetime.now(UTC)
 
-    def exposure(treated: bool, outcome: str) -> Exposure:
-        return Exposure(item.programme, item.family, item.key, treated, now, outcome)
+    def exposure(treated: bool, outcome: str, at: datetime = now) -> Exposure:
+        return Exposure(item.programme, item.family, item.key, treated, at, outcome)
 
     share = settings.holdout_share
     if journey.held_out(settings.holdout_key, item.family, customer.customer_id, share):
@@ -111,10 +116,15 @@ def _one(
     message = journey.message(item, customer, profile, day, settings, code)
     (outcome,) = stage.run(Plan((Send(message),)))
     went = outcome.status in _WENT
-    marks = journey.marks(item, rules, sent_at=now if went else None)
-    profiles.mark(
-        customer.customer_id, marks, exposure(True, str(outcome.status)) if went else None
-    )
+    # Measured by intent to treat, like the holdout: every customer the contact policy let
+    # the message reach is exposed, whether it went, or the cap or a deadline held it back,
+    # or it failed (the outcome says which). One it refused is not.
+    eligible = went or stage.ports.dispatcher.refusal(message) is None
+    # A deferred message counts from when it is to go, not from this morning's decision.
+    at = outcome.deliver_at if outcome.status is Status.DEFERRED and outcome.deliver_at else now
+    marks = journey.marks(item, rules, sent_at=at if went else None)
+    treated = exposure(True, str(outcome.status), at) if eligible else None
+    profiles.mark(customer.customer_id, marks, treated)
 
 
 # Entry point named in infra/template.yaml; reports partial batch failures.

@@ -16,19 +16,20 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from lifecycle.messaging.message import Channel, Message, MessageSpec
 from lifecycle.profiles.model import LoyaltyRules, Profile
 from lifecycle.profiles.promo import display
 from lifecycle.profiles.stages import (
-    LAPSED,
     StageRules,
     appreciation_due,
     orders_within,
     quarter_of,
     tier_up_due,
+    winback_key,
+    winback_owed,
 )
 from lifecycle.stages.retention.messages import (
     APPRECIATION_REWARD,
@@ -60,30 +61,28 @@ class WinbackStep:
     due_on: date
 
     def key(self, customer_id: str) -> str:
-        return f"winback#{customer_id}#{self.sequence}#{self.step}"
+        return winback_key(customer_id, self.sequence, self.step)
 
 
 def winback_step(
     profile: Profile, today: date, steps: tuple[int, ...], rules: StageRules
 ) -> WinbackStep | None:
-    """The win-back step the customer is due today, if any: the latest whose day has come
-    (a day the daily run missed sends that step late, and never an earlier one after a later
-    one). None unless the customer is lapsed (at risk or dormant) now."""
-    if profile.stage not in LAPSED or profile.lapsed_since is None:
+    """The win-back step the customer has reached today, whether handled or not (see
+    `stages.winback_owed`); None unless the customer is lapsed (at risk or dormant) now."""
+    reached = winback_owed(
+        replace(profile, winback_done=None), today, replace(rules, wake_after_lapse=steps)
+    )
+    if reached is None:
         return None
-    began = rules.day_of(profile.lapsed_since)
-    days = (today - began).days
-    reached = [number for number, offset in enumerate(steps) if offset <= days]
-    if not reached:
-        return None
-    step = reached[-1]
-    return WinbackStep(began.isoformat(), step, date.fromordinal(began.toordinal() + steps[step]))
+    sequence, step = reached
+    return WinbackStep(sequence, step, date.fromisoformat(sequence) + timedelta(days=steps[step]))
 
 
 def held_out(key: bytes, programme: str, customer_id: str, share: float) -> bool:
     """True for the `share` of customers a programme holds out (they receive nothing from it,
     so its lift can be measured). A keyed hash of the programme and the customer: stable
-    across runs, different per programme, and not guessable without the key."""
+    across runs, independent between programmes, and redrawn by a new key (HoldoutKey, not a
+    secret: nobody chooses their customer id, so knowing the draw lets no one game it)."""
     if not 0 <= share < 1:
         raise ValueError(f"a holdout share must be at least 0 and below 1, got {share}")
     digest = hmac.new(key, f"{programme}\x00{customer_id}".encode(), hashlib.sha256).digest()
@@ -110,7 +109,7 @@ def due(profile: Profile, today: date, rules: StageRules) -> list[Due]:
     owed: list[Due] = []
     customer_id = profile.customer_id
     step = winback_step(profile, today, rules.wake_after_lapse, rules)
-    if step is not None and profile.winback_done != step.key(customer_id):
+    if step is not None and winback_owed(profile, today, rules) is not None:
         owed.append(
             Due(
                 WINBACK,
@@ -149,6 +148,8 @@ def marks(
 
     def apply(profile: Profile) -> Profile:
         if owed.family == WINBACK:
+            if profile.winback_done == owed.key:
+                return profile  # handled already (a second worker on the same customer)
             profile = replace(profile, winback_done=owed.key)
             if sent_at is not None:
                 profile = replace(profile, winback_at=sent_at, winback_key=owed.key)
