@@ -73,7 +73,8 @@ def _retain(
     rules = settings.profiles.stages
     customer = stage.load_customer(profile.customer_id, gone_is_final=True)
     for item in owed:
-        _time_for(stage, DISPATCH_SECONDS + PROFILE_WRITE_SECONDS, 1)
+        needs = PROFILE_WRITE_SECONDS + (DISPATCH_SECONDS if customer is not None else 0)
+        _time_for(stage, needs, 1)
         if customer is None:
             # Erased, or a row that is not a customer (recorded as rejected): nothing to send
             # it to, and nothing to come back for each morning.
