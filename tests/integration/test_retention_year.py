@@ -21,6 +21,7 @@ from tests.integration.retention_helpers import (
     at,
     customer,
     day_of,
+    profiles,
     scan,
 )
 
@@ -137,12 +138,12 @@ def year() -> Any:
             played = Year(Aws(LocalStack.deployed(PARAMETERS)))
             played.play()
             ledger = {item["message_key"]: item for item in scan("LedgerTable")}
-            profiles = scan("ProfilesTable")
+            items = scan("ProfilesTable")
             history = {
                 customer: profiles().history(customer)
                 for customer in ("lapser", "silent", "early", "heavy", played.holdout)
             }
-            yield played, ledger, profiles, history
+            yield played, ledger, items, history
         composition.reset()
 
 
