@@ -270,3 +270,27 @@ def test_the_queues_own_event_sends_the_days_win_back_step(aws: Aws) -> None:
     assert [e.to for e in aws.emails()] == ["c-1001@example.com"]
     (sent,) = _ledger("winback#c-1001#2026-01-27#0").values()
     assert sent["status"] == "sent"
+
+
+def test_a_throttled_send_comes_back_with_its_batch_and_goes_once(aws: Aws) -> None:
+    # given two customers lapsing the same day, and SES throttling the first one's reminder
+    first, second = _treated("throttled"), _treated("steady")
+    _lapsing(aws, first)
+    _lapsing(aws, second)
+    throttled = aws.fail_sends(
+        "sesv2",
+        "SendEmail",
+        "TooManyRequestsException",
+        when=lambda params: params["Destination"]["ToAddresses"] == [f"{first}@example.com"],
+    )
+    with time_machine.travel(at(22, 5), tick=False):
+        aws.invoke("DailyStagesFunction", {})
+        aws.stack.drain_queues(LocalContext.for_function)
+    assert len(throttled) == 1
+    # the batch came back after the queue's visibility timeout, and went through
+    with time_machine.travel(at(22, 5) + timedelta(minutes=13), tick=False):
+        aws.stack.drain_queues(LocalContext.for_function)
+    sent = sorted(e.to for e in aws.emails())
+    assert sent == sorted([f"{first}@example.com", f"{second}@example.com"])
+    for customer_id in (first, second):
+        assert [i["outcome"] for i in _exposures(customer_id)] == ["sent"]
