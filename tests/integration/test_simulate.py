@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -180,3 +182,84 @@ def test_simulated_feedback_reaches_the_products_tables(
     assert str(seen["bounce"]).startswith("permanent bounce")
     assert seen["one-click"] == {"email:offers"}
     assert seen["complaint"] == {"email:*", "sms:*"}
+
+
+# The win-back story on a short clock: at risk 3 days after the last order's delivery, the
+# reminder, offer and last chance 0, 4 and 8 days after that (two a week: within the marketing
+# cap), dormant after 12 days; an order within 3 days of a message is attributed to it.
+SHORT_RETENTION = {
+    "AtRiskFloorDays": "3",
+    "WinbackStepDays": "0,4,8",
+    "DormantDays": "12",
+    "PromoCodeValidDays": "10",
+    "AttributionWindowDays": "3",
+}
+
+
+def _lapsing_world(tmp_path: Path) -> Path:
+    """The sample world's catalogue and one customer, who orders once and comes back 13 days
+    after its delivery with the code from her win-back email."""
+    world = json.loads(simulation.WORLD.read_text(encoding="utf-8"))
+    world["customers"] = [
+        {
+            "customer_id": "c-2001",
+            "first_name": "Lotte",
+            "email": "lotte@example.nl",
+            "locale": "nl",
+            "timezone": "Europe/Amsterdam",
+            "consent": {"email_marketing": True},
+            "signup_day": 0,
+            "first_order_day": 0,
+            "orders_every_days": 7,
+            "stops_ordering_after_day": 1,
+            "returns_after_idle_days": 13,
+            "returns_with_code": True,
+        }
+    ]
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps(world), encoding="utf-8")
+    return path
+
+
+def test_a_lapsed_customer_gets_the_win_back_sequence_and_comes_back_with_its_code(
+    tmp_path: Path,
+) -> None:
+    out = io.StringIO()
+
+    report = simulate(
+        days=17,
+        world_path=_lapsing_world(tmp_path),
+        parameters=SHORT_RETENTION,
+        out_dir=tmp_path / "out",
+        out=out,
+        progress=None,
+    )
+
+    text = out.getvalue()
+    # delivered on day 2: at risk on day 5 (the reminder), the offer with its code on day 9,
+    # the last chance repeating it on day 13, dormant on day 14
+    winback = sorted(
+        key
+        for key, row in report.ledger.items()
+        if key.startswith("winback#c-2001#") and row["status"] == "sent"
+    )
+    assert [key.rsplit("#", 1)[1] for key in winback] == ["0", "1", "2"]
+    code = re.search(r"winback_offer, code (\S+)", text)
+    assert code, text
+    assert f"winback_last_chance, code {code[1]}" in text
+    assert "stage     c-2001 Lotte  new -> at_risk: no order for 3 days" in text
+    assert "stage     c-2001 Lotte  at_risk -> dormant: no order for 12 days" in text
+    # day 15: her order carries the code from the offer, which it redeems, and wins her back
+    assert re.search(
+        rf"order     o-2001-02 placed by c-2001 Lotte: .*; promo code {code[1]} from the "
+        r"winback_offer email of day 9\n",
+        text,
+    )
+    assert f"promo     c-2001 Lotte  code {code[1]} REDEEMED on o-2001-02" in text
+    assert (
+        "stage     c-2001 Lotte  dormant -> won_back: order o-2001-02 after win-back message "
+        f"{winback[2]}" in text
+    )
+    assert report.codes_redeemed == 1
+    assert report.stages is not None
+    assert report.stages["won_back"] == 1

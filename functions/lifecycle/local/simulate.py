@@ -22,7 +22,7 @@ import random
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import time_machine
 from boto3.dynamodb.types import TypeSerializer
 
+from lifecycle.adapters.promo import DynamoPromoCodes
 from lifecycle.local.mailbox import SentEmail, sent_emails, write_emails
 from lifecycle.local.schedule import occurrences
 from lifecycle.local.serve import function_url_event
@@ -48,13 +49,16 @@ from lifecycle.local.stack import (
     logs_to,
 )
 from lifecycle.privacy import mask_email, mask_phone
+from lifecycle.profiles import promo
 from lifecycle.stages.feedback.journey import LOW_SCORE
+from lifecycle.stages.retention.journey import WINBACK_SPECS
 from lifecycle.stages.subscribers.preference_centre import centre as preference_centre
 
 WORLD = Path(__file__).with_name("simulation.json")
 
 
 _SERIALIZER = TypeSerializer()
+_WINBACK_TEMPLATES = frozenset(spec.template for spec in WINBACK_SPECS)
 
 
 class WorldError(ValueError):
@@ -83,6 +87,15 @@ class Order:
     status: str = "scheduled"
 
 
+@dataclass(frozen=True)
+class ReceivedCode:
+    """A promo code as a customer read it in an email: which message, on which day."""
+
+    code: str  # as the email shows it (groups of four)
+    template: str
+    day: int
+
+
 @dataclass
 class Report:
     start: date
@@ -103,6 +116,7 @@ class Report:
     # stage changes recorded over the run.
     stages: Counter[str] | None = None
     stage_changes: int = 0
+    codes_redeemed: int = 0  # promo codes customers entered that their order redeemed
 
     def sent(self) -> list[dict[str, str]]:
         return [r for r in self.ledger.values() if r.get("status") == "sent"]
@@ -177,6 +191,11 @@ class Simulation:
         self.asked: Counter[str] = Counter()  # feedback requests each customer has had
         self.alerts = 0
         self.stage_changes_seen: set[str] = set()
+        # The win-back code each customer last received by email (and the first email that
+        # showed it), and the codes entered on orders whose redemption is yet to be read.
+        self.codes_received: dict[str, ReceivedCode] = {}
+        self.codes_entered: list[tuple[str, str, ReceivedCode]] = []
+        self.redeemed = 0
         # The functions that write profiles (the stack's PROFILES_TABLE, if it has one).
         self.profile_writers = {
             spec.logical_id for spec in self.functions if spec.environment.get("PROFILES_TABLE")
@@ -225,32 +244,60 @@ class Simulation:
             return
         stop = int(customer.get("stops_ordering_after_day", self.days))
         day, number = int(customer["first_order_day"]), 1
+        last_activity: int | None = None  # the day of the last order's delivery (or placement)
         while day < min(stop, self.days):
-            order_id = f"o-{customer['customer_id'][2:]}-{number:02d}"
-            placed = self._moment(
-                day,
-                f"{self.rng.randint(7, 21):02d}:{self.rng.choice(['05', '20', '35', '50'])}",
-                zone,
-            )
-            items = self._basket()
-            total = sum((Decimal(i["unit_price"]) * i["quantity"] for i in items), Decimal(0))
-            plan = {"customer": customer, "order_id": order_id, "items": items, "total": total}
-            self._push(placed, "order_placed", **plan, zone=zone, day=day)
-            if self.rng.random() < 0.05:
-                self._push(placed + timedelta(hours=3), "order_status", **plan, status="cancelled")
-            else:
-                steps = [
-                    (1, "09:40", "picked_up"),
-                    (1, "14:00", "in_process"),
-                    (2, "10:15", "ready"),
-                    (2, "17:05", "out_for_delivery"),
-                    (2, "18:25", "delivered"),
-                ]
-                for offset, clock, status in steps:
-                    when = self._moment(day + offset, clock, zone)
-                    self._push(when, "order_status", **plan, status=status)
+            last_activity = self._plan_order(customer, zone, day, number)
             day += int(every) + self.rng.choice([-1, 0, 0, 0, 1, 2])
             number += 1
+        idle = customer.get("returns_after_idle_days")
+        if idle is not None and last_activity is not None:
+            # Days without an order count from the last order's delivery, as the product
+            # counts them: the day it turns at risk, then dormant, comes from the same clock.
+            self._plan_order(
+                customer,
+                zone,
+                last_activity + int(idle),
+                number,
+                cancellable=False,
+                with_code=bool(customer.get("returns_with_code", False)),
+            )
+
+    def _plan_order(
+        self,
+        customer: dict[str, Any],
+        zone: str,
+        day: int,
+        number: int,
+        *,
+        cancellable: bool = True,
+        with_code: bool = False,
+    ) -> int:
+        """Plan one order and its progress; the day it was last active (delivered, or placed
+        and cancelled)."""
+        order_id = f"o-{customer['customer_id'][2:]}-{number:02d}"
+        placed = self._moment(
+            day,
+            f"{self.rng.randint(7, 21):02d}:{self.rng.choice(['05', '20', '35', '50'])}",
+            zone,
+        )
+        items = self._basket()
+        total = sum((Decimal(i["unit_price"]) * i["quantity"] for i in items), Decimal(0))
+        plan = {"customer": customer, "order_id": order_id, "items": items, "total": total}
+        self._push(placed, "order_placed", **plan, zone=zone, day=day, with_code=with_code)
+        if cancellable and self.rng.random() < 0.05:
+            self._push(placed + timedelta(hours=3), "order_status", **plan, status="cancelled")
+            return day
+        steps = [
+            (1, "09:40", "picked_up"),
+            (1, "14:00", "in_process"),
+            (2, "10:15", "ready"),
+            (2, "17:05", "out_for_delivery"),
+            (2, "18:25", "delivered"),
+        ]
+        for offset, clock, status in steps:
+            when = self._moment(day + offset, clock, zone)
+            self._push(when, "order_status", **plan, status=status)
+        return day + 2
 
     def _basket(self) -> list[dict[str, Any]]:
         picks = self.rng.sample(self.world["catalogue"], k=self.rng.randint(1, 3))
@@ -295,6 +342,7 @@ class Simulation:
             alerts=self.alerts,
             stages=self._stages(),
             stage_changes=len(self.stage_changes_seen),
+            codes_redeemed=self.redeemed,
         )
 
     def _url_function(self, variable: str) -> FunctionSpec | None:
@@ -447,6 +495,19 @@ class Simulation:
             "total": data["total"],
             "currency": self.world["currency"],
         }
+        with_code = ""
+        if data.get("with_code"):
+            received = self.codes_received.get(customer["customer_id"])
+            if received is None:
+                with_code = "; has no win-back code to enter"
+            else:
+                # Typed into the booking form, as the email shows it.
+                order["promo_code"] = received.code
+                self.codes_entered.append((data["order_id"], customer["customer_id"], received))
+                with_code = (
+                    f"; promo code {received.code} from the {received.template} email of "
+                    f"day {received.day}"
+                )
         table.put_item(TableName="OrdersTable", Item=_serialize(order))
         self.orders[data["order_id"]] = Order(
             data["order_id"], customer["customer_id"], data["total"]
@@ -456,7 +517,7 @@ class Simulation:
             happening.at,
             f"order     {data['order_id']} placed by {customer['customer_id']} "
             f"{customer['first_name']}: {len(data['items'])} item(s), "
-            f"{self.world['currency']} {data['total']:.2f}; pickup {local:%a %H:%M}",
+            f"{self.world['currency']} {data['total']:.2f}; pickup {local:%a %H:%M}{with_code}",
         )
 
     def _status(self, happening: Happening, table: Any) -> None:
@@ -509,10 +570,38 @@ class Simulation:
         record what the product did (if any function ran since `before` invocations)."""
         self.stack.pump(LocalContext.for_function)
         self._queue_one_time_schedules()
+        self._read_redemptions(at)
         if len(self.stack.invocations) != before or self.stack.failures:
             self._read_ledger(at)
             self._read_staff_inbox(at)
             self._read_stage_changes(at, before)
+
+    def _read_redemptions(self, at: datetime) -> None:
+        """What became of the codes customers entered on orders: redeemed on that order, or
+        not (the ledger's rejection says why)."""
+        if not self.codes_entered:
+            return
+        codes = DynamoPromoCodes(
+            self.stack.client("dynamodb"), self.stack.table_name("ProfilesTable")
+        )
+        for order_id, customer_id, received in self.codes_entered:
+            customer = self.customers.get(customer_id, {})
+            who = f"{customer_id} {customer.get('first_name', '')}".strip()
+            stored = codes.get(received.code)
+            if stored is not None and stored.redeemed_order == order_id:
+                self.redeemed += 1
+                self._say(
+                    at,
+                    f"promo     {who}  code {received.code} REDEEMED on {order_id} "
+                    f"({stored.programme}, valid until {stored.expires_at:%Y-%m-%d})",
+                )
+            else:
+                state = "unknown code" if stored is None else str(stored.state)
+                self._say(
+                    at,
+                    f"promo     {who}  code {received.code} NOT redeemed on {order_id} ({state})",
+                )
+        self.codes_entered.clear()
 
     def _subscribe_staff(self) -> str | None:
         """A queue standing in for the staff's email subscription to the topic functions
@@ -629,11 +718,26 @@ class Simulation:
                 stem = re.sub(r"[^A-Za-z0-9_-]+", "-", row["message_key"])
                 self.named_emails.append((f"day{day:03d}-{stem}", match))
                 detail = f'{mask_email(match.to)} "{match.subject}"'
+                if stage == "retention":
+                    detail = f"{detail}  {self._retention_detail(row, match, day)}"
         self._say(at, f"{stage:<9} {channel:<5} {status.upper():<8} {who}  {detail}".rstrip())
         if match is not None:
             self._mailbox_reacts(at, customer, stage)
             if customer.get("mailbox", "delivers") == "delivers" and _is_feedback_request(row):
                 self._plan_rating(at, customer, match)
+
+    def _retention_detail(self, row: dict[str, str], sent: SentEmail, day: int) -> str:
+        """Which retention message this was, and the code it carries (a win-back code is
+        what the customer may come back with)."""
+        template = row.get("template", "?")
+        code = promo_code_in(sent.part("plain"))
+        if code is None:
+            return template
+        known = self.codes_received.get(row["customer_id"])
+        if template in _WINBACK_TEMPLATES and (known is None or known.code != code):
+            # The first email that showed it: the offer (the last chance repeats its code).
+            self.codes_received[row["customer_id"]] = ReceivedCode(code, template, day)
+        return f"{template}, code {code}"
 
     def _plan_rating(self, at: datetime, customer: dict[str, Any], sent: SentEmail) -> None:
         """The customer may tap a score in the feedback request a few hours later."""
@@ -774,6 +878,16 @@ def _is_message(row: dict[str, str]) -> bool:
 def _body(response: dict[str, Any]) -> str:
     body = str(response.get("body") or "")
     return base64.b64decode(body).decode() if response.get("isBase64Encoded") else body
+
+
+_CODE_GROUP = f"[{promo.ALPHABET}]{{{promo.GROUP}}}"
+_PROMO_CODE = re.compile(rf"\b{_CODE_GROUP}-{_CODE_GROUP}-{_CODE_GROUP}\b")
+
+
+def promo_code_in(text: str) -> str | None:
+    """The promo code an email shows (as displayed: groups of four), if it shows one."""
+    found = _PROMO_CODE.search(text)
+    return found[0] if found and promo.normalise(found[0]) else None
 
 
 def rating_links(html_body: str) -> dict[int, str]:
@@ -921,6 +1035,10 @@ def print_kpis(report: Report, out: TextIO) -> None:
         counts = ", ".join(f"{stage} {report.stages[stage]}" for stage in order)
         say(f"  {'customers per stage':<24}{counts}")
         say(f"  {'stage changes':<24}{report.stage_changes:>6}")
+        say(
+            f"  {'codes redeemed':<24}{report.codes_redeemed:>6}  (promo codes from win-back "
+            "emails that customers entered on an order)"
+        )
     delivered_orders = [o for o in report.orders.values() if o.status == "delivered"]
     cancelled = sum(1 for o in report.orders.values() if o.status == "cancelled")
     value = sum((o.total for o in delivered_orders), Decimal(0))
@@ -981,16 +1099,18 @@ def simulate(
     seed: int = 7,
     world_path: Path = WORLD,
     template: Path = TEMPLATE,
+    parameters: Mapping[str, str] | None = None,
     out_dir: Path = Path("out/simulate"),
     out: TextIO = sys.stdout,
     progress: TextIO | None = sys.stderr,
 ) -> Report:
-    """Run the sample world for `days` and print the timeline and KPIs."""
+    """Run the sample world for `days` and print the timeline and KPIs. `parameters`:
+    template parameters set over the local stack's (LOCAL_PARAMETERS)."""
     if days < 1:
         raise WorldError("the simulation needs at least one day")
     world = load_world(world_path)
     with local_aws(), logs_to(out_dir / "lambda-logs.jsonl") as log:
-        stack = LocalStack.deployed(path=template)
+        stack = LocalStack.deployed({**LOCAL_PARAMETERS, **(parameters or {})}, path=template)
         stack.stdout = log
         simulation = Simulation(
             world, days=days, seed=seed, stack=stack, progress=Progress(progress, days)
