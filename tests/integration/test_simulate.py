@@ -263,3 +263,12 @@ def test_a_lapsed_customer_gets_the_win_back_sequence_and_comes_back_with_its_co
     assert report.codes_redeemed == 1
     assert report.stages is not None
     assert report.stages["won_back"] == 1
+    # the retention report closes the output, as of the simulation's end, with the stack's
+    # attribution window: each step sent once, the order attributed to the last chance
+    assert report.retention is not None
+    retention = text[text.index("Retention report (all time; as of 2026-12-18 00:00 UTC") :]
+    assert "an order within 3 days of a message" in retention
+    rows = {line[2:28].strip(): line[28:].split()[:3] for line in retention.splitlines()[2:7]}
+    assert rows["win-back 1: reminder"] == ["1", "1", "0"]  # treated, sent, orders
+    assert rows["win-back 2: offer"] == ["1", "1", "0"]
+    assert rows["win-back 3: last chance"] == ["1", "1", "1"]

@@ -9,7 +9,8 @@ handlers create fire when the clock reaches them. A new function in the template
 or schedule event joins the simulation with no change here.
 
 It prints a day-by-day timeline of every message sent or skipped (with the reason) and what
-the world did, then a KPI summary. Rendered emails are written for a person to open.
+the world did, then a KPI summary and the retention report as of the simulation's end.
+Rendered emails are written for a person to open.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from zoneinfo import ZoneInfo
 import time_machine
 from boto3.dynamodb.types import TypeSerializer
 
+from lifecycle import retention_report
 from lifecycle.adapters.promo import DynamoPromoCodes
 from lifecycle.local.mailbox import SentEmail, sent_emails, write_emails
 from lifecycle.local.schedule import occurrences
@@ -117,6 +119,8 @@ class Report:
     stages: Counter[str] | None = None
     stage_changes: int = 0
     codes_redeemed: int = 0  # promo codes customers entered that their order redeemed
+    # The retention report as of the simulation's end (none: the stack keeps no profiles).
+    retention: retention_report.Report | None = None
 
     def sent(self) -> list[dict[str, str]]:
         return [r for r in self.ledger.values() if r.get("status") == "sent"]
@@ -343,6 +347,19 @@ class Simulation:
             stages=self._stages(),
             stage_changes=len(self.stage_changes_seen),
             codes_redeemed=self.redeemed,
+            retention=self._retention_report(),
+        )
+
+    def _retention_report(self) -> retention_report.Report | None:
+        """`lifecycle retention-report` for the simulation, as of its end."""
+        if not self.profile_writers:
+            return None
+        return retention_report.build(
+            self.stack.client("dynamodb"),
+            self.stack.table_name("ProfilesTable"),
+            window_days=int(self.stack.parameters.get("AttributionWindowDays", 14)),
+            timezone=self.stack.parameters.get("DefaultTimezone", "UTC"),
+            now=self.end,
         )
 
     def _url_function(self, variable: str) -> FunctionSpec | None:
@@ -985,6 +1002,9 @@ def print_report(report: Report, out: TextIO) -> None:
         say(f"  {line.at:%H:%M}  {line.text}")
     say()
     print_kpis(report, out)
+    if report.retention is not None:
+        say()
+        say(retention_report.render(report.retention))
 
 
 def _rate(part: int, whole: int) -> str:
@@ -1104,8 +1124,8 @@ def simulate(
     out: TextIO = sys.stdout,
     progress: TextIO | None = sys.stderr,
 ) -> Report:
-    """Run the sample world for `days` and print the timeline and KPIs. `parameters`:
-    template parameters set over the local stack's (LOCAL_PARAMETERS)."""
+    """Run the sample world for `days` and print the timeline, the KPIs and the retention
+    report. `parameters`: template parameters set over the local stack's (LOCAL_PARAMETERS)."""
     if days < 1:
         raise WorldError("the simulation needs at least one day")
     world = load_world(world_path)
