@@ -272,3 +272,60 @@ def test_a_lapsed_customer_gets_the_win_back_sequence_and_comes_back_with_its_co
     assert rows["win-back 1: reminder"] == ["1", "1", "0"]  # treated, sent, orders
     assert rows["win-back 2: offer"] == ["1", "1", "0"]
     assert rows["win-back 3: last chance"] == ["1", "1", "1"]
+
+
+@pytest.mark.slow
+def test_make_demo_tells_the_win_back_story_and_prints_the_retention_report(
+    tmp_path: Path,
+) -> None:
+    out = io.StringIO()
+
+    # what `make demo` runs (`lifecycle simulate`: the sample world over 120 days, minutes)
+    report = simulate(out_dir=tmp_path, out=out, progress=None)
+
+    text = out.getvalue()
+    # Lotte (c-1008) orders weekly until day 45, then drifts: at risk 21 days after her last
+    # delivery, the win-back reminder, offer and last chance, dormant after 60 days ...
+    winback = sorted(
+        key
+        for key, row in report.ledger.items()
+        if key.startswith("winback#c-1008#") and row["status"] == "sent"
+    )
+    assert len({key.split("#")[2] for key in winback}) == 1  # one lapse, one sequence
+    assert [key.rsplit("#", 1)[1] for key in winback] == ["0", "1", "2"]
+    code = re.search(r"c-1008 Lotte  \S+ \"[^\"]+\"  winback_offer, code (\S+)", text)
+    assert code, "no win-back offer with a code for c-1008"
+    story = [
+        "stage     c-1008 Lotte  active -> at_risk: no order for 21 days",
+        f"winback_offer, code {code[1]}",
+        f"winback_last_chance, code {code[1]}",
+        "stage     c-1008 Lotte  at_risk -> dormant: no order for 60 days",
+        f"; promo code {code[1]} from the winback_offer email",
+    ]
+    positions = [text.find(line) for line in story]
+    assert -1 not in positions, story[positions.index(-1)]
+    assert positions == sorted(positions)
+    # ... and comes back with the offer's code two days after turning dormant: redeemed, won back
+    back = re.search(
+        rf"order     (o-1008-\d+) placed by c-1008 Lotte: .*; promo code {code[1]} from the "
+        r"winback_offer email of day \d+\n.*promo     c-1008 Lotte  code \S+ REDEEMED on \1",
+        text,
+    )
+    assert back, "c-1008's order with the code, redeemed, not found"
+    assert (
+        f"stage     c-1008 Lotte  dormant -> won_back: order {back[1]} after win-back message "
+        f"{winback[2]}" in text
+    )
+    assert report.codes_redeemed == 1
+    assert report.stages is not None
+    assert report.stages["won_back"] >= 1
+    # the retention report ends the output (before where the emails were written)
+    assert report.retention is not None
+    retention = text[text.index("Retention report (all time; as of 2027-03-31 00:00 UTC") :]
+    assert "an order within 14 days of a message" in retention
+    rows = {line[2:28].strip(): line[28:].split()[:3] for line in retention.splitlines()[2:7]}
+    assert set(rows) >= {"win-back 1: reminder", "win-back 2: offer", "win-back 3: last chance"}
+    _, sent, orders = (int(n) for n in rows["win-back 3: last chance"])
+    assert sent >= 1
+    assert orders >= 1  # Lotte's order came within 14 days of the last chance
+    assert text.rstrip().splitlines()[-1].startswith("Rendered emails: ")
