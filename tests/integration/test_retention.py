@@ -294,3 +294,22 @@ def test_a_throttled_send_comes_back_with_its_batch_and_goes_once(aws: Aws) -> N
     assert sent == sorted([f"{first}@example.com", f"{second}@example.com"])
     for customer_id in (first, second):
         assert [i["outcome"] for i in _exposures(customer_id)] == ["sent"]
+
+
+def test_a_worker_short_of_time_hands_its_batch_back_and_the_customer_stays_due(
+    aws: Aws,
+) -> None:
+    lapser = _treated("late")
+    _lapsing(aws, lapser)
+    body = {"day": at(22).date().isoformat(), "customers": [lapser]}
+    event = {"Records": [{"messageId": "m-1", "body": json.dumps(body)}]}
+    with time_machine.travel(at(22, 5), tick=False):
+        # too little time left for even one profile write: the batch comes back untouched
+        short = aws.invoke("DailyStagesWorkerFunction", event, seconds_left=20)
+        assert short == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+        assert aws.emails() == []
+        assert lapser in set(profiles().due(at(22).date()))
+        # its redelivery, with a whole invocation's time, sends the step
+        assert aws.invoke("DailyStagesWorkerFunction", event) == {"batchItemFailures": []}
+    assert len(aws.emails()) == 1
+    assert lapser not in set(profiles().due(at(22).date()))
