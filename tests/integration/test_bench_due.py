@@ -160,6 +160,8 @@ def test_a_batch_that_fails_comes_back_after_the_visibility_timeout_and_is_done_
     assert run.came_back == 1  # the queue message holding the throttled customer
     assert run.left == 0
     assert run.waited_seconds > 0
+    assert len(run.invocation_seconds) == len(run.invocations) == 2
+    assert all(0 < took < run.timeout for took in run.invocation_seconds)
     sent = [e.to for e in sent_emails()]
     assert len(sent) == len(set(sent)) == run.calls.made[("sesv2", "SendEmail")] > 0
 

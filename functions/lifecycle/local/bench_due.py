@@ -81,7 +81,9 @@ from lifecycle.local.stack import (
     local_aws,
     logs_to,
 )
+from lifecycle.messaging.timing import DISPATCH_SECONDS, RESERVE_SECONDS
 from lifecycle.models import OrderStatus
+from lifecycle.platform.effects import PROFILE_WRITE_SECONDS
 from lifecycle.platform.settings import Env
 from lifecycle.profiles.model import Contribution, LoyaltyRules, Profile
 from lifecycle.profiles.promo import issued, new_code
@@ -480,6 +482,9 @@ def _through_boto3(size: int, load: str) -> int:
 
 
 # ---------------------------------------------------------------------------------- figures
+# The worker takes a customer only with time left for a profile write and a dispatch, and the
+# reserve (stages/retention/handler.py): what its timeout leaves for customers is less by this.
+WORKER_RESERVE = PROFILE_WRITE_SECONDS + DISPATCH_SECONDS + RESERVE_SECONDS
 # The ledger keys' first part, as the report names the message.
 MESSAGES = {
     "winback#0": "win-back reminder",
@@ -743,13 +748,21 @@ def report(figures: DueFigures, out: TextIO | None = None) -> None:
         f"    {figures.pages} pages, {figures.query_seconds:.1f} s), then the worker"
         f" {run.worker_seconds:.1f} s ({workers:,} invocation{'s' if workers != 1 else ''})"
     )
+    if run.invocation_seconds:
+        took = run.invocation_seconds
+        say(
+            f"    worker invocations: {sum(took) / len(took):.1f} s on average, the longest"
+            f" {max(took):.1f} s of their {run.timeout} s"
+        )
+        say(f"    (none takes another customer with less than {WORKER_RESERVE:.0f} s left)")
     if run.came_back or run.left:
         say(
-            f"    {run.came_back:,} queue messages came back (a partial batch failure) and"
-            f" were redelivered after the queue's visibility timeout"
+            f"    {run.came_back:,} queue messages came back (a partial batch failure), each"
+            " taken again once the"
         )
         say(
-            f"    ({run.waited_seconds:,} s moved on the clock, not in the run's time)"
+            f"    queue's visibility timeout had passed (the clock moved on"
+            f" {run.waited_seconds:,} s for that, not in the run's time)"
             + (f"; {run.left:,} never done" if run.left else "")
         )
     say(f"  due customers (generated)            {figures.due:>9,}")
@@ -776,8 +789,8 @@ def report(figures: DueFigures, out: TextIO | None = None) -> None:
         for kind, name in MESSAGES.items()
         if kind in figures.ledger
     ]
-    if kinds:
-        say(f"    {', '.join(kinds)}")
+    for at in range(0, len(kinds), 3):
+        say(f"    {', '.join(kinds[at : at + 3])}")
     unsent = Counter[str]()
     for statuses in figures.ledger.values():
         unsent.update({status: n for status, n in statuses.items() if status != "sent"})
@@ -791,8 +804,8 @@ def report(figures: DueFigures, out: TextIO | None = None) -> None:
     polled = ", ".join(
         f"{operation} {run.polling.made[('sqs', operation)]:,}" for operation in POLLING
     )
-    say(f"  not the functions': the local stack's polling of the queue, {polled}")
-    say("    (Lambda's event source mapping in AWS)")
+    say("  not the functions': the local stack's polling of the queue (Lambda's event source")
+    say(f"    mapping in AWS), {polled}")
     say("  ConsumedCapacity (INDEXES), as moto gives it:")
     print(*(f"    {line}" for line in figures.capacity), sep="\n", file=out)
 

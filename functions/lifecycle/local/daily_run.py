@@ -27,7 +27,7 @@ from unittest import mock
 import boto3
 
 from lifecycle.adapters.profiles import DUE_INDEX
-from lifecycle.local.stack import Invocation, LocalContext, LocalStack
+from lifecycle.local.stack import FunctionSpec, Invocation, LocalContext, LocalStack
 from lifecycle.platform import composition
 
 PLANNER = "DailyStagesFunction"
@@ -135,6 +135,7 @@ class Calls:
         self.enqueued: list[str] = []
         self.counting = True
         self.after: Callable[[str, dict[str, Any]], None] | None = None
+        self.began: list[float] = []  # when each counted call began
 
     def attach(self, events: Any) -> None:
         events.register("provide-client-params.dynamodb.Query", self._ask_capacity)
@@ -160,7 +161,8 @@ class Calls:
     def _before(self, model: Any, context: dict[str, Any], **_: Any) -> None:
         if self.counting:
             self.made[(model.service_model.service_name, model.name)] += 1
-            context["bench_started"] = time.perf_counter()
+            context["bench_started"] = now = time.perf_counter()
+            self.began.append(now)
 
     def _answered(
         self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any
@@ -221,9 +223,30 @@ class RunFigures:
     calls: Calls  # by the two functions
     polling: Calls  # by the local stack's queue poller (Lambda's event source mapping)
     invocations: tuple[Invocation, ...]  # the worker's
+    invocation_seconds: tuple[float, ...]  # each of the worker's, from its start to the
+    # local stack's next call (deleting what it did, or polling again)
+    timeout: int  # the worker's, from the template
     came_back: int  # queue messages whose batch failed (they come back after the timeout)
     left: int  # queue messages neither done nor in the queue at the end (parked, or in flight)
     waited_seconds: int  # visibility timeouts waited out on the clock (not in the run's time)
+
+
+@dataclass
+class _Started:
+    """The context factory the local stack calls as each worker invocation starts: notes when."""
+
+    at: list[float] = field(default_factory=list)
+
+    def __call__(self, spec: FunctionSpec) -> LocalContext:
+        if spec.logical_id == WORKER:
+            self.at.append(time.perf_counter())
+        return LocalContext.for_function(spec)
+
+    def durations(self, events: list[float], end: float) -> tuple[float, ...]:
+        """Each invocation's time: from its start to the first of `events` after it."""
+        return tuple(
+            min((e for e in events if e > start), default=end) - start for start in self.at
+        )
 
 
 def _in_queue(stack: LocalStack, logical_id: str) -> int:
@@ -266,7 +289,8 @@ def daily_run(stack: LocalStack, day: date, progress: TextIO | None = None) -> R
         say(progress, f"  planner: {len(calls.enqueued):,} due in {messages:,} queue messages")
         round_ = _Round(messages, progress)
         polling.after = round_.deleted
-        made = stack.drain_queues(LocalContext.for_function)
+        started_worker = _Started()
+        made = stack.drain_queues(started_worker)
         waited = 0
         for _ in range(receives):
             if not _in_queue(stack, QUEUE):
@@ -274,7 +298,7 @@ def daily_run(stack: LocalStack, day: date, progress: TextIO | None = None) -> R
             waited += visibility + 1
             later = datetime.now(UTC) + timedelta(seconds=waited)
             with time_machine.travel(later, tick=True):
-                made += stack.drain_queues(LocalContext.for_function)
+                made += stack.drain_queues(started_worker)
         done = time.perf_counter()
     calls.counting = polling.counting = False
     ours = tuple(i for i in made if i.function == worker.logical_id)
@@ -284,6 +308,8 @@ def daily_run(stack: LocalStack, day: date, progress: TextIO | None = None) -> R
         calls=calls,
         polling=polling,
         invocations=ours,
+        invocation_seconds=started_worker.durations(polling.began, done),
+        timeout=worker.timeout,
         came_back=sum(len(i.failed_sequence_numbers) for i in ours),
         left=messages - round_.done,
         waited_seconds=waited,
