@@ -12,13 +12,12 @@ sequence: nothing is due after it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from lifecycle.messaging import draw
 from lifecycle.messaging.message import Channel, Message, MessageSpec
 from lifecycle.profiles.model import LoyaltyRules, Profile
 from lifecycle.profiles.promo import display
@@ -49,9 +48,6 @@ TIER_UP = "tier_up"
 APPRECIATION = "appreciation"
 # The win-back sequence's messages, step by step.
 WINBACK_SPECS = (WINBACK_REMINDER, WINBACK_OFFER, WINBACK_LAST_CHANCE)
-
-# The holdout is decided from 64 bits of a keyed hash: shares are exact to 1 in 2**64.
-_HASH_BITS = 64
 
 
 @dataclass(frozen=True)
@@ -85,9 +81,7 @@ def held_out(key: bytes, programme: str, customer_id: str, share: float) -> bool
     secret: nobody chooses their customer id, so knowing the draw lets no one game it)."""
     if not 0 <= share < 1:
         raise ValueError(f"a holdout share must be at least 0 and below 1, got {share}")
-    digest = hmac.new(key, f"{programme}\x00{customer_id}".encode(), hashlib.sha256).digest()
-    point = int.from_bytes(digest[: _HASH_BITS // 8], "big")
-    return point < share * (1 << _HASH_BITS)
+    return draw.below(key, programme, customer_id, share)
 
 
 @dataclass(frozen=True)
