@@ -72,8 +72,8 @@ def test_every_function_passes_its_cold_start_checks_with_the_templates_environm
     # then what its cold start checks holds: templates for its messages, link configuration
     # for its topic email, somewhere to defer what may wait, and its own settings
     composition.check_templates(core.templates_dir, unit.specs)
-    composition.check_links(core, unit.service, unit.specs)
-    composition.check_deferrals(core, unit.service, unit.specs)
+    composition.check_links(core, unit.service, unit.sends)
+    composition.check_deferrals(core, unit.service, unit.sends)
     unit.settings(Env(spec.environment))
 
 
@@ -183,10 +183,23 @@ SHARED_POLICIES = {
         "DeferMessagesPolicy",
     },
     "SmsInboundFunction": {"TracingPolicy", "ReadPreferencesPolicy"},
+    # The campaign planner reads the audience and writes only campaign items and queues; the
+    # sender sends marketing email and SMS (quiet hours may defer it).
+    "CampaignPlannerFunction": {"TracingPolicy", "ReadSendQuotaPolicy"},
+    "CampaignSenderFunction": {
+        "TracingPolicy",
+        "SendMessagesPolicy",
+        "SendSmsPolicy",
+        "ReadCustomersPolicy",
+        "ReadPreferencesPolicy",
+        "LinkSigningKeyPolicy",
+        "DeferMessagesPolicy",
+    },
 }
 
 # Where AWS offers no resource to name: X-Ray, and SMS to phone numbers (and SNS's STOP list).
 WILDCARD_ACTIONS = {
+    "ses:GetSendQuota",  # an account's quota has no resource ARN
     "sns:Publish",
     "sns:CheckIfPhoneNumberIsOptedOut",
     "xray:PutTraceSegments",
@@ -433,7 +446,7 @@ def test_alarm_topic_can_receive_cloudwatch_alarms() -> None:
 def test_a_function_that_sends_has_time_for_a_send_and_its_mark(name: str) -> None:
     module, _, _ = FUNCTIONS[name]["Properties"]["Handler"].rpartition(".")
     unit = getattr(importlib.import_module(module), "UNIT", None)
-    if unit is None or not unit.specs:
+    if unit is None or not unit.sends:
         pytest.skip(f"{name} sends no message")
     timeout = FUNCTIONS[name]["Properties"].get(
         "Timeout", TEMPLATE["Globals"]["Function"]["Timeout"]
@@ -794,7 +807,7 @@ def _unit(name: str) -> kit.Unit[Any] | None:
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_functions_whose_messages_may_wait_may_defer_them_and_no_others(name: str) -> None:
     unit = _unit(name)
-    defers = unit is not None and any(composition.may_defer(spec) for spec in unit.specs)
+    defers = unit is not None and any(composition.may_defer(spec) for spec in unit.sends)
     assert ("DeferMessagesPolicy" in _attached(_role(name))) == defers
 
 

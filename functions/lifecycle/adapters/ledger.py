@@ -321,6 +321,29 @@ class DynamoProgress(_Table):
 class DynamoCaps(_Table):
     """Frequency cap items (the cap's key): `owner`, `customer_id`, `taken_at` (epoch)."""
 
+    def __init__(self, client: DynamoDBClient, table: str, retention_days: int) -> None:
+        super().__init__(client, table, retention_days)
+        # Markers read ahead for a page of recipients (`prefetch`), by key.
+        self._ahead: dict[str, dict[str, Any]] = {}
+
+    def prefetch(self, caps: list[Cap]) -> None:
+        """Read the markers of a page of recipients' caps in batches: their `take` then
+        writes the one marker it needs and reads nothing (until `forget_ahead`)."""
+        from lifecycle.adapters.audience import batch_get
+
+        keys = list(dict.fromkeys(key for cap in caps for key in cap.slots))
+        found = batch_get(
+            self._client,
+            self._table,
+            [{"message_key": {"S": key}} for key in keys],
+            consistent=True,
+        )
+        self._ahead = {key: {} for key in keys}
+        self._ahead.update({item["message_key"]["S"]: item for item in found})
+
+    def forget_ahead(self) -> None:
+        self._ahead = {}
+
     def take(self, cap: Cap, customer_id: str, now: datetime) -> datetime | None:
         """Take one of the cap's markers (one per message it lets through in its window) for
         its owner: None if taken, else when the earliest marker held by another was taken.
@@ -328,11 +351,22 @@ class DynamoCaps(_Table):
         attempt), without moving the window or taking a second marker. Each marker is a
         conditional write, so concurrent senders can never take more than `limit`."""
         cutoff = now - cap.window
+        ahead = [self._ahead[key] for key in cap.slots] if cap.slots[0] in self._ahead else None
+        slots = list(cap.slots)
         if cap.limit > 1:
-            held = [self._item(key) or {} for key in cap.slots]
+            held = ahead if ahead is not None else [self._item(key) or {} for key in cap.slots]
             if any(_holds(item, cap.owner, cutoff) for item in held):
                 return None
-        for key in cap.slots:
+        if ahead is not None:
+            owners = {item.get("owner", {}).get("S") for item in ahead}
+            if cap.owner not in owners and not any(_free(item, cutoff) for item in ahead):
+                # Every marker is another's and in its window: held, with nothing written.
+                return datetime.fromtimestamp(
+                    min(int(item["taken_at"]["N"]) for item in ahead), UTC
+                )
+            # The free markers first: one write takes the cap.
+            slots.sort(key=lambda key: not _free(self._ahead[key], cutoff))
+        for key in slots:
             if self._put_marker(key, cap, customer_id, now):
                 return None
         owned = [self._item(key) or {} for key in cap.slots]
@@ -374,6 +408,11 @@ class DynamoCaps(_Table):
                     ExpressionAttributeValues={":owner": {"S": cap.owner}},
                 )
             )
+
+
+def _free(item: dict[str, Any], cutoff: datetime) -> bool:
+    """Whether a marker item (read ahead) is free to take: absent, or older than the window."""
+    return not item or int(item.get("taken_at", {}).get("N", "0")) < int(cutoff.timestamp())
 
 
 def _holds(item: dict[str, Any], owner: str, cutoff: datetime) -> bool:

@@ -25,13 +25,32 @@ class DynamoPreferences:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
+        # States read ahead for a page of recipients (`prefetch`).
+        self._ahead: dict[str, dict[str, Any] | None] = {}
+
+    def prefetch(self, customer_ids: list[str]) -> None:
+        """Read the states of a page of recipients in batches; the next `get` of each is
+        answered from them until `forget_ahead` (the page is done)."""
+        from lifecycle.adapters.audience import batch_get
+
+        ids = list(dict.fromkeys(customer_ids))
+        keys = [{"customer_id": {"S": c}, "entry": {"S": "state"}} for c in ids]
+        found = batch_get(self._client, self._table, keys, consistent=True)
+        self._ahead = dict.fromkeys(ids)
+        self._ahead.update({item["customer_id"]["S"]: item for item in found})
+
+    def forget_ahead(self) -> None:
+        self._ahead = {}
 
     def get(self, customer_id: str) -> Preferences:
-        item = self._client.get_item(
-            TableName=self._table,
-            Key={"customer_id": {"S": customer_id}, "entry": {"S": "state"}},
-            ConsistentRead=True,
-        ).get("Item")
+        if customer_id in self._ahead:
+            item = self._ahead.get(customer_id)
+        else:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key={"customer_id": {"S": customer_id}, "entry": {"S": "state"}},
+                ConsistentRead=True,
+            ).get("Item")
         if item is None:
             return Preferences()
         return Preferences(
@@ -47,6 +66,7 @@ class DynamoPreferences:
         at: datetime,
         event_id: str,
     ) -> bool:
+        self.forget_ahead()  # optimistic locking reads the state as it is
         for _ in range(5):
             current = self.get(customer_id)
             state: dict[str, Any] = {

@@ -199,6 +199,22 @@ class Dispatcher:
             logger.info("message sent", extra={**log, "provider_id": provider_id})
         return self._outcome(message, Status.SENT, reason=message.fallback, provider_id=provider_id)
 
+    def prepare(self, messages: list[Message]) -> None:
+        """Read ahead, in a few batch calls, what dispatching a page of messages will ask of
+        the tables (topics, suppressions, marketing cap markers), so each message then costs
+        only its own writes and its send. Until `forget_prepared`: a page's reads are
+        seconds old when its messages go, never a page's older."""
+        self._policy.prefetch(messages)
+        read_caps = getattr(self._caps, "prefetch", None)
+        if read_caps is not None:
+            read_caps([cap for m in messages if (cap := self._marketing_cap(m)) is not None])
+
+    def forget_prepared(self) -> None:
+        self._policy.forget_ahead()
+        forget = getattr(self._caps, "forget_ahead", None)
+        if forget is not None:
+            forget()
+
     def refusal(self, message: Message) -> str | None:
         """Why the contact policy would refuse `message` (consent, the customer's topics, a
         suppression), without sending or recording anything: who a holdout would have

@@ -66,6 +66,23 @@ class ContactPolicy:
         self._preferences = preferences
         self._sms_opt_outs = sms_opt_outs
 
+    def prefetch(self, messages: list[Message]) -> None:
+        """Read ahead, in batches, what `refusal` will look up for a page of messages (the
+        customers' topics, the addresses' suppressions), where the stores can."""
+        read_topics = getattr(self._preferences, "prefetch", None)
+        if read_topics is not None:
+            read_topics([m.customer.customer_id for m in messages if m.topic is not None])
+        read_suppressions = getattr(self._suppressions, "prefetch", None)
+        if read_suppressions is not None:
+            addresses = [(m.channel, a) for m in messages if (a := address_of(m)) is not None]
+            read_suppressions(addresses)
+
+    def forget_ahead(self) -> None:
+        for store in (self._preferences, self._suppressions):
+            forget = getattr(store, "forget_ahead", None)
+            if forget is not None:
+                forget()
+
     def refusal(self, message: Message) -> str | None:
         """The reason this message must not be sent, or None when it may be."""
         address = address_of(message)

@@ -116,6 +116,14 @@ class Unit(Generic[S]):
     service: str
     specs: tuple[MessageSpec, ...] = ()
     settings: Callable[[Env], S] = _no_settings  # type: ignore[assignment]
+    # Messages whose templates are not the unit's own but are made like these (a campaign's
+    # templates are the campaign's): checked for links and deferrals, not for templates.
+    made_like: tuple[MessageSpec, ...] = ()
+
+    @property
+    def sends(self) -> tuple[MessageSpec, ...]:
+        """Every kind of message the unit may send."""
+        return self.specs + self.made_like
 
 
 @dataclass(frozen=True)
@@ -187,8 +195,8 @@ class _Contexts:
 
             ports = composition.ports(count)
             composition.check_templates(ports.core.templates_dir, unit.specs)
-            composition.check_links(ports.core, unit.service, unit.specs)
-            composition.check_deferrals(ports.core, unit.service, unit.specs)
+            composition.check_links(ports.core, unit.service, unit.sends)
+            composition.check_deferrals(ports.core, unit.service, unit.sends)
             settings = unit.settings(Env())
             runner = effects(ports, settings)
             runner.declare(unit.specs)

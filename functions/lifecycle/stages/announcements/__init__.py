@@ -1,0 +1,1 @@
+"""The announcement stage: reviewed campaigns to a segment of customers and prospects."""
