@@ -57,6 +57,18 @@ class CustomerPages:
             cursor=response.get("LastEvaluatedKey"),
         )
 
+    def whole_rows(self, cursor: dict[str, Any] | None) -> Page:
+        """One page of whole rows, the table in one segment (the dry run checks each row as
+        the sender would)."""
+        request: dict[str, Any] = {"TableName": self._table, "Limit": SCAN_PAGE}
+        if cursor:
+            request["ExclusiveStartKey"] = cursor
+        response = self._client.scan(**request)
+        return Page(
+            rows=[plain(item) for item in response.get("Items", [])],
+            cursor=response.get("LastEvaluatedKey"),
+        )
+
 
 def batch_get(
     client: DynamoDBClient,

@@ -344,6 +344,14 @@ class DynamoCaps(_Table):
     def forget_ahead(self) -> None:
         self._ahead = {}
 
+    def would_hold(self, cap: Cap, now: datetime) -> bool:
+        """Whether the cap would hold a message back now (reads only: the dry run)."""
+        cutoff = now - cap.window
+        items = [self._item(key) or {} for key in cap.slots]
+        if any(item.get("owner", {}).get("S") == cap.owner for item in items):
+            return False
+        return not any(_free(item, cutoff) for item in items)
+
     def take(self, cap: Cap, customer_id: str, now: datetime) -> datetime | None:
         """Take one of the cap's markers (one per message it lets through in its window) for
         its owner: None if taken, else when the earliest marker held by another was taken.

@@ -33,6 +33,7 @@ CLI_ONLY: tuple[str, ...] = (
     "replay_command.py",
     "profile_command.py",
     "retention_report.py",
+    "campaign_control.py",
 )
 
 # Never copied from the source tree: bytecode of whatever interpreter ran the tests, and

@@ -284,6 +284,9 @@ class LocalStack:
     # Whether stream functions pause before returning a failed batch, as deployed (only where
     # time is virtual for the handlers too: the fault-injection run).
     retry_pauses: bool = False
+    # Environment variables set over the template's, per function's logical id ("*": every
+    # function): a test's or benchmark's templates folder, or a fixed sending rate.
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
         """A boto3 client for the local runner itself (the handlers build their own)."""
@@ -505,6 +508,8 @@ class LocalStack:
             props = resource["Properties"]
             variables = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
             environment = {k: self._resolve(v) for k, v in variables.items()}
+            environment.update(self.overrides.get("*", {}))
+            environment.update(self.overrides.get(logical_id, {}))
             if not self.retry_pauses:
                 # A failed stream batch pauses before it returns, in real seconds; the local
                 # clock is simulated, so the pause would only slow the run down.

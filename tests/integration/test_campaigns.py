@@ -1,0 +1,194 @@
+"""A campaign over moto, from its schedule to each recipient's mailbox: the planner's audience,
+the senders through the one message path, the dry run's counts, pause, resume and cancel, and
+redelivered pages that send nobody twice."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+import time_machine
+
+from lifecycle.local.stack import LocalContext
+from lifecycle.messaging.message import Channel
+from lifecycle.privacy import address_hash
+from lifecycle.stages.announcements import journey
+from lifecycle.stages.announcements.planner import start_schedule_name
+from tests.conftest import PARAMETERS, Aws
+from tests.integration.campaign_helpers import (
+    GREETING,
+    campaign,
+    control,
+    fire,
+    put_customer,
+    put_profile,
+    templates_with_campaign,
+    use_templates,
+)
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+LOCALES = ("en", "nl", "tr", "zh-TW")
+HOLDOUT_KEY = PARAMETERS.get("HoldoutKey", "lifecycle-holdout-1").encode()
+
+
+@pytest.fixture
+def stack(aws: Aws, tmp_path: Path) -> Aws:
+    use_templates(aws, templates_with_campaign(tmp_path))
+    for name in ("CampaignPlannerFunction", "CampaignSenderFunction"):
+        aws.stack.overrides.setdefault(name, {})["CAMPAIGN_SEND_RATE"] = "2000"
+    return aws
+
+
+def _base(n: int = 300) -> dict[str, str]:
+    """`n` customers, each with what should become of them: "sent", or the reason they are
+    skipped or left out."""
+    expected: dict[str, str] = {}
+    suppressions = boto3.client("dynamodb")
+    for i in range(n):
+        cid = f"c-{i:04d}"
+        locale = LOCALES[i % 4]
+        consent = {"email_marketing": i % 7 != 0}
+        values = {
+            "email": f"{cid}@example.com",
+            "locale": locale,
+            "consent": consent,
+            "city": "Utrecht" if i % 10 == 9 else "Amsterdam",
+        }
+        put_customer(cid, first_name=f"N{i}", **values)
+        if i % 5 == 1:
+            put_profile(cid, "active", 3, "2026-02-20T10:00:00+00:00")
+        if i % 10 == 9:
+            expected[cid] = "outside: city"
+        elif not consent["email_marketing"]:
+            expected[cid] = "no consent: email_marketing"
+        elif i % 11 == 3:
+            suppressions.put_item(
+                TableName="SuppressionsTable",
+                Item={
+                    "address_hash": {"S": address_hash(Channel.EMAIL, f"{cid}@example.com")},
+                    "channel": {"S": "email"},
+                    "reason": {"S": "hard bounce"},
+                },
+            )
+            expected[cid] = "suppressed: hard bounce"
+        elif i % 13 == 5:
+            boto3.client("dynamodb").put_item(
+                TableName="PreferencesTable",
+                Item={
+                    "customer_id": {"S": cid},
+                    "entry": {"S": "state"},
+                    "opt_outs": {"SS": ["email:announcements"]},
+                    "version": {"N": "1"},
+                },
+            )
+            expected[cid] = "topic"
+        else:
+            expected[cid] = "sent"
+    return expected
+
+
+def test_a_campaign_reaches_exactly_the_eligible_once_in_their_locale(stack: Aws) -> None:
+    # given a few hundred customers and prospects, some without consent, some suppressed,
+    # some who left the announcements topic, some outside the audience's city
+    expected = _base(300)
+    chosen = campaign(audience={"attributes": {"city": ["Amsterdam"]}})
+    campaigns = control(stack)
+
+    # when it is dry-run, then scheduled and its schedule fires
+    with time_machine.travel(NOW, tick=False):
+        dry = campaigns.dry_run(chosen)
+        campaigns.schedule(chosen)
+    fire(stack, start_schedule_name(chosen.id))
+
+    # then each eligible customer got it once, in their own locale, and nobody else did
+    emails = stack.emails()
+    sent_to = Counter(email.to for email in emails)
+    eligible = {f"{c}@example.com" for c, what in expected.items() if what == "sent"}
+    assert set(sent_to) == eligible
+    assert max(sent_to.values()) == 1
+    for email in emails:
+        number = int(email.to[2:6])
+        locale = LOCALES[number % 4]
+        assert email.subject.startswith(f"{GREETING[locale]} N{number} ")
+        assert f"[{locale}]" in email.part("plain")
+        assert "List-Unsubscribe" in email.mime
+    # and the ineligible are recorded with their reason
+    for cid, what in expected.items():
+        row = stack.ledger(journey.key(chosen.id, cid))
+        if what == "sent":
+            assert row is not None and row["status"] == "sent"
+            assert row["campaign"] == chosen.id
+        elif what.startswith("outside"):
+            assert row is None
+        else:
+            assert row is not None and row["status"] == "skipped", cid
+            assert what in row["reason"], (cid, row["reason"])
+    # and the dry run's counts are what happened
+    status = campaigns.status(chosen.id)
+    skipped = sum(status.tally.skipped.values())
+    assert dry.would_send == status.tally.sent == len(eligible)
+    assert sum(dry.skipped.values()) == skipped
+    assert dry.audience == status.tally.sent + skipped + status.tally.failed
+    assert status.remaining == 0
+    assert status.plan.outside == Counter({"city not in the audience": 30})
+    assert dry.locales == Counter({"en": 68, "nl": 67, "tr": 68, "zh-TW": 67})
+
+
+def test_a_redelivered_page_sends_nobody_twice(stack: Aws) -> None:
+    expected = _base(120)
+    chosen = campaign()
+    campaigns = control(stack)
+    with time_machine.travel(NOW, tick=False):
+        campaigns.schedule(chosen)
+    # given the pages the planner queued, kept aside as a crashed sender would leave them
+    sqs = boto3.client("sqs")
+    queue = stack.stack.queue_url("CampaignSendQueue")
+    fire(stack, start_schedule_name(chosen.id))
+    first = len(stack.emails())
+    pages = [
+        {"campaign_id": chosen.id, "page": "main:0:0:0", "customers": sorted(expected)[:100]},
+        {"campaign_id": chosen.id, "page": "main:0:0:1", "customers": sorted(expected)[100:]},
+    ]
+    # when every page is delivered again
+    for page in pages:
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(page))
+    with time_machine.travel(NOW, tick=True):
+        stack.stack.drain_queues(LocalContext.for_function)
+
+    # then nobody got a second email, and the tallies still add up
+    assert len(stack.emails()) == first == sum(1 for v in expected.values() if v == "sent")
+    assert control(stack).status(chosen.id).tally.sent == first
+
+
+def test_cancel_while_sending_stops_within_one_page(stack: Aws) -> None:
+    _base(300)
+    chosen = campaign()
+    campaigns = control(stack)
+    with time_machine.travel(NOW, tick=False):
+        campaigns.schedule(chosen)
+    sender = stack.stack.function("CampaignSenderFunction")
+    handler = sender.load()
+    pages_done = 0
+
+    def cancel_after_first_page(event: dict[str, object], context: object) -> object:
+        nonlocal pages_done
+        result = handler(event, context)
+        pages_done += 1
+        if pages_done == 1:
+            campaigns.cancel(chosen.id)
+        return result
+
+    sender.load = lambda: cancel_after_first_page  # type: ignore[method-assign]
+    fire(stack, start_schedule_name(chosen.id))
+
+    status = campaigns.status(chosen.id)
+    assert status.status == "cancelled"
+    # one page of 100 was sent (less its skips); the others went to nobody
+    assert 0 < status.tally.sent <= 100
+    assert len(stack.emails()) == status.tally.sent
+    assert status.tally.cancelled == 200
+    assert status.remaining == 0
