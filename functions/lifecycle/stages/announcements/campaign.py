@@ -29,7 +29,8 @@ what was reviewed and scheduled. Pure: no boto3, no YAML (the CLI reads the file
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from datetime import date as Day
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -90,7 +91,7 @@ class Audience(_Strict):
 
 class Send(_Strict):
     at: datetime | None = None
-    date: date | None = None  # type: ignore[valid-type]
+    date: Day | None = None
     local_time: time | None = None
 
     @model_validator(mode="after")
@@ -113,7 +114,8 @@ class Send(_Strict):
         one that happens twice goes the first time."""
         if self.at is not None:
             return self.at.astimezone(UTC)
-        assert self.date is not None and self.local_time is not None
+        assert self.date is not None
+        assert self.local_time is not None
         wall = datetime.combine(self.date, self.local_time)
         first = wall.replace(tzinfo=zone, fold=0)
         return first.astimezone(UTC)
@@ -179,7 +181,8 @@ class Campaign(_Strict):
         first zone to reach it, UTC+14), when planning must have begun."""
         if self.send.at is not None:
             return self.send.at.astimezone(UTC)
-        assert self.send.date is not None and self.send.local_time is not None
+        assert self.send.date is not None
+        assert self.send.local_time is not None
         return datetime.combine(self.send.date, self.send.local_time, UTC) - timedelta(hours=14)
 
 

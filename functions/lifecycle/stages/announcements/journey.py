@@ -81,7 +81,9 @@ def outside(
             return "more orders than the audience's maximum"
     last = audience.last_order
     if last is not None:
-        ordered_on = standing.last_order_at.astimezone(UTC).date() if standing.last_order_at else None
+        ordered_on = (
+            standing.last_order_at.astimezone(UTC).date() if standing.last_order_at else None
+        )
         if last.within_days is not None and (
             ordered_on is None or ordered_on < today - timedelta(days=last.within_days)
         ):
