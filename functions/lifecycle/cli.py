@@ -9,7 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lifecycle.authoring.lint import Finding
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -20,7 +23,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from lifecycle.authoring.lint import ERROR, NOTE, WARNING, lint
+    from lifecycle.authoring.lint import lint
 
     templates = Path(args.templates)
     if not templates.is_dir():
@@ -31,19 +34,39 @@ def _lint(args: argparse.Namespace) -> int:
     except Exception as exc:  # lint reports every template problem itself; this is a bug
         print(f"lifecycle lint: could not finish ({type(exc).__name__}: {exc})", file=sys.stderr)
         return 2
+    return _report(findings, str(templates), "all templates pass", verbose=args.verbose)
+
+
+def _report(findings: list[Finding], where: str, passed: str, *, verbose: bool) -> int:
+    """Print lint findings one a line (notes only when verbose) and a summary; 1 on errors."""
+    from lifecycle.authoring.lint import ERROR, NOTE, WARNING
+
     count = {kind: sum(f.severity == kind for f in findings) for kind in (ERROR, WARNING, NOTE)}
     for finding in findings:
-        if finding.severity != NOTE or args.verbose:
+        if finding.severity != NOTE or verbose:
             print(finding)
     summary = f"{count[ERROR]} error(s), {count[WARNING]} warning(s)"
     if count[NOTE]:
-        hint = "" if args.verbose else " (--verbose lists them)"
+        hint = "" if verbose else " (--verbose lists them)"
         summary += f", {count[NOTE]} note(s){hint}"
     if count[ERROR]:
-        print(f"{summary} in {templates}", file=sys.stderr)
+        print(f"{summary} in {where}", file=sys.stderr)
         return 1
-    print(f"{templates}: all templates pass; {summary}")
+    print(f"{where}: {passed}; {summary}")
     return 0
+
+
+def _campaign_lint(args: argparse.Namespace) -> int:
+    from lifecycle.authoring.campaigns import CampaignLintError, lint_campaigns
+
+    paths = [Path(p) for p in args.paths]
+    try:
+        findings = lint_campaigns(paths, Path(args.templates))
+    except CampaignLintError as error:
+        print(f"lifecycle campaign lint: {error}", file=sys.stderr)
+        return 2
+    where = ", ".join(str(p) for p in paths)
+    return _report(findings, where, "all campaign files pass", verbose=False)
 
 
 def _preview(args: argparse.Namespace) -> int:
@@ -391,6 +414,8 @@ def parser() -> argparse.ArgumentParser:
     )
     lint.set_defaults(run=_lint)
 
+    _campaign_parser(commands)
+
     preview = commands.add_parser(
         "preview", help="render every message in every locale into an HTML gallery"
     )
@@ -545,6 +570,31 @@ def parser() -> argparse.ArgumentParser:
     replay.set_defaults(run=_replay)
     _calls_aws(replay)
     return root
+
+
+def _campaign_parser(commands: Any) -> None:
+    """`lifecycle campaign <action>`: the campaign files under campaigns/ (one action a
+    sub-command)."""
+    campaign = commands.add_parser("campaign", help="announcement campaigns: check campaign files")
+    actions = campaign.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    lint = actions.add_parser(
+        "lint",
+        help="check campaign files: fields, ids, templates, renders in every locale",
+        description="Checks each campaigns/*.yaml (or the files named): valid YAML and "
+        "campaign fields, the id is the file's name, each variant's template folder can send "
+        "by the campaign's channels and renders in every locale with the campaign's link and "
+        "details. One `file:line: problem` line each; exit status 1 on any error.",
+    )
+    lint.add_argument(
+        "paths",
+        nargs="*",
+        default=["campaigns"],
+        metavar="PATH",
+        help="campaign files or folders of them (default: campaigns)",
+    )
+    lint.add_argument("--templates", default="templates", help="templates folder")
+    lint.set_defaults(run=_campaign_lint)
 
 
 def _calls_aws(command: argparse.ArgumentParser) -> None:

@@ -1,5 +1,6 @@
 """Quiet hours over moto, through the template's functions: an order update by SMS at 22:30 in
-Amsterdam waits in one schedule, and firing it sends the update once at 08:00."""
+Amsterdam waits in one schedule, and firing it sends the update once at 08:00; a campaign's
+SMS held back the same way is made again from its template folder."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ import pytest
 import time_machine
 from moto import mock_aws
 
+from lifecycle.adapters.dynamo import plain
 from lifecycle.local.stack import LocalStack
+from lifecycle.messaging import deferral
+from lifecycle.messaging.message import Channel
+from lifecycle.models import Customer
+from lifecycle.stages.announcements import campaign, journey
 from tests.conftest import PARAMETERS, Aws, fresh_session, load_event
 
 ORDERS = "OrdersFunction"
@@ -170,3 +176,70 @@ def test_the_sample_deferred_send_event_is_what_a_deferral_writes(night: Aws) ->
 
     assert result == {"status": "duplicate", "reason": "already sent"}
     assert len(night.sms()) == 1
+
+
+def campaign_sms(template: str) -> dict[str, Any]:
+    """What a campaign's SMS to Sanne, held back by her quiet hours until 08:00, leaves in its
+    schedule (the message made as the announcement journey makes it)."""
+    eco = campaign.parse(
+        {
+            "id": "eco-wash-launch",
+            "name": "Eco wash launch",
+            "channels": ["sms"],
+            "send": {"at": "2026-11-24T21:30:00Z"},
+            "message": {
+                "template": template,
+                "link": "https://freshfold.example/eco",
+                "details": {"launch_day": "2026-05-25", "area": "Amsterdam"},
+            },
+        }
+    )
+    image = load_event("customers-insert.json")["Records"][1]["dynamodb"]["NewImage"]
+    sanne = Customer.model_validate(plain(image))
+    message = journey.message(eco, "", sanne, Channel.SMS, prospect=False)
+    return deferral.payload(message, until=MORNING, since=NIGHT)
+
+
+def test_a_campaign_sms_deferred_by_quiet_hours_is_made_again_from_its_folder(night: Aws) -> None:
+    # given Sanne takes marketing SMS, and a campaign SMS to her waited for 08:00
+    boto3.client("dynamodb").update_item(
+        TableName="CustomersTable",
+        Key={"customer_id": {"S": "c-1002"}},
+        UpdateExpression="SET consent.sms_marketing = :yes",
+        ExpressionAttributeValues={":yes": {"BOOL": True}},
+    )
+    event = campaign_sms("campaign_eco_wash")
+
+    # when its schedule fires at 08:00, and again
+    with time_machine.travel(MORNING, tick=False):
+        first = night.invoke(DEFERRED, event)
+        again = night.invoke(DEFERRED, event)
+
+    # then it goes once, in Dutch, with the opt-out marketing SMS carry
+    assert first == {"status": "sent", "reason": ""}
+    assert again == {"status": "duplicate", "reason": "already sent"}
+    ((phone, text),) = night.sms()
+    assert phone == "+31612345678"
+    assert "ecowas" in text
+    assert "https://freshfold.example/eco" in text
+    assert text.endswith("Antwoord STOP om af te melden")
+    entry = night.ledger("campaign#eco-wash-launch#c-1002")
+    assert entry is not None
+    assert (entry["status"], entry["template"], entry["campaign"]) == (
+        "sent",
+        "campaign_eco_wash",
+        "eco-wash-launch",
+    )
+
+
+def test_a_deferred_template_that_is_no_campaign_folder_is_rejected(night: Aws) -> None:
+    event = {**campaign_sms("campaign_eco_wash"), "template": "campaign_spring_sale"}
+
+    with time_machine.travel(MORNING, tick=False):
+        outcome = night.invoke(DEFERRED, event)
+
+    assert outcome == {
+        "status": "rejected",
+        "reason": "not a message that can be deferred: campaign_spring_sale",
+    }
+    assert night.sms() == []

@@ -365,3 +365,76 @@ def test_malformed_json_and_bytes_are_findings_not_crashes(
     assert "templates/_pages/strings.json: must hold a JSON object of locales" in out
     assert "templates/welcome/sample.json: not UTF-8 text" in out
     assert "Traceback" not in out + err
+
+
+# ---------------------------------------------------------------------- campaign folders
+def test_a_campaign_folder_is_linted_with_the_spec_its_parts_make(templates: Path) -> None:
+    campaign = templates / "campaign_eco_wash"
+    (campaign / "nl" / "sms.txt.j2").write_text(
+        "{{ first_name }}, {{ voucher_code }}: {{ link }}\n", "utf-8"
+    )
+    (campaign / "tr" / "email.subject.j2").write_text("{{ details.launch_day }", "utf-8")
+    (campaign / "zh-TW" / "sms.txt.j2").write_text(
+        "{{ first_name }}，" + "環保洗衣服務全新推出，" * 14 + "{{ link }}", "utf-8"
+    )
+    (campaign / "email.txt.j2").unlink()
+
+    found = _messages(templates)
+
+    assert any(
+        m.startswith("templates/campaign_eco_wash/nl/sms.txt.j2:1: variable 'voucher_code' is")
+        for m in found
+    )
+    assert any(
+        m.startswith("templates/campaign_eco_wash/tr/email.subject.j2:1: syntax error")
+        for m in found
+    )
+    assert any(
+        m.startswith("templates/campaign_eco_wash/zh-TW/sms.txt.j2:1: SMS takes 3 segments")
+        for m in found
+    )
+    # an email part missing is an email missing a part, not an SMS-only campaign
+    assert "templates/campaign_eco_wash/email.txt.j2: missing template part" in found
+    assert not any("not a message in the catalog" in m for m in found)
+
+
+def test_a_campaign_folder_needs_its_supported_locales_and_sample(templates: Path) -> None:
+    campaign = templates / "campaign_eco_wash_b"
+    shutil.rmtree(campaign / "tr")
+    (campaign / "sample.json").unlink()
+
+    found = _messages(templates)
+
+    assert "templates/campaign_eco_wash_b/tr: missing locale variant tr" in found
+    assert "templates/campaign_eco_wash_b/sample.json: missing sample data" in found
+
+
+def test_a_campaign_sample_lacking_a_campaign_variable_is_reported(templates: Path) -> None:
+    path = templates / "campaign_eco_wash" / "sample.json"
+    sample = json.loads(path.read_text("utf-8"))
+    del sample["context"]["prospect"]
+    path.write_text(json.dumps(sample), "utf-8")
+
+    found = _messages(templates)
+
+    assert any(
+        m.startswith("templates/campaign_eco_wash/sample.json: no sample value for prospect")
+        for m in found
+    )
+
+
+def test_a_campaign_folder_with_no_channels_parts_is_reported(templates: Path) -> None:
+    empty = templates / "campaign_spring"
+    (empty / "nl").mkdir(parents=True)
+    (empty / "nl" / "email.subject.j2").write_text("Lente, {{ first_name }}!", "utf-8")
+    (templates / "spring_sale").mkdir()
+
+    found = _messages(templates)
+
+    assert any(
+        m.startswith("templates/campaign_spring: campaign folder holds no channel's parts")
+        for m in found
+    )
+    # its templates are still read with the campaign's variables
+    assert not any(m.startswith("templates/campaign_spring/nl/email.subject.j2") for m in found)
+    assert "templates/spring_sale: folder is not a message in the catalog" in found

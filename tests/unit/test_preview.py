@@ -74,3 +74,18 @@ def test_a_partial_folder_shows_which_copy_its_customers_get(tmp_path: Path) -> 
     assert german.fallback is not None
     assert german.fallback.startswith("de customers get the en copy (partial folder, lacks")
     assert german.subject == "Welcome to Fresh Fold Laundry, Ann!"
+
+
+def test_preview_includes_the_campaign_template_folders(tmp_path: Path) -> None:
+    entries = render_all(TEMPLATES, tmp_path)
+
+    variant_b = _entry(entries, "campaign_eco_wash_b", "nl")
+    assert variant_b.error is None
+    assert variant_b.spec.topic == "announcements"
+    assert (
+        variant_b.subject == "Nieuw bij Fresh Fold Laundry: ecowas, zacht voor kleding en planeet"
+    )
+    assert variant_b.sms is not None
+    assert variant_b.sms.endswith("Antwoord STOP om af te melden")
+    assert (tmp_path / "campaign_eco_wash" / "tr" / "email.html").is_file()
+    assert 'id="campaign_eco_wash"' in (tmp_path / "index.html").read_text("utf-8")

@@ -1,4 +1,6 @@
 """`lifecycle lint`: check every template against the message catalog, with located findings.
+A campaign's template folder (`campaign_<name>`) is checked against the spec its parts make
+(email when it holds the email parts, SMS when it holds `sms.txt.j2`), like a catalog message.
 
 What it catches, each reported on one line as `file:line: what is wrong` (never a traceback):
 - a template syntax error, an unknown filter, a block left open (at the line that opens it);
@@ -30,10 +32,11 @@ from babel import Locale, UnknownLocaleError
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from lifecycle.authoring.samples import LAYOUTS, SAMPLE_FILE, SampleError, Samples
-from lifecycle.messaging.catalog import CATALOG, SUPPORTED_LOCALES
+from lifecycle.messaging.catalog import CATALOG, SUPPORTED_LOCALES, specs_in
 from lifecycle.messaging.errors import RenderError
 from lifecycle.messaging.formatting import FALLBACK_LOCALE, writes_in_gsm7
 from lifecycle.messaging.message import (
+    EMAIL_PARTS,
     LAYOUT_PARTS,
     LOCALISED_LAYOUT_PARTS,
     SMS_PART,
@@ -51,6 +54,7 @@ from lifecycle.messaging.renderer import (
     syntax_problem,
 )
 from lifecycle.messaging.sms import describe, measure, ucs2_culprit
+from lifecycle.stages.announcements import messages as announcements
 
 MAX_SUBJECT = 78
 ERROR, WARNING, NOTE = "error", "warning", "note"
@@ -77,6 +81,8 @@ class _Linter:
         self.root = templates_dir
         self.renderer = renderer
         self.findings: list[Finding] = []
+        # The catalog's messages and the campaign folders' (their specs made from their parts).
+        self.specs = specs_in(templates_dir)
 
     def add(self, relative: str, line: int, message: str, severity: str = ERROR) -> None:
         self.findings.append(Finding(f"{self.root.name}/{relative}", line, message, severity))
@@ -88,16 +94,35 @@ class _Linter:
     # ------------------------------------------------------------------ files
     def check_files(self) -> None:
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
-            if folder.name not in (LAYOUTS, PAGES) and folder.name not in CATALOG:
+            if folder.name in (LAYOUTS, PAGES) or folder.name in self.specs:
+                continue
+            if announcements.is_campaign_template(folder.name):
+                self.add(
+                    folder.name,
+                    0,
+                    "campaign folder holds no channel's parts (email: "
+                    f"{', '.join(EMAIL_PARTS)}; SMS: {SMS_PART})",
+                )
+            else:
                 self.add(folder.name, 0, "folder is not a message in the catalog")
         written_in = set(SUPPORTED_LOCALES[1:])
-        for spec in CATALOG.values():
-            written_in |= self._check_parts(spec.template, spec.parts, SAMPLE_FILE)
+        for spec in self.specs.values():
+            written_in |= self._check_parts(spec.template, self._parts(spec), SAMPLE_FILE)
         layouts = self.root / LAYOUTS
         written_in |= (
             {p.name for p in layouts.iterdir() if p.is_dir()} if layouts.is_dir() else set()
         )
         self._check_parts(LAYOUTS, LAYOUT_PARTS, None, sorted(written_in), LOCALISED_LAYOUT_PARTS)
+
+    def _parts(self, spec: MessageSpec) -> tuple[str, ...]:
+        """The parts a message's folder must hold. A campaign's spec has the channels whose
+        parts are there: one email part without the others is an email missing parts, not an
+        SMS campaign with a stray file."""
+        if spec.template in CATALOG or Channel.EMAIL in spec.channels:
+            return spec.parts
+        if any((self.root / spec.template / part).is_file() for part in EMAIL_PARTS):
+            return (*EMAIL_PARTS, *spec.parts)
+        return spec.parts
 
     def _check_parts(
         self,
@@ -184,8 +209,13 @@ class _Linter:
     def _check_source(self, path: Path, relative: str) -> None:
         env = self.renderer.environment
         folder = relative.split("/", 1)[0]
-        spec = CATALOG.get(folder)
-        own = spec.variables if spec else PAGE_VARIABLES if folder == PAGES else frozenset()
+        spec = self.specs.get(folder)
+        if spec is not None:
+            own = spec.variables
+        elif announcements.is_campaign_template(folder):
+            own = announcements.VARIABLES
+        else:
+            own = PAGE_VARIABLES if folder == PAGES else frozenset()
         allowed = RENDERER_VARIABLES | own | set(env.globals)
         try:
             source = path.read_text(encoding="utf-8")
@@ -215,7 +245,7 @@ class _Linter:
     # ------------------------------------------------------------------ rendered checks
     def check_rendered(self, samples: Samples) -> None:
         renderer = self.renderer
-        for spec in CATALOG.values():
+        for spec in self.specs.values():
             for locale in [FALLBACK_LOCALE, *renderer.locale_folders(spec.template)]:
                 if renderer.resolve_locale(spec.template, locale) != locale:
                     continue  # a partial folder: already reported

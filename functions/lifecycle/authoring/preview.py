@@ -1,5 +1,6 @@
 """`lifecycle preview`: every message, in every locale and channel, rendered into a static
-gallery with the sample data beside the templates.
+gallery with the sample data beside the templates: the catalog's, then each campaign template
+folder's (`campaign_<name>`, by the channels its parts make).
 
 Preview shows what is sent: the sample data are raw values (datetimes, windows, amounts with
 their currency, numbers) formatted by the renderer exactly as in a real send, in the locale of
@@ -18,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lifecycle.authoring.samples import SampleError, Samples
-from lifecycle.messaging.catalog import CATALOG, SUPPORTED_LOCALES
+from lifecycle.messaging.catalog import SUPPORTED_LOCALES, specs_in
 from lifecycle.messaging.errors import RenderError
 from lifecycle.messaging.formatting import FALLBACK_LOCALE
 from lifecycle.messaging.message import Channel, Kind, MessageSpec
@@ -45,12 +46,13 @@ def render_all(templates_dir: Path, out_dir: Path) -> list[Entry]:
     write the parts and the index."""
     samples = Samples.load(templates_dir)
     renderer = Renderer(templates_dir, FALLBACK_LOCALE, samples.business)
+    specs = list(specs_in(templates_dir).values())
     entries: list[Entry] = []
-    for spec in CATALOG.values():
+    for spec in specs:
         folders = renderer.locale_folders(spec.template)
         for locale in [*SUPPORTED_LOCALES, *sorted(set(folders) - set(SUPPORTED_LOCALES))]:
             entries.append(_render(renderer, samples, spec, locale, out_dir))
-    (out_dir / "index.html").write_text(_index(entries, samples), encoding="utf-8")
+    (out_dir / "index.html").write_text(_index(specs, entries, samples), encoding="utf-8")
     return entries
 
 
@@ -115,9 +117,9 @@ iframe{width:300px;height:220px;border:1px solid #e6e9ed;border-radius:4px;backg
 """
 
 
-def _index(entries: list[Entry], samples: Samples) -> str:
+def _index(specs: list[MessageSpec], entries: list[Entry], samples: Samples) -> str:
     sections = []
-    for spec in CATALOG.values():
+    for spec in specs:
         rows = "\n".join(_row(e) for e in entries if e.spec is spec)
         channels = ", ".join(str(c) for c in spec.channels)
         topic = f", topic {spec.topic}" if spec.topic else ""

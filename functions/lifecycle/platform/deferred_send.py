@@ -2,7 +2,8 @@
 for a message held back by quiet hours or the marketing cap.
 
 It reloads the customer (fresh consent, address and time zone), makes the message again from
-its spec in the catalog, and dispatches it through the same dispatcher, so consent,
+its spec in the catalog (a campaign's, which no catalog lists, from its template folder under
+the stack's templates), and dispatches it through the same dispatcher, so consent,
 preferences, suppressions, caps and quiet hours are all checked again at send time: a
 customer who withdrew consent overnight gets nothing, one still capped waits again (never past
 the maximum delay). An order message whose order has moved on meanwhile (a later status, a
@@ -19,11 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lifecycle.messaging.catalog import CATALOG
 from lifecycle.messaging.deferral import CodecError, Deferred
-from lifecycle.messaging.message import Channel, Message, SpecError
+from lifecycle.messaging.message import Channel, Message, MessageSpec, SpecError
 from lifecycle.messaging.plan import Plan, Reject, Send, Skip
 from lifecycle.models import Order
 from lifecycle.platform import kit
 from lifecycle.platform.composition import may_defer
+from lifecycle.stages.announcements import messages as announcements
 from lifecycle.stages.orders import journey as orders
 from lifecycle.stages.orders import messages as order_messages
 
@@ -72,8 +74,8 @@ UNIT: kit.Unit[None] = kit.Unit(stage=STAGE, service="deferred-send", specs=SPEC
 
 
 def on_payload(payload: DeferredPayload, stage: kit.Stage[None]) -> Plan:
-    spec = CATALOG.get(payload.template)
-    if spec is None or spec not in SPECS:
+    spec = _spec(payload.template, stage)
+    if spec is None:
         return _rejected(payload, f"not a message that can be deferred: {payload.template}")
     customer = stage.load_customer(payload.customer_id, gone_is_final=True)
     if customer is None:
@@ -87,6 +89,20 @@ def on_payload(payload: DeferredPayload, stage: kit.Stage[None]) -> Plan:
     if why_not:
         return Plan((Skip(message, why_not),))
     return Plan((Send(message),))
+
+
+def _spec(template: str, stage: kit.Stage[None]) -> MessageSpec | None:
+    """The spec of a deferred message's template: the catalog's, else a campaign's, made from
+    its folder as deployed (every campaign message is marketing, so it may be deferred; the
+    layout and link configuration were checked at the cold start for the catalog's marketing
+    messages). None for any other template."""
+    spec = CATALOG.get(template)
+    if spec is not None:
+        return spec if spec in SPECS else None
+    found = announcements.spec_in(stage.core.templates_dir, template)
+    if found is not None:
+        stage.effects.declare_found(found)
+    return found
 
 
 def _no_longer_due(message: Message, stage: kit.Stage[None]) -> str | None:

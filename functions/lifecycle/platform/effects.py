@@ -82,6 +82,12 @@ class Effects:
         """The messages this function may send: the ones its cold start checked."""
         self._declared = frozenset(specs)
 
+    def declare_found(self, spec: MessageSpec) -> None:
+        """One more message this function may send, found while it runs: a campaign's, whose
+        spec is made from its template folder on disk by the caller (no catalog lists it)."""
+        if self._declared is not None:
+            self._declared |= {spec}
+
     def run(self, plan: Plan) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for step in plan.steps:
