@@ -268,8 +268,7 @@ class Campaigns:
                 except ValidationError as error:
                     result.skipped[f"customer record not valid: {describe(error)}"] += 1
                     continue
-                locale = (customer.locale or names.default_locale).split("-")[0]
-                result.locales[locale] += 1
+                result.locales[customer.locale or names.default_locale] += 1
                 zone = zone_of(row, names.default_timezone)
                 result.instants[campaign.send.instant_in(ZoneInfo(zone)).isoformat()] += 1
                 variant = journey.variant_of(campaign, key, customer.customer_id)

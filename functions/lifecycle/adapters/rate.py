@@ -8,8 +8,8 @@ senders run, sends that wait for their slot can never go faster than the rate. E
 reserves for many messages, so the limiter costs a fraction of a call per message, and it
 never refuses: a busy bucket only moves the slots further ahead.
 
-A bucket left idle falls behind the clock; it is brought up to now (less a second of burst,
-which SES's own bucket allows) by a second conditional update, so idle time is not banked.
+A bucket left idle falls behind the clock; it is brought up to now by a second conditional
+update, so idle time is not banked (a busy one may run up to half a second behind).
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from lifecycle.adapters.dynamo import is_condition_failure
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-# Idle time a bucket may bank: the burst a sender may catch up on after a pause.
-BURST_MS = 1000
+# How far behind the clock a busy bucket may run: the burst senders may catch up on after a
+# short stall (SES's own bucket allows a second's worth). Below the senders' lateness limit
+# (sender.LATE_MS), so a slot just handed out is never already given up.
+BURST_MS = 500
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,11 @@ class DynamoRateLimiter:
                 {":cost": _n(cost), ":floor": _n(floor)},
             )
             if tat is None:
-                # Idle (or new): start from now, less the burst it may bank.
+                # Idle (or new): start from now.
                 tat = self._move(
                     "SET tat = :start",
                     "attribute_not_exists(tat) OR tat < :floor",
-                    {":start": _n(floor + cost), ":floor": _n(floor)},
+                    {":start": _n(now_ms + cost), ":floor": _n(floor)},
                 )
             if tat is not None:
                 return Slots(first_ms=tat - cost, every_ms=every, count=count)
