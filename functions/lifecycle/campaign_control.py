@@ -77,7 +77,6 @@ class StackNames:
                 f"the stack has no output {missing}: deploy this version of the template"
             ) from None
 
-
     @classmethod
     def from_environment(cls, env: dict[str, str]) -> StackNames:
         """From a campaign function's environment (the local stack's planner has it all)."""
@@ -226,14 +225,14 @@ class Campaigns:
         """Who the campaign would reach now, and why not the others: the planner's audience,
         then each recipient through the contact policy (consent, topic, suppression, the
         marketing cap as it stands). Reads only."""
+        from pydantic import ValidationError
+
         from lifecycle.adapters.audience import CustomerPages, standings
         from lifecycle.adapters.ledger import DynamoCaps
         from lifecycle.adapters.preferences import DynamoPreferences
         from lifecycle.adapters.sns import SnsSmsSender
         from lifecycle.adapters.suppressions import DynamoSuppressions
         from lifecycle.messaging.policy import ContactPolicy
-        from pydantic import ValidationError
-
         from lifecycle.models import Customer, describe
 
         now = now or datetime.now(UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -67,6 +68,97 @@ def _campaign_lint(args: argparse.Namespace) -> int:
         return 2
     where = ", ".join(str(p) for p in paths)
     return _report(findings, where, "all campaign files pass", verbose=False)
+
+
+def _campaign_stack(args: argparse.Namespace) -> Any:
+    """The campaign commands over the deployed stack `--stack` names."""
+    import boto3
+
+    from lifecycle.campaign_control import Campaigns, StackNames
+
+    stacks = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stacks[0].get("Parameters", [])}
+    return Campaigns(boto3.client, StackNames.from_outputs(outputs, parameters))
+
+
+def _campaign_file(args: argparse.Namespace) -> Any:
+    from lifecycle.authoring.campaigns import load_campaign
+
+    return load_campaign(args.file, Path(args.templates))
+
+
+def _campaign_dry_run(args: argparse.Namespace) -> int:
+    from lifecycle.authoring.campaigns import CampaignLintError
+    from lifecycle.stages.announcements.campaign import CampaignError
+
+    try:
+        campaign = _campaign_file(args)
+        if args.local:
+            from lifecycle.local.campaign_run import local_dry_run
+
+            result = local_dry_run(campaign, Path(args.templates))
+        else:
+            result = _campaign_stack(args).dry_run(campaign)
+    except (CampaignLintError, CampaignError) as error:
+        print(f"lifecycle campaign dry-run: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(result.lines()))
+    return 0
+
+
+def _campaign_schedule(args: argparse.Namespace) -> int:
+    from lifecycle.authoring.campaigns import CampaignLintError
+    from lifecycle.stages.announcements.campaign import CampaignError
+
+    try:
+        campaign = _campaign_file(args)
+        if args.local:
+            from lifecycle.local.campaign_run import run_locally
+
+            status = run_locally(campaign, Path(args.templates), progress=sys.stderr)
+            print("\n".join(status.lines()))
+            return 0
+        start = _campaign_stack(args).schedule(campaign)
+    except (CampaignLintError, CampaignError) as error:
+        print(f"lifecycle campaign schedule: {error}", file=sys.stderr)
+        return 1
+    print(f"campaign {campaign.id} scheduled: planning starts {start:%Y-%m-%d %H:%M} UTC")
+    print(f"follow it with: lifecycle campaign status {campaign.id} --stack {args.stack}")
+    return 0
+
+
+def _campaign_control(args: argparse.Namespace) -> int:
+    from lifecycle.stages.announcements.campaign import CampaignError
+
+    command = f"lifecycle campaign {args.action}"
+    if args.local:
+        print(
+            f"{command}: the local stack lives in one process; `lifecycle campaign schedule "
+            "--local FILE` runs a campaign to its end and prints its status, and `make demo` "
+            "shows one (tests drive pause, resume and cancel over it)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        campaigns = _campaign_stack(args)
+        if args.action == "status":
+            status = campaigns.status(args.campaign_id)
+            lines = [json.dumps(status.as_dict(), indent=2)] if args.json else status.lines()
+            print("\n".join(lines))
+        elif args.action == "pause":
+            campaigns.pause(args.campaign_id)
+            print(f"campaign {args.campaign_id} paused: senders park what they take next")
+        elif args.action == "resume":
+            back = campaigns.resume(args.campaign_id)
+            print(f"campaign {args.campaign_id} resumed: {back} parked recipients sent on")
+        else:
+            dropped = campaigns.cancel(args.campaign_id)
+            print(f"campaign {args.campaign_id} cancelled: {dropped} waiting recipients dropped")
+    except CampaignError as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _preview(args: argparse.Namespace) -> int:
@@ -595,6 +687,48 @@ def _campaign_parser(commands: Any) -> None:
     )
     lint.add_argument("--templates", default="templates", help="templates folder")
     lint.set_defaults(run=_campaign_lint)
+
+    def where(command: argparse.ArgumentParser) -> None:
+        target = command.add_mutually_exclusive_group(required=True)
+        target.add_argument("--stack", help="CloudFormation stack name (a deployed stack)")
+        target.add_argument(
+            "--local",
+            action="store_true",
+            help="the local stack over moto, with the sample customers (it lives in this "
+            "process: schedule runs the campaign to its end)",
+        )
+        _calls_aws(command)
+
+    dry = actions.add_parser(
+        "dry-run",
+        help="who a campaign would reach now, by locale, channel, variant and skip reason; "
+        "sends nothing",
+    )
+    dry.add_argument("file", type=Path, help="the campaign file")
+    dry.add_argument("--templates", default="templates", help="templates folder")
+    where(dry)
+    dry.set_defaults(run=_campaign_dry_run)
+
+    schedule = actions.add_parser(
+        "schedule", help="store a campaign file and create its schedule (once per campaign id)"
+    )
+    schedule.add_argument("file", type=Path, help="the campaign file")
+    schedule.add_argument("--templates", default="templates", help="templates folder")
+    where(schedule)
+    schedule.set_defaults(run=_campaign_schedule)
+
+    for action, text in (
+        ("pause", "pause a campaign (senders park their pages within one page)"),
+        ("resume", "resume a paused campaign (its parked pages are sent on)"),
+        ("cancel", "cancel a campaign, also while it sends (within one page)"),
+        ("status", "sent, skipped by reason, failed, held out, remaining, rate so far"),
+    ):
+        command = actions.add_parser(action, help=text)
+        command.add_argument("campaign_id")
+        if action == "status":
+            command.add_argument("--json", action="store_true", help="print the figures as JSON")
+        where(command)
+        command.set_defaults(run=_campaign_control, action=action)
 
 
 def _calls_aws(command: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -26,6 +27,7 @@ from tests.integration.campaign_helpers import (
     fire,
     put_customer,
     put_profile,
+    schedules,
     templates_with_campaign,
     use_templates,
 )
@@ -120,12 +122,14 @@ def test_a_campaign_reaches_exactly_the_eligible_once_in_their_locale(stack: Aws
     for cid, what in expected.items():
         row = stack.ledger(journey.key(chosen.id, cid))
         if what == "sent":
-            assert row is not None and row["status"] == "sent"
+            assert row is not None
+            assert row["status"] == "sent"
             assert row["campaign"] == chosen.id
         elif what.startswith("outside"):
             assert row is None
         else:
-            assert row is not None and row["status"] == "skipped", cid
+            assert row is not None, cid
+            assert row["status"] == "skipped", cid
             assert what in row["reason"], (cid, row["reason"])
     # and the dry run's counts are what happened
     status = campaigns.status(chosen.id)
@@ -139,30 +143,43 @@ def test_a_campaign_reaches_exactly_the_eligible_once_in_their_locale(stack: Aws
     assert dry.locales == Counter(LOCALES[n % 4] for n in audience)
 
 
-def test_a_redelivered_page_sends_nobody_twice(stack: Aws) -> None:
-    expected = _base(120)
+def test_a_redelivered_page_sends_nobody_twice(
+    stack: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _base(120)
     chosen = campaign()
     campaigns = control(stack)
     with time_machine.travel(NOW, tick=False):
         campaigns.schedule(chosen)
-    # given the pages the planner queued, kept aside as a crashed sender would leave them
-    sqs = boto3.client("sqs")
-    queue = stack.stack.queue_url("CampaignSendQueue")
+    # given every page the senders took, kept as a sender that died would leave it to come
+    # back
+    delivered: list[str] = []
+
+    def keeping(event: dict[str, Any], context: object) -> object:
+        delivered.extend(record["body"] for record in event["Records"])
+        return handler(event, context)
+
+    handler = sender.handler
+    monkeypatch.setattr(sender, "handler", keeping)
     fire(stack, start_schedule_name(chosen.id))
     first = len(stack.emails())
-    pages = [
-        {"campaign_id": chosen.id, "page": "main:0:0:0", "customers": sorted(expected)[:100]},
-        {"campaign_id": chosen.id, "page": "main:0:0:1", "customers": sorted(expected)[100:]},
-    ]
+    before = campaigns.status(chosen.id).tally
+
     # when every page is delivered again
-    for page in pages:
-        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(page))
-    with time_machine.travel(NOW, tick=True):
+    sqs = boto3.client("sqs")
+    queue = stack.stack.queue_url("CampaignSendQueue")
+    for body in delivered:
+        sqs.send_message(QueueUrl=queue, MessageBody=body)
+    with time_machine.travel(datetime(2026, 3, 2, 9, 30, tzinfo=UTC), tick=True):
         stack.stack.drain_queues(LocalContext.for_function)
 
-    # then nobody got a second email, and the tallies still add up
-    assert len(stack.emails()) == first == sum(1 for v in expected.values() if v == "sent")
-    assert control(stack).status(chosen.id).tally.sent == first
+    # then nobody got a second email, and the tallies count each recipient once
+    assert first > 70
+    assert len(stack.emails()) == first == len({email.to for email in stack.emails()})
+    after = campaigns.status(chosen.id)
+    assert after.tally.sent == before.sent == first
+    assert after.tally.skipped == before.skipped
+    assert after.remaining == 0
 
 
 def test_cancel_while_sending_stops_within_one_page(
@@ -174,13 +191,12 @@ def test_cancel_while_sending_stops_within_one_page(
     with time_machine.travel(NOW, tick=False):
         campaigns.schedule(chosen)
     # given the campaign is cancelled as soon as the first sender has done its page
-    pages_done = 0
+    pages: list[int] = []
 
-    def cancel_after_first_page(event: dict[str, object], context: object) -> object:
-        nonlocal pages_done
+    def cancel_after_first_page(event: dict[str, Any], context: object) -> object:
         result = handler(event, context)
-        pages_done += 1
-        if pages_done == 1:
+        pages.append(len(json.loads(event["Records"][0]["body"])["customers"]))
+        if len(pages) == 1:
             campaigns.cancel(chosen.id)
         return result
 
@@ -191,8 +207,62 @@ def test_cancel_while_sending_stops_within_one_page(
     # then the other pages went to nobody, and are counted as cancelled
     status = campaigns.status(chosen.id)
     assert status.status == "cancelled"
-    assert pages_done == 3
-    assert 0 < status.tally.sent <= 100
+    assert len(pages) > 1
+    assert 0 < status.tally.sent <= pages[0]
     assert len(stack.emails()) == status.tally.sent
-    assert status.tally.cancelled == 200
+    assert status.tally.cancelled == 300 - pages[0] == sum(pages[1:])
     assert status.remaining == 0
+
+
+ZONES = {
+    "Europe/Amsterdam": "2026-03-29T08:00:00+00:00",  # its clocks go forward that night
+    "Europe/London": "2026-03-29T09:00:00+00:00",
+    "America/New_York": "2026-03-29T14:00:00+00:00",
+    "Asia/Taipei": "2026-03-29T02:00:00+00:00",
+    "Australia/Sydney": "2026-03-28T23:00:00+00:00",
+}
+
+
+def test_local_time_sends_each_recipient_at_their_hour_with_one_schedule_per_instant(
+    stack: Aws,
+) -> None:
+    # given customers in five zones, twelve each, and a campaign at 10:00 local time on the
+    # day Europe's clocks go forward
+    zone_of: dict[str, str] = {}
+    for z, zone in enumerate(ZONES):
+        for n in range(12):
+            cid = f"z{z}-{n:02d}"
+            zone_of[cid] = zone
+            put_customer(
+                cid,
+                email=f"{cid}@example.com",
+                locale="en",
+                timezone=zone,
+                consent={"email_marketing": True},
+            )
+    chosen = campaign(send={"date": "2026-03-29", "local_time": "10:00"})
+    campaigns = control(stack)
+    with time_machine.travel(datetime(2026, 3, 20, tzinfo=UTC), tick=False):
+        start = campaigns.schedule(chosen)
+    assert start < min(datetime.fromisoformat(i) for i in ZONES.values())
+
+    # when planning starts: one schedule per distinct instant, none per recipient
+    fire(stack, start_schedule_name(chosen.id))
+    releases = schedules()
+    assert len(releases) == len(set(ZONES.values())) == 5
+    assert stack.emails() == []
+
+    # and each instant's schedule fires in its turn
+    for name in sorted(releases, key=lambda n: n.rsplit("-", 1)[1]):
+        fire(stack, name)
+
+    # then each recipient got it once, at 10:00 on their own clock
+    emails = Counter(email.to for email in stack.emails())
+    assert emails == Counter({f"{cid}@example.com": 1 for cid in zone_of})
+    for cid, zone in zone_of.items():
+        row = stack.ledger(journey.key(chosen.id, cid))
+        assert row is not None
+        assert row["status"] == "sent"
+        sent_at = datetime.fromisoformat(row["updated_at"])
+        assert abs((sent_at - datetime.fromisoformat(ZONES[zone])).total_seconds()) < 60, cid
+    assert campaigns.status(chosen.id).remaining == 0

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 # short stall (SES's own bucket allows a second's worth). Below the senders' lateness limit
 # (sender.LATE_MS), so a slot just handed out is never already given up.
 BURST_MS = 500
+# How far ahead of the clock a bucket can honestly be: every sender's reserved slots at once
+# (a few seconds). Further ahead it was set by a clock that was wrong, and is brought back.
+AHEAD_MS = 120_000
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,13 @@ class DynamoRateLimiter:
                     "attribute_not_exists(tat) OR tat < :floor",
                     {":start": _n(now_ms + cost), ":floor": _n(floor)},
                 )
+            if tat is not None and tat - cost > now_ms + AHEAD_MS:
+                # Set by a clock far ahead of this one: back to now, unless another sender
+                # moved it meanwhile.
+                self._move(
+                    "SET tat = :start", "tat = :seen", {":start": _n(now_ms), ":seen": _n(tat)}
+                )
+                continue
             if tat is not None:
                 return Slots(first_ms=tat - cost, every_ms=every, count=count)
         raise RuntimeError("rate bucket contended beyond reason")  # each round, one update wins

@@ -84,6 +84,16 @@ def lint_campaigns(paths: Iterable[Path], templates_dir: Path) -> list[Finding]:
     return sorted(set(findings))
 
 
+def load_campaign(path: Path, templates_dir: Path) -> model.Campaign:
+    """The campaign in one file, once it passes `campaign lint` (its errors, one a line, in
+    the CampaignLintError otherwise): what `schedule` and `dry-run` act on."""
+    findings = lint_campaigns([path], templates_dir)
+    errors = [str(f) for f in findings if f.severity == ERROR]
+    if errors:
+        raise CampaignLintError("the campaign does not pass lint:\n" + "\n".join(errors))
+    return model.parse(_yaml().safe_load(path.read_text(encoding="utf-8")), source=str(path))
+
+
 def _yaml() -> ModuleType:
     try:
         import yaml  # CLI-only (the `cli` extra): never on a Lambda function's path

@@ -23,7 +23,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -33,7 +32,7 @@ from lifecycle.messaging.errors import TransientError
 from lifecycle.messaging.message import Channel, Message
 from lifecycle.messaging.message import Status as Outcome
 from lifecycle.messaging.plan import EMPTY, Plan
-from lifecycle.messaging.timing import DISPATCH_SECONDS
+from lifecycle.messaging.timing import DISPATCH_SECONDS, Budget
 from lifecycle.observability import logger
 from lifecycle.platform import kit
 from lifecycle.stages.announcements import journey
@@ -87,8 +86,9 @@ class _Pacer:
     slots: Slots | None = None
     used: int = 0
 
-    def wait_for_slot(self, wanted: int, sleep: Any = time.sleep) -> None:
-        """Wait for this sender's next slot, reserving `wanted` more when it has none."""
+    def wait_for_slot(self, wanted: int, budget: Budget) -> None:
+        """Wait for this sender's next slot, reserving `wanted` more when it has none. A slot
+        further off than the invocation can wait is transient: the rest comes back later."""
         while True:
             now = time.time() * 1000
             if self.slots is not None and self.used < self.slots.count:
@@ -96,7 +96,9 @@ class _Pacer:
                 if now - at <= LATE_MS:
                     self.used += 1
                     if at > now:
-                        sleep((at - now) / 1000)
+                        if not budget.allows((at - now) / 1000 + DISPATCH_SECONDS):
+                            raise TransientError("the campaign's send rate is taken: later")
+                        budget.wait((at - now) / 1000)
                     return
             self.slots = self.limiter.reserve(min(max(wanted, 1), SLOTS_PER_CALL), self.rate, now)
             self.used = 0
@@ -172,9 +174,9 @@ def _send(
             if not ports.budget.allows(DISPATCH_SECONDS + 1):
                 left = [r.customer_id for r in recipients[index:]]
                 break
-            if chosen is not None:
-                pacer.wait_for_slot(len(recipients) - index)
             try:
+                if chosen is not None:
+                    pacer.wait_for_slot(len(recipients) - index, ports.budget)
                 outcome = dispatcher.dispatch(chosen or recipient.options[0])
             except TransientError as error:
                 logger.info("recipient comes back later", extra={"reason": error.reason})
