@@ -143,9 +143,7 @@ def test_a_campaign_reaches_exactly_the_eligible_once_in_their_locale(stack: Aws
     assert dry.locales == Counter(LOCALES[n % 4] for n in audience)
 
 
-def test_a_redelivered_page_sends_nobody_twice(
-    stack: Aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_redelivered_page_sends_nobody_twice(stack: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     _base(120)
     chosen = campaign()
     campaigns = control(stack)
