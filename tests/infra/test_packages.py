@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lifecycle.local import package_sizes
+from lifecycle.messaging.catalog import SUPPORTED_LOCALES
 from lifecycle.local.stack import load_template
 from tests.infra.test_template import FUNCTIONS
 
@@ -33,3 +34,16 @@ def test_dependencies_layer_has_pydantic_core_for_lambda_arm64_python_313() -> N
 def test_the_build_keeps_the_source_template_layers() -> None:
     layers = load_template(BUILT)["Globals"]["Function"]["Layers"]
     assert {"Ref": "DependenciesLayer"} in layers
+
+
+def test_the_layer_keeps_babels_data_for_every_language_messages_are_written_in() -> None:
+    # given the Babel data the layer ships (the Makefile drops the other languages')
+    data = package_sizes.BUILD_DIR / "DependenciesLayer" / "python" / "babel" / "locale-data"
+    kept = {path.stem for path in data.glob("*.dat")}
+    # then every language of the catalog, with its regions, formats as in a real send
+    for locale in SUPPORTED_LOCALES:
+        language = locale.split("-")[0]
+        assert language in kept, locale
+        assert any(name.startswith(f"{language}_") for name in kept), locale
+    assert "root" in kept
+    assert "fr" not in kept

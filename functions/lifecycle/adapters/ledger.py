@@ -17,10 +17,13 @@ from botocore.exceptions import ClientError
 
 from lifecycle.adapters.dynamo import conditional, epoch, is_condition_failure
 from lifecycle.messaging.ledger import (
+    SLOT_TAKEN,
     Claim,
     Held,
     LedgerState,
+    Marker,
     RecordType,
+    SlotTaken,
     failure_log_key,
 )
 from lifecycle.messaging.message import Cap, Message
@@ -84,8 +87,11 @@ class DynamoLedger(_Table):
         super().__init__(client, table, retention_days)
         self._lease = timedelta(seconds=lease_seconds)
 
-    def claim(self, message: Message, now: datetime) -> Claim | Held | LedgerState:
-        """Conditional write: only an unsent key with no live claim can be taken."""
+    def claim(
+        self, message: Message, now: datetime, marker: Marker | None = None
+    ) -> Claim | Held | LedgerState | SlotTaken:
+        """Conditional write: only an unsent key with no live claim can be taken. With a
+        marker, one transaction takes the key and the cap's marker together, or neither."""
         token = uuid.uuid4().hex
         about = _about(message)
         names = {f"#{name}": name for name in about}
@@ -95,37 +101,53 @@ class DynamoLedger(_Table):
         stale = "" if message.fallback else ", #fallback"
         if not message.fallback:
             names["#fallback"] = "fallback"
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"message_key": {"S": message.key}},
+            "UpdateExpression": (
+                f"SET #status = :claimed, claim_token = :token, lease_until = :lease, {sets}, "
+                f"updated_at = :now, expires_at = :expires REMOVE reason, problem{stale} "
+                "ADD attempts :one"
+            ),
+            "ConditionExpression": (
+                "attribute_not_exists(message_key) OR "
+                "(#status <> :sent AND (#status <> :claimed OR lease_until < :epoch))"
+            ),
+            "ExpressionAttributeNames": {"#status": "status", **names},
+            "ExpressionAttributeValues": {
+                ":claimed": {"S": LedgerState.CLAIMED},
+                ":sent": {"S": LedgerState.SENT},
+                ":token": {"S": token},
+                ":lease": {"N": epoch(now + self._lease)},
+                ":epoch": {"N": epoch(now)},
+                ":now": {"S": now.isoformat()},
+                ":expires": self._expires(now),
+                ":one": {"N": "1"},
+                **{f":{name}": value for name, value in about.items()},
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"message_key": {"S": message.key}},
-                UpdateExpression=(
-                    f"SET #status = :claimed, claim_token = :token, lease_until = :lease, {sets}, "
-                    f"updated_at = :now, expires_at = :expires REMOVE reason, problem{stale} "
-                    "ADD attempts :one"
-                ),
-                ConditionExpression=(
-                    "attribute_not_exists(message_key) OR "
-                    "(#status <> :sent AND (#status <> :claimed OR lease_until < :epoch))"
-                ),
-                ExpressionAttributeNames={"#status": "status", **names},
-                ExpressionAttributeValues={
-                    ":claimed": {"S": LedgerState.CLAIMED},
-                    ":sent": {"S": LedgerState.SENT},
-                    ":token": {"S": token},
-                    ":lease": {"N": epoch(now + self._lease)},
-                    ":epoch": {"N": epoch(now)},
-                    ":now": {"S": now.isoformat()},
-                    ":expires": self._expires(now),
-                    ":one": {"N": "1"},
-                    **{f":{name}": value for name, value in about.items()},
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            if marker is None:
+                self._client.update_item(**update)
+            else:
+                put = DynamoCaps.marker_put(
+                    self._table, marker.slot, marker.cap, marker.customer_id, now
+                )
+                items: Any = [{"Update": update}, {"Put": put}]
+                self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            if not is_condition_failure(error):
+            held: dict[str, Any] | None = None
+            if marker is not None and _cancelled(error):
+                reasons = cast(dict[str, Any], error.response).get("CancellationReasons") or []
+                codes = [str(r.get("Code")) for r in reasons]
+                if codes[:1] != ["ConditionalCheckFailed"]:
+                    return SLOT_TAKEN  # the key was free; the marker was not
+                held = reasons[0].get("Item") or {}
+            elif not is_condition_failure(error):
                 raise
-            held: dict[str, Any] = cast(dict[str, Any], error.response).get("Item") or {}
+            if held is None:
+                held = cast(dict[str, Any], error.response).get("Item") or {}
             if not held:
                 held = self._item(message.key) or {}
             if held.get("status", {}).get("S") == LedgerState.SENT:
@@ -383,24 +405,46 @@ class DynamoCaps(_Table):
         taken = [int(item.get("taken_at", {}).get("N", "0")) for item in owned]
         return datetime.fromtimestamp(min(taken), UTC)
 
+    @staticmethod
+    def marker_put(
+        table: str, key: str, cap: Cap, customer_id: str, now: datetime
+    ) -> dict[str, Any]:
+        """The conditional put that takes one of a cap's markers (alone, or in a claim's
+        transaction): only a marker that is absent or out of its window can be taken."""
+        return {
+            "TableName": table,
+            "Item": {
+                "message_key": {"S": key},
+                "record_type": {"S": RecordType.CAP},
+                "status": {"S": "throttle"},
+                "owner": {"S": cap.owner},
+                "customer_id": {"S": customer_id},
+                "taken_at": {"N": epoch(now)},
+                "updated_at": {"S": now.isoformat()},
+                "expires_at": {"N": epoch(now + cap.window + timedelta(days=1))},
+            },
+            "ConditionExpression": "attribute_not_exists(message_key) OR taken_at < :cutoff",
+            "ExpressionAttributeValues": {":cutoff": {"N": epoch(now - cap.window)}},
+        }
+
     def _put_marker(self, key: str, cap: Cap, customer_id: str, now: datetime) -> bool:
-        return conditional(
-            lambda: self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "message_key": {"S": key},
-                    "record_type": {"S": RecordType.CAP},
-                    "status": {"S": "throttle"},
-                    "owner": {"S": cap.owner},
-                    "customer_id": {"S": customer_id},
-                    "taken_at": {"N": epoch(now)},
-                    "updated_at": {"S": now.isoformat()},
-                    "expires_at": {"N": epoch(now + cap.window + timedelta(days=1))},
-                },
-                ConditionExpression="attribute_not_exists(message_key) OR taken_at < :cutoff",
-                ExpressionAttributeValues={":cutoff": {"N": epoch(now - cap.window)}},
-            )
-        )
+        put = self.marker_put(self._table, key, cap, customer_id, now)
+        return conditional(lambda: self._client.put_item(**put))
+
+    def free_slot(self, cap: Cap, now: datetime) -> str | datetime | None:
+        """From the markers read ahead: a free one's key, or when the earliest was taken if
+        every one is another's and in its window; None when not read ahead, or when the owner
+        holds one (a retry takes its own marker again the usual way)."""
+        if cap.slots[0] not in self._ahead:
+            return None
+        ahead = [self._ahead[key] for key in cap.slots]
+        if cap.owner in {item.get("owner", {}).get("S") for item in ahead}:
+            return None
+        cutoff = now - cap.window
+        free = [key for key, item in zip(cap.slots, ahead, strict=True) if _free(item, cutoff)]
+        if free:
+            return free[0]
+        return datetime.fromtimestamp(min(int(item["taken_at"]["N"]) for item in ahead), UTC)
 
     def give_back(self, cap: Cap) -> None:
         """Give the marker back when nothing went out (skipped, failed): a request the customer
@@ -416,6 +460,10 @@ class DynamoCaps(_Table):
                     ExpressionAttributeValues={":owner": {"S": cap.owner}},
                 )
             )
+
+
+def _cancelled(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
 
 
 def _free(item: dict[str, Any], cutoff: datetime) -> bool:

@@ -39,7 +39,16 @@ from lifecycle.messaging.channels import (
     UnsubscribeLinks,
 )
 from lifecycle.messaging.errors import PermanentError, TransientError
-from lifecycle.messaging.ledger import CapStore, Claim, Held, Ledger, LedgerState
+from lifecycle.messaging.ledger import (
+    SLOT_TAKEN,
+    CapStore,
+    Claim,
+    Held,
+    Ledger,
+    LedgerState,
+    Marker,
+    SlotTaken,
+)
 from lifecycle.messaging.message import (
     Business,
     Cap,
@@ -154,23 +163,25 @@ class Dispatcher:
         log = _log(message)
         marketing = self._marketing_cap(message)
         caps = [cap for cap in (message.cap, marketing) if cap is not None]
+        fused = self._fused(message, caps, marketing)
+        if isinstance(fused, datetime):
+            assert marketing is not None
+            return self._capped(message, marketing, fused, zone)
+        claim: Claim | Outcome | SlotTaken = SLOT_TAKEN
         taken: list[Cap] = []
-        for cap in caps:
-            held_since = self._caps.take(cap, message.customer.customer_id, self._clock())
-            if held_since:
-                for held in taken:  # nothing goes out: what it took must not hold others off
-                    self._caps.give_back(held)
-                if cap is not marketing:
-                    return self.skip(message, cap.reason, Hold.FREQUENCY_CAP)
-                if message.spec.capped is WhenCapped.DEFER:
-                    until = cap.frees(held_since)
-                    return self._defer(message, until, cap.reason, zone, Hold.MARKETING_CAP)
-                return self.skip(message, cap.reason, Hold.MARKETING_CAP)
-            taken.append(cap)
-
-        claim = self._claim(message, log)
+        if fused is not None:
+            # The cap's marker, read ahead and free, is taken by the claim's own write.
+            claim = self._claim(message, log, fused)
+            taken = [marketing] if marketing is not None else []
+        if isinstance(claim, SlotTaken):
+            took = self._take_caps(message, caps, marketing, zone)
+            if isinstance(took, Outcome):
+                return took
+            taken = took
+            claim = self._claim(message, log)
         if isinstance(claim, Outcome):
             return claim
+        assert isinstance(claim, Claim)
 
         try:
             provider_id = self._deliver(message)
@@ -198,6 +209,46 @@ class Dispatcher:
         if self._mark_sent(claim, provider_id, log):
             logger.info("message sent", extra={**log, "provider_id": provider_id})
         return self._outcome(message, Status.SENT, reason=message.fallback, provider_id=provider_id)
+
+    def _take_caps(
+        self, message: Message, caps: list[Cap], marketing: Cap | None, zone: RecipientZone
+    ) -> list[Cap] | Outcome:
+        """Take each cap's marker; the outcome (skipped, deferred) of the first that holds
+        the message back, after giving back what the others took."""
+        taken: list[Cap] = []
+        for cap in caps:
+            held_since = self._caps.take(cap, message.customer.customer_id, self._clock())
+            if held_since:
+                for held in taken:  # nothing goes out: what it took must not hold others off
+                    self._caps.give_back(held)
+                if cap is not marketing:
+                    return self.skip(message, cap.reason, Hold.FREQUENCY_CAP)
+                return self._capped(message, cap, held_since, zone)
+            taken.append(cap)
+        return taken
+
+    def _capped(
+        self, message: Message, cap: Cap, held_since: datetime, zone: RecipientZone
+    ) -> Outcome:
+        """The marketing cap holds the message back: deferred until a slot frees, or skipped,
+        as its spec says."""
+        if message.spec.capped is WhenCapped.DEFER:
+            return self._defer(message, cap.frees(held_since), cap.reason, zone, Hold.MARKETING_CAP)
+        return self.skip(message, cap.reason, Hold.MARKETING_CAP)
+
+    def _fused(
+        self, message: Message, caps: list[Cap], marketing: Cap | None
+    ) -> Marker | datetime | None:
+        """Where the marketing cap alone applies and its markers were read ahead (`prepare`):
+        the free marker the claim takes with it, or when the cap's earliest marker was taken
+        if it holds the message back; None to take the caps the usual way."""
+        free_slot = getattr(self._caps, "free_slot", None)
+        if marketing is None or caps != [marketing] or free_slot is None:
+            return None
+        found = free_slot(marketing, self._clock())
+        if isinstance(found, str):
+            return Marker(found, marketing, message.customer.customer_id)
+        return found if isinstance(found, datetime) else None
 
     def prepare(self, messages: list[Message]) -> None:
         """Read ahead, in a few batch calls, what dispatching a page of messages will ask of
@@ -339,7 +390,9 @@ class Dispatcher:
             reasons.append(f"{channel}: {refused}")
         return "; ".join(reasons)
 
-    def _claim(self, message: Message, log: dict[str, str]) -> Claim | Outcome:
+    def _claim(
+        self, message: Message, log: dict[str, str], marker: Marker | None = None
+    ) -> Claim | Outcome | SlotTaken:
         """Take the message's key. A key already sent is a duplicate. A key a live claim holds
         (another sender, or a send in doubt) is waited out here when its lease ends within the
         budget, so the retry that decides comes from this invocation and the record is never
@@ -357,8 +410,11 @@ class Dispatcher:
             raise TransientError(f"{message.key}: too little time left in this invocation")
         waited = False
         while True:
-            taken = self._ledger.claim(message, self._clock())
-            if isinstance(taken, Claim):
+            if marker is None:
+                taken = self._ledger.claim(message, self._clock())
+            else:
+                taken = self._ledger.claim(message, self._clock(), marker)
+            if isinstance(taken, Claim | SlotTaken):
                 return taken
             if taken is LedgerState.SENT:
                 return self._duplicate(message, log)

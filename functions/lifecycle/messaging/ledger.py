@@ -47,6 +47,24 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Marker:
+    """A cap's marker a claim takes with it, in the same write (`slot`: the marker's key),
+    where the marker was read ahead and found free: one call where two would do."""
+
+    slot: str
+    cap: Cap
+    customer_id: str
+
+
+class SlotTaken:
+    """What a claim with a marker answers when the key was free but the marker no longer
+    was (another sender took it since it was read): the caller takes the cap as usual."""
+
+
+SLOT_TAKEN = SlotTaken()
+
+
+@dataclass(frozen=True)
 class Held:
     """A live claim holds the key (another sender, or a send in doubt) until `lease_until`."""
 
@@ -54,9 +72,12 @@ class Held:
 
 
 class Ledger(Protocol):
-    def claim(self, message: Message, now: datetime) -> Claim | Held | LedgerState:
-        """Take the key; or say why not: `LedgerState.SENT` (done before) or `Held` (a live
-        claim holds it, until when)."""
+    def claim(
+        self, message: Message, now: datetime, marker: Marker | None = None
+    ) -> Claim | Held | LedgerState | SlotTaken:
+        """Take the key (and `marker` with it, in one write: both or neither); or say why
+        not: `LedgerState.SENT` (done before), `Held` (a live claim holds it, until when), or
+        `SLOT_TAKEN` (only with a marker: the key was free, the marker not)."""
         ...
 
     def mark_sent(self, claim: Claim, provider_id: str, now: datetime) -> None:
@@ -111,6 +132,16 @@ class CapStore(Protocol):
 
     def give_back(self, cap: Cap) -> None:
         """Give the marker back: the message it was taken for did not go out."""
+        ...
+
+
+class ReadAheadCaps(CapStore, Protocol):
+    """A cap store that reads a page of recipients' markers ahead (the campaign sender)."""
+
+    def free_slot(self, cap: Cap, now: datetime) -> str | datetime | None:
+        """From the markers read ahead: the key of a marker free to take (a claim takes it
+        with it), or when the earliest of them was taken when every one is another's and
+        in its window, or None when they were not read ahead or the owner holds one."""
         ...
 
 
