@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from lifecycle.local import package_sizes
-from lifecycle.messaging.catalog import SUPPORTED_LOCALES
 from lifecycle.local.stack import load_template
+from lifecycle.messaging.catalog import SUPPORTED_LOCALES
 from tests.infra.test_template import FUNCTIONS
 
 BUILT = package_sizes.BUILD_DIR / "template.yaml"
