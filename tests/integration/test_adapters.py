@@ -16,7 +16,7 @@ from lifecycle.adapters.sns import SnsSmsSender
 from lifecycle.adapters.suppressions import DynamoSuppressions
 from lifecycle.messaging.channels import OutboundEmail, OutboundSms
 from lifecycle.messaging.errors import PermanentError, TransientError
-from lifecycle.messaging.ledger import Claim, Held, LedgerState
+from lifecycle.messaging.ledger import SLOT_TAKEN, Claim, Held, LedgerState, Marker
 from lifecycle.messaging.message import Cap, Channel, Message
 from lifecycle.messaging.preferences import Action, Change, Source
 from lifecycle.stages.welcome.messages import WELCOME
@@ -313,3 +313,33 @@ def test_a_cap_of_two_lets_two_owners_through_a_window_and_no_third(aws: Aws) ->
     # and after the window, one more
     later = now() + timedelta(days=7, hours=2)
     assert caps.take(_marketing("offer-4"), "c-1", later) is None
+
+
+def test_a_claim_takes_a_cap_marker_read_ahead_in_the_same_write_or_neither(aws: Aws) -> None:
+    client = boto3.client("dynamodb")
+    ledger = DynamoLedger(client, "LedgerTable", lease_seconds=60)
+    caps = DynamoCaps(client, "LedgerTable", 400)
+    cap = _marketing("campaign#spring#c-1")
+    # given the customer's markers read ahead: one taken by another message this week
+    assert caps.take(_marketing("offer-1"), "c-1", now()) is None
+    caps.prefetch([cap])
+    slot = caps.free_slot(cap, now())
+    assert isinstance(slot, str)
+
+    # when a claim takes the free marker with it, both are written in one call
+    claimed = ledger.claim(_message("campaign#spring#c-1"), now(), Marker(slot, cap, "c-1"))
+    assert isinstance(claimed, Claim)
+    assert caps.take(_marketing("offer-3"), "c-1", now()) == now()  # the cap is full now
+
+    # and a marker another took since it was read makes the claim write nothing
+    caps.prefetch([_marketing("campaign#autumn#c-1")])
+    caps.give_back(_marketing("offer-1"))
+    assert caps.take(_marketing("offer-4"), "c-1", now()) is None  # took the freed marker
+    stale = Marker(slot, _marketing("campaign#autumn#c-1"), "c-1")
+    assert ledger.claim(_message("campaign#autumn#c-1"), now(), stale) is SLOT_TAKEN
+    assert ledger.get("campaign#autumn#c-1") is None
+    # and a key already sent stays sent
+    assert isinstance(claimed, Claim)
+    ledger.mark_sent(claimed, "ses-1", now())
+    again = Marker("marketing-cap#c-1#email#0", cap, "c-1")
+    assert ledger.claim(_message("campaign#spring#c-1"), now(), again) is LedgerState.SENT

@@ -264,3 +264,37 @@ def test_local_time_sends_each_recipient_at_their_hour_with_one_schedule_per_ins
         sent_at = datetime.fromisoformat(row["updated_at"])
         assert abs((sent_at - datetime.fromisoformat(ZONES[zone])).total_seconds()) < 60, cid
     assert campaigns.status(chosen.id).remaining == 0
+
+
+def test_a_sender_killed_mid_page_and_its_page_redelivered_sends_nobody_twice(
+    stack: Aws,
+) -> None:
+    # given a campaign whose sender dies at its 30th send (the connection drops before SES
+    # has the message: the claim stays, in doubt, for its lease)
+    expected = _base(100)
+    chosen = campaign()
+    campaigns = control(stack)
+    with time_machine.travel(NOW, tick=False):
+        campaigns.schedule(chosen)
+    seen: list[int] = []
+
+    def thirtieth(_: dict[str, Any]) -> bool:
+        seen.append(1)
+        return len(seen) == 30
+
+    stack.fail_calls("sesv2", "SendEmail", lambda: ConnectionResetError("killed"), thirtieth)
+    fire(stack, start_schedule_name(chosen.id))
+    before = len(stack.emails())
+    assert 0 < before < len(expected)
+
+    # when the queue hands the page back after its visibility timeout, to a new sender
+    with time_machine.travel(datetime(2026, 3, 2, 9, 20, tzinfo=UTC), tick=True):
+        stack.stack.drain_queues(LocalContext.for_function)
+
+    # then everyone was sent it once: the ones sent before the crash are not sent again
+    emails = Counter(email.to for email in stack.emails())
+    assert max(emails.values()) == 1
+    status = campaigns.status(chosen.id)
+    assert status.tally.sent == len(emails) > before
+    assert status.tally.sent + sum(status.tally.skipped.values()) == len(expected)
+    assert status.remaining == 0

@@ -396,6 +396,8 @@ class DynamoCaps(_Table):
                 )
             # The free markers first: one write takes the cap.
             slots.sort(key=lambda key: not _free(self._ahead[key], cutoff))
+        for key in cap.slots:
+            self._ahead.pop(key, None)  # written from here on: read again if asked again
         for key in slots:
             if self._put_marker(key, cap, customer_id, now):
                 return None
@@ -450,6 +452,7 @@ class DynamoCaps(_Table):
         """Give the marker back when nothing went out (skipped, failed): a request the customer
         never got must not hold off the next one."""
         for key in cap.slots:
+            self._ahead.pop(key, None)  # what was read ahead of it is no longer so
             conditional(
                 partial(
                     self._client.delete_item,

@@ -47,11 +47,14 @@ UNIT = kit.Unit(
     # Every campaign's message is made like this (by email or SMS, its own template folder).
     made_like=(spec(f"{PREFIX}any", (Channel.EMAIL, Channel.SMS)),),
 )
-# Slots reserved per call to the rate bucket: one call for this many sends.
-SLOTS_PER_CALL = 50
-# A slot this late is given up and new ones reserved: a sender that fell behind never sends
-# a burst to catch up.
-LATE_MS = 1000.0
+# Slots reserved per call to the rate bucket: one call for this many sends. A sender sends one
+# at a time, at SES's latency: its slots are a share of the rate's time (25 of them at 200 a
+# second are 125 ms), which it works through at its own pace while the other senders work
+# through theirs, so the campaign goes at the rate, or at what its senders manage if less.
+SLOTS_PER_CALL = 25
+# A sender this far behind its next slot (stalled: a slow table, a long wait) gives the rest
+# up and reserves anew, so a stall never ends in a catch-up burst.
+LATE_MS = 3000.0
 # How long a page of what could not be sent now waits on the queue (SQS allows 15 minutes).
 BACK_AFTER_SECONDS = 30
 
