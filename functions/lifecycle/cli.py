@@ -452,6 +452,27 @@ def _bench_due(args: argparse.Namespace) -> int:
     return 0 if all(figures.met for figures in results) else 1
 
 
+def _bench_campaign(args: argparse.Namespace) -> int:
+    from lifecycle.local import bench_campaign
+
+    try:
+        figures = bench_campaign.run(
+            args.recipients,
+            ses_rate=args.ses_rate,
+            rate_share=args.rate_share,
+            senders=args.senders,
+            latency=(args.latency_ms[0] / 1000, args.latency_ms[1] / 1000),
+            welcome_rate=args.welcome_rate,
+            seed=args.seed,
+            out=sys.stdout,
+            progress=sys.stderr,
+        )
+    except ValueError as error:
+        print(f"lifecycle bench-campaign: {error}", file=sys.stderr)
+        return 2
+    return 0 if figures.met else 1
+
+
 def _faults(args: argparse.Namespace) -> int:
     from lifecycle.local import faults
 
@@ -633,6 +654,49 @@ def parser() -> argparse.ArgumentParser:
     )
     bench_due.add_argument("--seed", type=int, default=7, help="seed for the profiles")
     bench_due.set_defaults(run=_bench_due)
+
+    from lifecycle.local.bench_campaign import DEFAULT_SES_RATE
+
+    bench_campaign = commands.add_parser(
+        "bench-campaign",
+        help="a campaign through the real planner, queues and senders over moto, against a"
+        " stand-in SES that enforces its rate: achieved rate, throttling, AWS calls per"
+        " recipient, planner time, welcome latency beside it",
+    )
+    bench_campaign.add_argument(
+        "--recipients", type=int, default=100_000, help="customers in the base (100,000)"
+    )
+    bench_campaign.add_argument(
+        "--ses-rate",
+        type=float,
+        default=DEFAULT_SES_RATE,
+        help=f"the stand-in SES's sending rate per second ({DEFAULT_SES_RATE:g}: what this"
+        " machine's moto keeps up with)",
+    )
+    bench_campaign.add_argument(
+        "--rate-share",
+        type=float,
+        help="CampaignRateShare: the campaigns' share of the SES rate (default: the template's)",
+    )
+    bench_campaign.add_argument(
+        "--senders",
+        type=int,
+        help="concurrent senders (default: the template's CampaignSenderConcurrency, no more"
+        " than keep a page within half the sender's timeout)",
+    )
+    bench_campaign.add_argument(
+        "--latency-ms",
+        type=float,
+        nargs=2,
+        default=[30.0, 60.0],
+        metavar=("LOW", "HIGH"),
+        help="the stand-in SES's latency, uniform between these (30 60)",
+    )
+    bench_campaign.add_argument(
+        "--welcome-rate", type=float, default=2.0, help="welcome emails a second beside it (2)"
+    )
+    bench_campaign.add_argument("--seed", type=int, default=7, help="seed for the base")
+    bench_campaign.set_defaults(run=_bench_campaign)
 
     chaos = commands.add_parser(
         "faults",
