@@ -432,6 +432,32 @@ def test_make_demo_tells_the_win_back_story_and_prints_the_retention_report(
     assert report.codes_redeemed == 1
     assert report.stages is not None
     assert report.stages["won_back"] >= 1
+    # the eco wash launch: scheduled on day 35, planned the evening before day 42, released at
+    # 10:00 in each recipient's time zone, once per recipient, both variants, prospects too
+    launch = [
+        "campaign  eco-wash-launch scheduled (campaigns/eco-wash-launch.yaml)",
+        "Day  41  Mon 2027-01-11",
+        "19:30  campaign  eco-wash-launch  planned 12 in the audience",
+        "a release schedule per local-time instant: Tue 02:00, 07:00, 09:00, 10:00, 18:00 UTC",
+        "Day  42  Tue 2027-01-12",
+        "02:00  announcement sms   SENT     c-1016 俊傑  +88********89  eco-wash-launch variant "
+        "A, campaign_eco_wash, prospect",
+        "07:00  announcement email SENT     c-1018 Zeynep",
+        "10:00  announcement email SENT     c-1001 Ann",
+        "18:00  announcement email SENT     c-1015 Olivia",
+    ]
+    positions = [text.find(line) for line in launch]
+    assert -1 not in positions, launch[positions.index(-1)]
+    assert positions == sorted(positions)
+    sent = [r for r in report.sent() if r.get("campaign") == "eco-wash-launch"]
+    assert len(sent) == len({r["customer_id"] for r in sent}) == 6
+    assert {r["sequence"] for r in sent} == {"A", "B"}
+    (outcome,) = report.campaigns
+    assert outcome.status.tally.held_out == 2
+    assert outcome.prospects_reached == {"c-1015", "c-1016", "c-1018"}
+    campaign = text[text.index('Campaign eco-wash-launch "Eco wash launch"') :]
+    assert "    held out    2\n" in campaign
+    assert "  prospects reached           3  of 6 sent" in campaign
     # the retention report ends the output (before where the emails were written)
     assert report.retention is not None
     retention = text[text.index("Retention report (all time; as of 2027-03-31 00:00 UTC") :]
