@@ -199,8 +199,7 @@ SHORT_RETENTION = {
 def _lapsing_world(tmp_path: Path) -> Path:
     """The sample world's catalogue and one customer, who orders once and comes back 13 days
     after its delivery with the code from her win-back email."""
-    world = json.loads(simulation.WORLD.read_text(encoding="utf-8"))
-    world["customers"] = [
+    lotte = [
         {
             "customer_id": "c-2001",
             "first_name": "Lotte",
@@ -216,6 +215,12 @@ def _lapsing_world(tmp_path: Path) -> Path:
             "returns_with_code": True,
         }
     ]
+    return _world_file(tmp_path, customers=lotte)
+
+
+def _world_file(tmp_path: Path, **changes: object) -> Path:
+    """The sample world (its catalogue, currency, start) with these keys replaced, as a file."""
+    world = {**json.loads(simulation.WORLD.read_text(encoding="utf-8")), **changes}
     path = tmp_path / "world.json"
     path.write_text(json.dumps(world), encoding="utf-8")
     return path
@@ -274,6 +279,114 @@ def test_a_lapsed_customer_gets_the_win_back_sequence_and_comes_back_with_its_co
     assert rows["win-back 3: last chance"] == ["1", "1", "1"]
 
 
+def _campaign_world(tmp_path: Path) -> Path:
+    """The sample world's catalogue and campaign, sent on day 2 (scheduled on day 1), to a few
+    customers in four time zones: two who order (one of them by SMS only), three prospects.
+    Their ids draw both variants and the holdout (the draws are keyed: the same every run)."""
+    launch = {
+        "file": "campaigns/eco-wash-launch.yaml",
+        "day": 2,
+        "scheduled_on_day": 1,
+        "scheduled_at": "11:00",
+    }
+
+    def person(cid: str, name: str, locale: str, zone: str, **more: object) -> dict[str, object]:
+        address = {"email": f"{name.lower()}@example.com"} if "phone" not in more else {}
+        return {
+            "customer_id": cid,
+            "first_name": name,
+            "locale": locale,
+            "timezone": zone,
+            "consent": {"email_marketing": True},
+            "signup_day": 0,
+            **address,
+            **more,
+        }
+
+    sms_only = {"phone": "+886923456789", "consent": {"sms_marketing": True}}
+    customers = [
+        person("c-1001", "Ann", "en-GB", "Europe/London", first_order_day=0, orders_every_days=30),
+        person("c-1003", "Mei", "zh-TW", "Asia/Taipei", **sms_only),  # variant A, a prospect
+        person("c-1002", "Sanne", "nl-NL", "Europe/Amsterdam"),  # variant B, a prospect
+        person("c-1005", "Olivia", "en-US", "America/Los_Angeles"),  # variant B, a prospect
+        person("c-1008", "Lotte", "nl", "Europe/Amsterdam", first_order_day=0),  # held out
+    ]
+    return _world_file(tmp_path, customers=customers, campaigns=[launch])
+
+
+def test_a_scheduled_campaign_reaches_customers_and_prospects_at_their_local_ten(
+    tmp_path: Path,
+) -> None:
+    out = io.StringIO()
+
+    report = simulate(
+        days=4,
+        world_path=_campaign_world(tmp_path),
+        out_dir=tmp_path / "out",
+        out=out,
+        progress=None,
+    )
+
+    text = out.getvalue()
+    # the marketer schedules it on day 1; its start schedule plans everyone before 10:00
+    # reaches UTC+14, and one release schedule per local-time instant fires at its time
+    assert (
+        'campaign  eco-wash-launch scheduled (campaigns/eco-wash-launch.yaml): "Eco wash '
+        'launch", 10:00 local time on 2026-12-03' in text
+    )
+    assert "A/B test: A 50% campaign_eco_wash, B 50% campaign_eco_wash_b; 10% held out" in text
+    assert "19:30  campaign  eco-wash-launch  planned 5 in the audience" in text
+    assert "a release schedule per local-time instant: Thu 02:00, 09:00, 10:00, 18:00 UTC" in text
+    sent = {
+        key.rsplit("#", 1)[1]: row
+        for key, row in report.ledger.items()
+        if row.get("campaign") == "eco-wash-launch" and row["status"] == "sent"
+    }
+    # each recipient once, by the first channel that reaches them, at 10:00 their time
+    lines = [line for line in text.splitlines() if re.match(r"  \d\d:\d\d  announcement ", line)]
+    assert len(lines) == len(sent) == 4
+    assert sorted(sent) == ["c-1001", "c-1002", "c-1003", "c-1005"]
+    assert {cid: row["sequence"] for cid, row in sent.items()} == {
+        "c-1001": "A",
+        "c-1003": "A",
+        "c-1002": "B",
+        "c-1005": "B",
+    }
+    assert {cid: row["channel"] for cid, row in sent.items() if row["channel"] != "email"} == {
+        "c-1003": "sms"
+    }
+    assert re.search(
+        r"02:00  announcement sms   SENT     c-1003 Mei  \+88\*+89  eco-wash-launch variant A, "
+        r"campaign_eco_wash, prospect\n",
+        text,
+    )
+    assert re.search(
+        r'18:00  announcement email SENT     c-1005 Olivia  o\*+@example.com "[^"]+"  '
+        r"eco-wash-launch variant B, campaign_eco_wash_b, prospect\n",
+        text,
+    )
+    assert re.search(
+        r"10:00  announcement email SENT     c-1001 Ann .*variant A, campaign_eco_wash\n", text
+    )
+    # the holdout is recorded (Lotte: nothing sent), and so are the prospects reached
+    assert "09:00  campaign  eco-wash-launch  1 sent, 1 held out; 2 still waiting" in text
+    assert not any(key.endswith("#c-1008") for key in report.ledger)
+    (outcome,) = report.campaigns
+    assert outcome.status.tally.held_out == 1
+    assert outcome.status.tally.sent == 4
+    assert outcome.prospects_reached == {"c-1002", "c-1003", "c-1005"}
+    # the end of the output: the campaign's status, the sends per variant, holdout, prospects
+    summary = text[text.index('Campaign eco-wash-launch "Eco wash launch"') :]
+    assert "  campaign eco-wash-launch: sending\n" in summary
+    assert "    held out    1\n" in summary
+    assert "  in the audience             5  (4 sent, 1 held out, 0 skipped" in summary
+    assert "    A                         1      1      2  campaign_eco_wash\n" in summary
+    assert "    B                         2      0      2  campaign_eco_wash_b\n" in summary
+    assert "    holdout                                 1  (sent nothing" in summary
+    assert "  prospects reached           3  of 4 sent" in summary
+    assert summary.index("prospects reached") < summary.index("Retention report")
+
+
 @pytest.mark.slow
 def test_make_demo_tells_the_win_back_story_and_prints_the_retention_report(
     tmp_path: Path,
@@ -319,6 +432,32 @@ def test_make_demo_tells_the_win_back_story_and_prints_the_retention_report(
     assert report.codes_redeemed == 1
     assert report.stages is not None
     assert report.stages["won_back"] >= 1
+    # the eco wash launch: scheduled on day 35, planned the evening before day 42, released at
+    # 10:00 in each recipient's time zone, once per recipient, both variants, prospects too
+    launch = [
+        "campaign  eco-wash-launch scheduled (campaigns/eco-wash-launch.yaml)",
+        "Day  41  Mon 2027-01-11",
+        "19:30  campaign  eco-wash-launch  planned 12 in the audience",
+        "a release schedule per local-time instant: Tue 02:00, 07:00, 09:00, 10:00, 18:00 UTC",
+        "Day  42  Tue 2027-01-12",
+        "02:00  announcement sms   SENT     c-1016 俊傑  +88********89  eco-wash-launch variant "
+        "A, campaign_eco_wash, prospect",
+        "07:00  announcement email SENT     c-1018 Zeynep",
+        "10:00  announcement email SENT     c-1001 Ann",
+        "18:00  announcement email SENT     c-1015 Olivia",
+    ]
+    positions = [text.find(line) for line in launch]
+    assert -1 not in positions, launch[positions.index(-1)]
+    assert positions == sorted(positions)
+    sent = [r for r in report.sent() if r.get("campaign") == "eco-wash-launch"]
+    assert len(sent) == len({r["customer_id"] for r in sent}) == 6
+    assert {r["sequence"] for r in sent} == {"A", "B"}
+    (outcome,) = report.campaigns
+    assert outcome.status.tally.held_out == 2
+    assert outcome.prospects_reached == {"c-1015", "c-1016", "c-1018"}
+    campaign = text[text.index('Campaign eco-wash-launch "Eco wash launch"') :]
+    assert "    held out    2\n" in campaign
+    assert "  prospects reached           3  of 6 sent" in campaign
     # the retention report ends the output (before where the emails were written)
     assert report.retention is not None
     retention = text[text.index("Retention report (all time; as of 2027-03-31 00:00 UTC") :]

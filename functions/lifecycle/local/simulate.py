@@ -37,11 +37,14 @@ from boto3.dynamodb.types import TypeSerializer
 
 from lifecycle import retention_report
 from lifecycle.adapters.promo import DynamoPromoCodes
+from lifecycle.campaign_control import Campaigns, CampaignStatus, StackNames
+from lifecycle.local import announcements
 from lifecycle.local.mailbox import SentEmail, sent_emails, write_emails
 from lifecycle.local.schedule import occurrences
 from lifecycle.local.serve import function_url_event
 from lifecycle.local.stack import (
     LOCAL_PARAMETERS,
+    REPO_ROOT,
     TEMPLATE,
     FunctionSpec,
     Invocation,
@@ -52,11 +55,17 @@ from lifecycle.local.stack import (
 )
 from lifecycle.privacy import mask_email, mask_phone
 from lifecycle.profiles import promo
+from lifecycle.stages.announcements.campaign import CampaignError
 from lifecycle.stages.feedback.journey import LOW_SCORE
 from lifecycle.stages.retention.journey import WINBACK_SPECS
 from lifecycle.stages.subscribers.preference_centre import centre as preference_centre
 
 WORLD = Path(__file__).with_name("simulation.json")
+# The campaign functions' sending rate here. Their pacing waits for send slots on the real
+# clock (time.time), which the simulation freezes at each happening: a high rate keeps every
+# wait for a slot a fraction of a millisecond.
+LOCAL_CAMPAIGN_SEND_RATE = "1000"
+CAMPAIGN_FUNCTIONS = ("CampaignPlannerFunction", "CampaignSenderFunction")
 
 
 _SERIALIZER = TypeSerializer()
@@ -121,6 +130,7 @@ class Report:
     codes_redeemed: int = 0  # promo codes customers entered that their order redeemed
     # The retention report as of the simulation's end (none: the stack keeps no profiles).
     retention: retention_report.Report | None = None
+    campaigns: list[announcements.Outcome] = field(default_factory=list)
 
     def sent(self) -> list[dict[str, str]]:
         return [r for r in self.ledger.values() if r.get("status") == "sent"]
@@ -206,6 +216,20 @@ class Simulation:
         }
         self.staff_inbox = self._subscribe_staff()
         self.end = self._moment(self.days, "00:00", "UTC")
+        # The world's announcement campaigns, what the timeline last said of each, and the
+        # prospects each reached (customers with no order when it went).
+        try:
+            self.campaigns = announcements.load(
+                world.get("campaigns", []),
+                self.start,
+                REPO_ROOT,
+                LOCAL_PARAMETERS["DefaultTimezone"],
+            )
+        except ValueError as error:
+            raise WorldError(str(error)) from None
+        self.campaign_seen: dict[str, CampaignStatus] = {}
+        self.prospects_reached: dict[str, set[str]] = {}
+        self.new_schedules: list[tuple[str, str, datetime]] = []
 
     # ------------------------------------------------------------------ planning
     def _moment(self, day: int, clock: str, zone: str) -> datetime:
@@ -236,6 +260,8 @@ class Simulation:
                 day = int(customer["one_click_unsubscribe_on_day"])
                 self._push(self._moment(day, "20:10", zone), "one_click", customer=customer)
             self._plan_orders(customer, zone)
+        for planned in self.campaigns:
+            self._push(planned.scheduled_at, "campaign", planned=planned)
         start = self._moment(0, "00:00", "UTC")
         for spec in self.functions:
             for source in spec.schedules:
@@ -348,7 +374,92 @@ class Simulation:
             stage_changes=len(self.stage_changes_seen),
             codes_redeemed=self.redeemed,
             retention=self._retention_report(),
+            campaigns=self._campaign_outcomes(),
         )
+
+    # ------------------------------------------------------------------ campaigns
+    def _campaign_control(self) -> Campaigns:
+        """The campaign commands over the local stack (the planner's environment names it all)."""
+        planner = self.stack.function("CampaignPlannerFunction")
+        return Campaigns(self.stack.client, StackNames.from_environment(planner.environment))
+
+    def _schedule_campaign(self, happening: Happening) -> None:
+        """A marketer schedules a reviewed campaign (`lifecycle campaign schedule`)."""
+        planned: announcements.WorldCampaign = happening.data["planned"]
+        campaign = planned.campaign
+        try:
+            starts = self._campaign_control().schedule(campaign, now=happening.at)
+        except CampaignError as error:
+            self._say(happening.at, f"campaign  {campaign.id} NOT scheduled: {error}")
+            return
+        self.prospects_reached[campaign.id] = set()
+        self._say(
+            happening.at,
+            f'campaign  {campaign.id} scheduled ({planned.source}): "{campaign.name}", '
+            f"{planned.when()}",
+        )
+        self._say(happening.at, f"          {planned.describe()}")
+        self._say(
+            happening.at,
+            f"          its start schedule plans the audience {starts:%a %Y-%m-%d %H:%M} UTC, "
+            f"in time for the first time zone (UTC+14) to reach {campaign.send.local_time:%H:%M}"
+            if campaign.send.local
+            else f"          its start schedule plans the audience {starts:%a %Y-%m-%d %H:%M} UTC",
+        )
+
+    def _read_campaigns(self, at: datetime, before: int) -> None:
+        """After campaign functions ran: the release schedules the planner made, and what
+        `lifecycle campaign status` would show as moved."""
+        fresh, self.new_schedules = self.new_schedules, []
+        ran = {made.function for made in self.stack.invocations[before:]}
+        if not self.prospects_reached or not ran & set(CAMPAIGN_FUNCTIONS):
+            return
+        control = self._campaign_control()
+        for campaign_id in self.prospects_reached:
+            releases = [
+                moment
+                for group, name, moment in fresh
+                if group == control.names.schedule_group
+                and name.startswith(f"{campaign_id}-")
+                and name != f"{campaign_id}-start"
+            ]
+            status = control.status(campaign_id)
+            line = announcements.progress(self.campaign_seen.get(campaign_id), status)
+            self.campaign_seen[campaign_id] = status
+            if line:
+                self._say(at, f"campaign  {campaign_id}  {line}")
+            if releases:
+                times = ", ".join(f"{m:%H:%M}" for m in sorted(releases))
+                self._say(
+                    at,
+                    f"campaign  {campaign_id}  a release schedule per local-time instant: "
+                    f"{min(releases):%a} {times} UTC",
+                )
+
+    def _campaign_detail(self, row: dict[str, str]) -> str:
+        """Which campaign, variant and template a campaign message was, and whether it
+        reached a prospect (someone with no order yet)."""
+        customer_id = row.get("customer_id", "")
+        detail = f"{row['campaign']} variant {row.get('sequence') or '-'}, {row.get('template')}"
+        if not any(o.customer_id == customer_id for o in self.orders.values()):
+            detail += ", prospect"
+            if row["status"] == "sent":
+                self.prospects_reached.setdefault(row["campaign"], set()).add(customer_id)
+        return detail
+
+    def _campaign_outcomes(self) -> list[announcements.Outcome]:
+        if not self.prospects_reached:
+            return []
+        control = self._campaign_control()
+        return [
+            announcements.Outcome(
+                planned,
+                control.status(planned.campaign.id),
+                self.prospects_reached[planned.campaign.id],
+            )
+            for planned in self.campaigns
+            if planned.campaign.id in self.prospects_reached
+        ]
 
     def _retention_report(self) -> retention_report.Report | None:
         """`lifecycle retention-report` for the simulation, as of its end."""
@@ -464,6 +575,8 @@ class Simulation:
             self._fire_one_time(happening)
         elif happening.kind == "rate":
             self._rate(happening)
+        elif happening.kind == "campaign":
+            self._schedule_campaign(happening)
 
     def _one_click(self, happening: Happening) -> None:
         """The customer taps unsubscribe in their mail app: the provider POSTs the link."""
@@ -592,6 +705,7 @@ class Simulation:
             self._read_ledger(at)
             self._read_staff_inbox(at)
             self._read_stage_changes(at, before)
+            self._read_campaigns(at, before)
 
     def _read_redemptions(self, at: datetime) -> None:
         """What became of the codes customers entered on orders: redeemed on that order, or
@@ -679,6 +793,7 @@ class Simulation:
             start = datetime.now(UTC) - timedelta(minutes=1)
             for moment in occurrences(expression, zone, start, self.end):
                 self._push(moment, "one_time", group=group, name=name, expression=expression)
+                self.new_schedules.append((group, name, moment))
                 break
 
     def _read_ledger(self, at: datetime) -> None:
@@ -712,7 +827,10 @@ class Simulation:
         stage, channel = row.get("stage", "?"), row.get("channel", "-")
         status = "rejected" if row.get("record_type") == "rejection" else row["status"]
         detail = row.get("reason", "")
-        if stage != "welcome":
+        campaign = self._campaign_detail(row) if row.get("campaign") else ""
+        if campaign:
+            detail = f"{campaign}  {detail}".strip()
+        elif stage != "welcome":
             # which order, and which of its messages
             about = " ".join(v for v in (row.get("order_id"), row.get("template")) if v)
             detail = f"{about}  {detail}".strip()
@@ -737,6 +855,8 @@ class Simulation:
                 detail = f'{mask_email(match.to)} "{match.subject}"'
                 if stage == "retention":
                     detail = f"{detail}  {self._retention_detail(row, match, day)}"
+                elif campaign:
+                    detail = f"{detail}  {campaign}"
         self._say(at, f"{stage:<9} {channel:<5} {status.upper():<8} {who}  {detail}".rstrip())
         if match is not None:
             self._mailbox_reacts(at, customer, stage)
@@ -1002,6 +1122,10 @@ def print_report(report: Report, out: TextIO) -> None:
         say(f"  {line.at:%H:%M}  {line.text}")
     say()
     print_kpis(report, out)
+    for outcome in report.campaigns:
+        say()
+        for text in announcements.summary(outcome, report.ledger):
+            say(text)
     if report.retention is not None:
         say()
         say(retention_report.render(report.retention))
@@ -1113,6 +1237,16 @@ def _feedback_kpis(report: Report, say: Callable[[str], None]) -> None:
     )
 
 
+def _forget_campaign_caches() -> None:
+    """What the campaign functions keep for the life of their process (the release schedules
+    the planner made, the definitions the senders read) belongs to one stack: a new moto world
+    in the same process (tests run several) starts without it."""
+    from lifecycle.stages.announcements import planner, sender
+
+    planner._SCHEDULED.clear()
+    sender._DEFINITIONS.clear()
+
+
 def simulate(
     *,
     days: int = 120,
@@ -1129,9 +1263,12 @@ def simulate(
     if days < 1:
         raise WorldError("the simulation needs at least one day")
     world = load_world(world_path)
+    _forget_campaign_caches()
     with local_aws(), logs_to(out_dir / "lambda-logs.jsonl") as log:
         stack = LocalStack.deployed({**LOCAL_PARAMETERS, **(parameters or {})}, path=template)
         stack.stdout = log
+        for name in CAMPAIGN_FUNCTIONS:
+            stack.overrides.setdefault(name, {})["CAMPAIGN_SEND_RATE"] = LOCAL_CAMPAIGN_SEND_RATE
         simulation = Simulation(
             world, days=days, seed=seed, stack=stack, progress=Progress(progress, days)
         )
