@@ -364,8 +364,22 @@ class CampaignStatus:
     tally: Tally
 
     @property
+    def planned(self) -> int:
+        return self.plan.queued + self.plan.later
+
+    @property
+    def planning_done(self) -> bool:
+        return self.plan.segments > 0 and self.plan.done == self.plan.segments
+
+    @property
     def remaining(self) -> int:
-        return max(self.plan.queued + self.plan.waiting - self.tally.total, 0)
+        return max(self.planned - self.tally.total, 0)
+
+    @property
+    def shown_status(self) -> str:
+        """The stored status, and `done` for a sending campaign with nobody left."""
+        finished = self.planning_done and self.remaining == 0 and not self.plan.waiting
+        return "done" if self.status == Status.SENDING and finished else self.status
 
     @property
     def achieved_rate(self) -> float | None:
@@ -381,10 +395,10 @@ class CampaignStatus:
         tally = self.tally
         return {
             "campaign": self.campaign_id,
-            "status": self.status,
+            "status": self.shown_status,
             "rate_limit_per_second": self.rate,
-            "planned": self.plan.queued + self.plan.waiting,
-            "planning_done": self.plan.segments > 0 and self.plan.done == self.plan.segments,
+            "planned": self.planned,
+            "planning_done": self.planning_done,
             "waiting_for_their_time": self.plan.waiting,
             "outside_audience": dict(self.plan.outside),
             "sent": tally.sent,
@@ -401,7 +415,7 @@ class CampaignStatus:
         data = self.as_dict()
         rate = data["rate_so_far_per_second"]
         out = [
-            f"campaign {self.campaign_id}: {self.status}",
+            f"campaign {self.campaign_id}: {self.shown_status}",
             f"  planned     {data['planned']}"
             + ("" if data["planning_done"] else "  (planning still under way)"),
             f"  sent        {data['sent']}",

@@ -263,7 +263,10 @@ def test_local_time_sends_each_recipient_at_their_hour_with_one_schedule_per_ins
         assert row["status"] == "sent"
         sent_at = datetime.fromisoformat(row["updated_at"])
         assert abs((sent_at - datetime.fromisoformat(ZONES[zone])).total_seconds()) < 60, cid
-    assert campaigns.status(chosen.id).remaining == 0
+    status = campaigns.status(chosen.id)
+    assert status.planned == status.tally.sent == 60
+    assert status.remaining == 0
+    assert status.shown_status == "done"
 
 
 def test_a_sender_killed_mid_page_and_its_page_redelivered_sends_nobody_twice(

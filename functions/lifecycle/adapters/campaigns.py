@@ -90,8 +90,9 @@ class Tally:
 class Plan:
     """The planner's progress over every segment and run."""
 
-    queued: int = 0
-    waiting: int = 0  # in pages for a later instant, not yet released
+    queued: int = 0  # sent to the senders as planned (due when planned)
+    later: int = 0  # planned for a later instant (local-time sending), released or not
+    waiting: int = 0  # of those, in pages not yet released
     outside: Counter[str] = field(default_factory=Counter)
     segments: int = 0
     done: int = 0
@@ -331,6 +332,7 @@ class DynamoCampaigns:
                 plan.segments += 1
                 plan.done += 1 if item.get("done") else 0
                 plan.queued += int(item.get("queued") or 0)
+                plan.later += int(item.get("waiting") or 0)
                 plan.outside.update({k: int(v) for k, v in (item.get("outside") or {}).items()})
             elif sk.startswith("wait#"):
                 plan.waiting += len(json.loads(item["page"]).get("customers", []))

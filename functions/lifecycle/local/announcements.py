@@ -110,8 +110,8 @@ def progress(before: CampaignStatus | None, now: CampaignStatus) -> str | None:
     ):
         outside = sum(plan.outside.values())
         parts.append(
-            f"planned {plan.queued + plan.waiting} in the audience ({plan.queued} due now, "
-            f"{plan.waiting} at their local time); {outside} outside it"
+            f"planned {plan.queued + plan.later} in the audience ({plan.queued} due now, "
+            f"{plan.later} at their local time); {outside} outside it"
             + "".join(f", {why} x{n}" for why, n in sorted(plan.outside.items()))
         )
     moved = [
