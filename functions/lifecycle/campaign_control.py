@@ -17,6 +17,7 @@ stack (the same names, in moto). CLI only: never deployed.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -197,8 +198,11 @@ class Campaigns:
         scheduler = self._client("scheduler")
         group = self.names.schedule_group
         paginator = scheduler.get_paginator("list_schedules")
+        own = re.compile(rf"^{re.escape(campaign_id)}-(start|\d{{8}}T\d{{4}})$")
         for listed in paginator.paginate(GroupName=group, NamePrefix=f"{campaign_id}-"):
             for schedule in listed.get("Schedules", []):
+                if not own.match(schedule["Name"]):
+                    continue  # another campaign's whose id begins with this one's
                 try:
                     scheduler.delete_schedule(Name=schedule["Name"], GroupName=group)
                 except scheduler.exceptions.ResourceNotFoundException:
@@ -297,7 +301,8 @@ class Campaigns:
 
 
 def marketing_cap(message: Any) -> Any:
-    """The marketing cap the stack's senders apply (MARKETING_CAP_EMAIL / _SMS, "2/7")."""
+    """The marketing cap as the template sets it for every function (MARKETING_CAP_EMAIL and
+    _SMS, "2/7"); the dry run assumes it rather than reading a function's configuration."""
     from lifecycle.messaging.message import Cap
 
     return Cap(

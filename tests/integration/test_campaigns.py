@@ -301,3 +301,42 @@ def test_a_sender_killed_mid_page_and_its_page_redelivered_sends_nobody_twice(
     assert status.tally.sent == len(emails) > before
     assert status.tally.sent + sum(status.tally.skipped.values()) == len(expected)
     assert status.remaining == 0
+
+
+def test_pause_parks_the_pages_and_resume_sends_them_on_once(
+    stack: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _base(300)
+    chosen = campaign()
+    campaigns = control(stack)
+    with time_machine.travel(NOW, tick=False):
+        campaigns.schedule(chosen)
+    # given the campaign is paused as soon as the first sender has done its page
+    pages: list[int] = []
+
+    def pause_after_first_page(event: dict[str, Any], context: object) -> object:
+        result = handler(event, context)
+        pages.append(1)
+        if len(pages) == 1:
+            campaigns.pause(chosen.id)
+        return result
+
+    handler = sender.handler
+    monkeypatch.setattr(sender, "handler", pause_after_first_page)
+    fire(stack, start_schedule_name(chosen.id))
+    paused = campaigns.status(chosen.id)
+    assert paused.status == "paused"
+    assert paused.remaining > 0
+    first = len(stack.emails())
+    assert first == paused.tally.sent
+
+    # when it is resumed, the parked pages go out, and nobody gets it twice
+    assert campaigns.resume(chosen.id) == paused.remaining
+    with time_machine.travel(datetime(2026, 3, 2, 10, tzinfo=UTC), tick=True):
+        stack.stack.drain_queues(LocalContext.for_function)
+    done = campaigns.status(chosen.id)
+    emails = Counter(email.to for email in stack.emails())
+    assert max(emails.values()) == 1
+    assert done.remaining == 0
+    assert done.shown_status == "done"
+    assert done.tally.sent == len(emails) > first

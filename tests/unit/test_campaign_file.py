@@ -99,7 +99,7 @@ def test_one_variant_or_two_of_the_same_name_is_no_split() -> None:
 @pytest.mark.parametrize("bad", ["Eco-Wash", "eco_wash", "-eco", "", "e" * 64])
 def test_an_id_that_cannot_be_a_key_or_a_file_name(bad: str) -> None:
     assert problems(campaign(id=bad)) == [
-        f"{SOURCE}: id: lower-case letters, digits and dashes, up to 63 characters"
+        f"{SOURCE}: id: lower-case letters, digits and dashes, up to 50 characters"
     ]
 
 

@@ -62,7 +62,7 @@ message: {template: campaign_eco_wash, link: "http://freshfold.example"}
     )
 
     assert found(path) == [
-        f"{path}:1: id: lower-case letters, digits and dashes, up to 63 characters",
+        f"{path}:1: id: lower-case letters, digits and dashes, up to 50 characters",
         f"{path}:3: channels.1: Input should be 'email' or 'sms'",
         f"{path}:4: audence: not a campaign field (a typo?)",
         f"{path}:6: message.link: String should match pattern '^https://\\S+$'",

@@ -184,25 +184,56 @@ class DynamoCampaigns:
         )
 
     def start(self, campaign_id: str, rate: float, now: datetime) -> State | None:
-        """Move a scheduled campaign to sending at `rate` (a paused or cancelled one stays as
-        it is, and so does one already sending); its state after."""
+        """Start a campaign's sending at `rate`: a scheduled one moves to sending; a paused one
+        (paused before it started) gets its rate and start time and stays paused until
+        resumed; a cancelled one, or one started already, stays as it is. Its state after."""
         conditional(
             lambda: self._client.update_item(
                 TableName=self._table,
                 Key=self._key(campaign_id, "state"),
-                UpdateExpression="SET #s = :sending, rate = :rate, started_at = :now, "
-                "updated_at = :now",
-                ConditionExpression="#s = :scheduled",
+                UpdateExpression="SET rate = :rate, started_at = :now, updated_at = :now",
+                ConditionExpression="#s IN (:scheduled, :paused) AND attribute_not_exists(rate)",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
-                    ":sending": _s(Status.SENDING),
                     ":scheduled": _s(Status.SCHEDULED),
+                    ":paused": _s(Status.PAUSED),
                     ":rate": _n(rate),
                     ":now": _s(now.isoformat()),
                 },
             )
         )
+        self.move(campaign_id, Status.SENDING, (Status.SCHEDULED,), now)
         return self.state(campaign_id)
+
+    def park(self, campaign_id: str, sk: str, page: Mapping[str, Any]) -> bool:
+        """Keep a page a sender found paused, if the campaign is paused still (one write
+        with the check): False when it was resumed or cancelled meanwhile, so the sender
+        reads the state again rather than park a page nobody would send on."""
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._table,
+                            "Key": self._key(campaign_id, "state"),
+                            "ConditionExpression": "#s = :paused",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": {":paused": _s(Status.PAUSED)},
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {**self._key(campaign_id, sk), "page": _s(json.dumps(page))},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                return False
+            raise
+        return True
 
     def move(self, campaign_id: str, to: str, allowed_from: tuple[str, ...], now: datetime) -> bool:
         """Change the status if it is one of `allowed_from`; False if it was not."""

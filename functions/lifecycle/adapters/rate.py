@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 # (sender.LATE_MS), so a slot just handed out is never already given up.
 BURST_MS = 500
 # How far ahead of the clock a bucket can honestly be: every sender's reserved slots at once
-# (a few seconds). Further ahead it was set by a clock that was wrong, and is brought back.
-AHEAD_MS = 120_000
+# (at most a second of the rate each, so as many seconds as senders). An hour ahead it was set
+# by a clock that was wrong, and is brought back.
+AHEAD_MS = 3_600_000
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lifecycle.messaging.message import Channel
 
-ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# At most 50 characters: its schedules' names (`<id>-start`, `<id>-20261210T0900`) must fit
+# Scheduler's 64.
+ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
 TEMPLATE = re.compile(r"^campaign_[a-z0-9_]{1,60}$")
 STAGES = ("prospect", "new", "active", "loyal", "at_risk", "dormant", "won_back")
 # A share is read to this precision: the shares of a split must add up to 1 within it.
@@ -147,7 +149,7 @@ class Campaign(_Strict):
     @classmethod
     def _id(cls, value: str) -> str:
         if not ID.match(value):
-            raise ValueError("lower-case letters, digits and dashes, up to 63 characters")
+            raise ValueError("lower-case letters, digits and dashes, up to 50 characters")
         return value
 
     @model_validator(mode="after")

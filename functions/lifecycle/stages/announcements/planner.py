@@ -45,8 +45,10 @@ from lifecycle.stages.announcements.settings import CampaignSettings
 UNIT = kit.Unit(stage=STAGE, service="campaign-planner", settings=CampaignSettings.from_env)
 # Recipients per page on the send queue: one sender invocation's work.
 PAGE = 100
-# Time a step keeps for recording its place and queueing the next one.
+# Time a step keeps for recording its place and queueing the next one; and the most customers
+# a step reads, so its queueing always fits in that time (2,000 pages: 200 SQS calls).
 STEP_RESERVE_SECONDS = 20.0
+STEP_MOST_ROWS = 200_000
 # Instants this close are sent now rather than scheduled.
 NOW_ENOUGH = timedelta(minutes=1)
 MAIN = "main"  # the planning run of a campaign's schedule
@@ -156,8 +158,10 @@ def on_step(step: Step, stage: kit.Stage[CampaignSettings]) -> Plan:
     outside: Counter[str] = Counter()
     due_now: list[str] = []
     later: dict[datetime, list[str]] = defaultdict(list)
+    read = 0
     while True:
         page = reader.page(step.segment, step.segments, cursor, wanted)
+        read += len(page.rows)
         profiles = {}
         if campaign.audience.needs_profile and page.rows:
             ids = [str(row["customer_id"]) for row in page.rows]
@@ -175,7 +179,9 @@ def on_step(step: Step, stage: kit.Stage[CampaignSettings]) -> Plan:
             else:
                 later[instant].append(customer_id)
         cursor = page.cursor
-        if cursor is None or not stage.ports.budget.allows(STEP_RESERVE_SECONDS):
+        if cursor is None or read >= STEP_MOST_ROWS:
+            break
+        if not stage.ports.budget.allows(STEP_RESERVE_SECONDS):
             break
     # An instant that came close while the step read is sent now: its release may have run.
     for instant in [i for i in later if i - datetime.now(UTC) <= NOW_ENOUGH]:

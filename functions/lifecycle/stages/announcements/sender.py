@@ -56,7 +56,7 @@ UNIT = kit.Unit(
 SLOTS_PER_CALL = 25
 # A sender this far behind its next slot (stalled: a slow table, a long wait) gives the rest
 # up and reserves anew, so a stall never ends in a catch-up burst.
-LATE_MS = 3000.0
+LATE_MS = 1500.0
 # How long a page of what could not be sent now waits on the queue (SQS allows 15 minutes).
 BACK_AFTER_SECONDS = 30
 
@@ -137,13 +137,19 @@ def on_page(page: Page, stage: kit.Stage[CampaignSettings]) -> Plan:
     campaign = _campaign(campaigns, page.campaign_id)
     if state is None or campaign is None:
         return Plan.reject(f"no campaign {page.campaign_id} has been scheduled")
-    if state.status == Status.CANCELLED:
-        campaigns.put_tally(page.campaign_id, page.page, Tally(cancelled=len(page.customers)))
-        return Plan.nothing("campaign cancelled")
-    if state.status == Status.PAUSED:
-        campaigns.store_page(page.campaign_id, f"parked#{page.page}", page.model_dump())
-        logger.info("campaign page parked", extra={"campaign": page.campaign_id})
-        return Plan.nothing("campaign paused")
+    for _ in range(3):
+        if state.status == Status.CANCELLED:
+            campaigns.put_tally(page.campaign_id, page.page, Tally(cancelled=len(page.customers)))
+            return Plan.nothing("campaign cancelled")
+        if state.status != Status.PAUSED:
+            break
+        if campaigns.park(page.campaign_id, f"parked#{page.page}", page.model_dump()):
+            logger.info("campaign page parked", extra={"campaign": page.campaign_id})
+            return Plan.nothing("campaign paused")
+        # Resumed or cancelled since it was read: as it is now.
+        state = campaigns.state(page.campaign_id) or state
+    else:
+        raise TransientError("the campaign's state keeps changing: the page comes back")
     tally, left = _send(stage, campaign, page, state.rate or 1.0)
     if left:
         again = page.model_copy(update={"page": _again(page.page), "customers": left})
@@ -178,10 +184,10 @@ def _send(
     dispatcher = ports.dispatcher
     tally = Tally(skipped=Counter())
     recipients = _recipients(stage, campaign, page)
-    dispatcher.prepare([m for r in recipients for m in r.options])
     pacer = _pacer(stage, campaign.id, rate)
     left: list[str] = []
     try:
+        dispatcher.prepare([m for r in recipients for m in r.options])
         for index, recipient in enumerate(recipients):
             if recipient.problem is not None:
                 tally.skipped[recipient.problem] += 1
