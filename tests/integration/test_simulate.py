@@ -377,7 +377,7 @@ def test_a_scheduled_campaign_reaches_customers_and_prospects_at_their_local_ten
     assert outcome.prospects_reached == {"c-1002", "c-1003", "c-1005"}
     # the end of the output: the campaign's status, the sends per variant, holdout, prospects
     summary = text[text.index('Campaign eco-wash-launch "Eco wash launch"') :]
-    assert "  campaign eco-wash-launch: sending\n" in summary
+    assert "  campaign eco-wash-launch: done\n" in summary
     assert "    held out    1\n" in summary
     assert "  in the audience             5  (4 sent, 1 held out, 0 skipped" in summary
     assert "    A                         1      1      2  campaign_eco_wash\n" in summary
