@@ -1237,16 +1237,6 @@ def _feedback_kpis(report: Report, say: Callable[[str], None]) -> None:
     )
 
 
-def _forget_campaign_caches() -> None:
-    """What the campaign functions keep for the life of their process (the release schedules
-    the planner made, the definitions the senders read) belongs to one stack: a new moto world
-    in the same process (tests run several) starts without it."""
-    from lifecycle.stages.announcements import planner, sender
-
-    planner._SCHEDULED.clear()
-    sender._DEFINITIONS.clear()
-
-
 def simulate(
     *,
     days: int = 120,
@@ -1263,7 +1253,6 @@ def simulate(
     if days < 1:
         raise WorldError("the simulation needs at least one day")
     world = load_world(world_path)
-    _forget_campaign_caches()
     with local_aws(), logs_to(out_dir / "lambda-logs.jsonl") as log:
         stack = LocalStack.deployed({**LOCAL_PARAMETERS, **(parameters or {})}, path=template)
         stack.stdout = log

@@ -36,7 +36,7 @@ from lifecycle.adapters.campaigns import DynamoCampaigns, Status
 from lifecycle.messaging.plan import EMPTY, Plan
 from lifecycle.messaging.zones import phone_zone
 from lifecycle.observability import logger
-from lifecycle.platform import kit
+from lifecycle.platform import composition, kit
 from lifecycle.stages.announcements import journey
 from lifecycle.stages.announcements.campaign import Campaign, CampaignError
 from lifecycle.stages.announcements.messages import STAGE
@@ -316,6 +316,7 @@ def _schedule_release(
 
 # The release schedules this process has made (each step of a segment would ask again).
 _SCHEDULED: set[str] = set()
+composition.on_reset(_SCHEDULED.clear)
 
 
 def release_schedule_name(campaign_id: str, instant: datetime) -> str:

@@ -70,6 +70,7 @@ class Page(BaseModel):
 
 
 _DEFINITIONS: dict[str, Campaign] = {}  # campaigns never change once scheduled
+composition.on_reset(_DEFINITIONS.clear)
 
 
 def _campaign(campaigns: DynamoCampaigns, campaign_id: str) -> Campaign | None:
