@@ -278,7 +278,12 @@ class Campaigns:
                 prospect = standing.stage == journey.PROSPECT
                 messages = [
                     journey.message(
-                        campaign, variant or _first(campaign), customer, channel, prospect
+                        campaign,
+                        variant or _first(campaign),
+                        customer,
+                        channel,
+                        prospect,
+                        journey.attributes_of(row),
                     )
                     for channel in campaign.channels
                 ]

@@ -267,14 +267,17 @@ class _File:
             if renderer.resolve_locale(spec.template, locale) != locale:
                 continue  # a partial folder: `lifecycle lint` reports it
             try:
-                first_name = samples.context(spec, locale)["first_name"]
+                sample = samples.context(spec, locale)
             except SampleError as exc:
                 self.add(line, f"{spec.template}: {exc}")
                 continue
             for prospect in (True, False):
                 context = {
-                    "first_name": first_name,
+                    "first_name": sample["first_name"],
                     "prospect": prospect,
+                    # The prospect is rendered with none of their own attributes: a recipient
+                    # whose row lacks one must still get the message (the template's default).
+                    "attributes": {} if prospect else dict(sample.get("attributes") or {}),
                     "link": campaign.message.link,
                     "details": dict(campaign.message.details),
                 }

@@ -22,7 +22,7 @@ from pathlib import Path
 
 # The one list of what stays out of every function package, relative to the `lifecycle`
 # package: the command line and what only it uses (the moto-backed local stack, simulator and
-# benchmarks; the template authoring tools; customer export and erasure; stream replay). No
+# benchmarks; the template authoring tools; customer export and erasure; stream replay; the Pinpoint import). No
 # deployed module may import these (lifecycle.local.package_sizes checks the built packages).
 CLI_ONLY: tuple[str, ...] = (
     "local",
@@ -34,6 +34,7 @@ CLI_ONLY: tuple[str, ...] = (
     "profile_command.py",
     "retention_report.py",
     "campaign_control.py",
+    "pinpoint",
 )
 
 # Never copied from the source tree: bytecode of whatever interpreter ran the tests, and

@@ -116,14 +116,33 @@ def key(campaign_id: str, customer_id: str) -> str:
     return f"campaign#{campaign_id}#{customer_id}"
 
 
+def attributes_of(row: Mapping[str, Any]) -> dict[str, str]:
+    """A Customers row's own attributes a template may show: its text attributes outside the
+    data contract (city, service zone, plan), never an address or an id."""
+    from lifecycle.models import Customer
+
+    contract = set(Customer.model_fields)
+    return {
+        name: value
+        for name, value in row.items()
+        if isinstance(value, str) and name not in contract and name not in _NOT_SHOWN
+    }
+
+
+# Attributes the product itself writes on a Customers row, which are not for copy.
+_NOT_SHOWN = frozenset({"welcomed_at"})
+
+
 def message(
     campaign: Campaign,
     variant: str,
     customer: Customer,
     channel: Channel,
     prospect: bool,
+    attributes: Mapping[str, str] | None = None,
 ) -> Message:
-    """The campaign's message to one recipient on `channel`."""
+    """The campaign's message to one recipient on `channel`; `attributes` are the recipient's
+    own (`attributes_of` their row)."""
     template = campaign.templates()[variant]
     made = spec(template, campaign.channels).message(
         key(campaign.id, customer.customer_id),
@@ -132,6 +151,7 @@ def message(
         {
             "first_name": customer.first_name,
             "prospect": prospect,
+            "attributes": dict(attributes or {}),
             "link": campaign.message.link,
             "details": dict(campaign.message.details),
         },

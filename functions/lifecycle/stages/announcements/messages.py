@@ -16,9 +16,11 @@ from lifecycle.messaging.message import EMAIL_PARTS, SMS_PART, Channel, Kind, Me
 STAGE = "announcement"
 PREFIX = "campaign_"
 # What a campaign's templates are given: the recipient's first name, whether they have not
-# ordered yet (a prospect: the copy may greet them differently), the campaign's link and its
+# ordered yet (a prospect: the copy may greet them differently), their own attributes (the
+# Customers row's other text attributes, such as city: `attributes.city`, which a template
+# gives a default for, since not every row has every one), the campaign's link and its
 # details (strings from the campaign file).
-VARIABLES = frozenset({"first_name", "prospect", "link", "details"})
+VARIABLES = frozenset({"first_name", "prospect", "attributes", "link", "details"})
 
 
 def is_campaign_template(folder: str) -> bool:

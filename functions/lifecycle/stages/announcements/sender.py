@@ -248,8 +248,11 @@ def _recipients(
             continue
         variant = journey.variant_of(campaign, stage.settings.holdout_key, customer_id)
         prospect = journey.Standing.of(ordered.get(customer_id)).stage == journey.PROSPECT
+        own = journey.attributes_of(row)
         options = tuple(
-            journey.message(campaign, variant or _first(campaign), customer, channel, prospect)
+            journey.message(
+                campaign, variant or _first(campaign), customer, channel, prospect, own
+            )
             for channel in campaign.channels
         )
         made.append(_Recipient(customer_id, options, held_out=variant is None))
