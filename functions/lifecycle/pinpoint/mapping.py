@@ -157,3 +157,11 @@ def load(path: Path | None) -> Mapping:
             f"{'.'.join(str(p) for p in e['loc']) or 'mapping'}: {e['msg']}" for e in error.errors()
         )
         raise MappingError(f"{path}: {problems}") from None
+
+
+def template_folder(template_name: str) -> str:
+    """The campaign template folder a Pinpoint template becomes: `campaign_` and its name in
+    lower case, runs of anything but letters and digits as one `_` (an email and an SMS
+    template of one name share a folder, as a campaign's channels do)."""
+    cleaned = re.sub(r"[^a-z0-9]+", "_", template_name.lower()).strip("_") or "template"
+    return f"campaign_{cleaned[:60].rstrip('_')}"
