@@ -528,6 +528,7 @@ def parser() -> argparse.ArgumentParser:
     lint.set_defaults(run=_lint)
 
     _campaign_parser(commands)
+    _import_parser(commands)
 
     preview = commands.add_parser(
         "preview", help="render every message in every locale into an HTML gallery"
@@ -726,6 +727,79 @@ def parser() -> argparse.ArgumentParser:
     replay.set_defaults(run=_replay)
     _calls_aws(replay)
     return root
+
+
+def _import_parser(commands: Any) -> None:
+    """`lifecycle import pinpoint`: what a Pinpoint application left, into this product."""
+    command = commands.add_parser("import", help="import from another system: pinpoint")
+    sources = command.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    pinpoint = sources.add_parser(
+        "pinpoint",
+        help="Amazon Pinpoint: endpoints and opt-outs, templates, campaign settings",
+        description="Reads a Pinpoint export (a folder or s3://bucket/prefix: the export "
+        "job's *.gz files, and templates/, campaigns/, journeys/, segments/ of JSON "
+        "responses) and writes customers, opt-outs, templates and campaign files. Run it "
+        "with --dry-run first: it prints what would be written and every problem. Re-running "
+        "the same export changes nothing. See the README, 'Moving from Amazon Pinpoint'.",
+    )
+    pinpoint.add_argument(
+        "--from", dest="source_at", required=True, metavar="DIR_OR_S3", help="the export"
+    )
+    pinpoint.add_argument("--mapping", type=Path, help="the mapping file (YAML or JSON)")
+    pinpoint.add_argument(
+        "--dry-run", action="store_true", help="write nothing; tell what would be"
+    )
+    pinpoint.add_argument("--templates", default="templates", help="templates folder to write")
+    pinpoint.add_argument("--campaigns", default="campaigns", help="campaign files folder")
+    pinpoint.add_argument(
+        "--problems", type=Path, help="write every problem to this file (the report shows a few)"
+    )
+    target = pinpoint.add_mutually_exclusive_group(required=True)
+    target.add_argument("--stack", help="CloudFormation stack name (a deployed stack)")
+    target.add_argument(
+        "--local",
+        action="store_true",
+        help="a fresh local stack over moto (in this process): imports, then plays the "
+        "Customers stream to the welcome stage and reports what it did",
+    )
+    pinpoint.add_argument("--quiet", action="store_true", help="no progress bar")
+    _calls_aws(pinpoint)
+    pinpoint.set_defaults(run=_import_pinpoint)
+
+
+def _import_pinpoint(args: argparse.Namespace) -> int:
+    import time
+
+    from lifecycle.pinpoint import importer
+    from lifecycle.pinpoint.mapping import MappingError, load
+
+    progress = None if args.quiet else sys.stderr
+    started = time.perf_counter()
+    try:
+        mapping = load(args.mapping)
+        if args.local:
+            from lifecycle.local.pinpoint_run import import_locally
+
+            report, after = import_locally(args.source_at, mapping, args, progress)
+        else:
+            import boto3
+
+            source = importer.open_source(args.source_at, lambda: boto3.client("s3"))
+            tables = importer.Tables.from_outputs(_outputs(args.stack))
+            writer = importer.CustomerWriter(boto3.client("dynamodb"), tables, args.dry_run)
+            report = importer.run(
+                source, mapping, writer, Path(args.templates), Path(args.campaigns), progress
+            )
+            after = []
+    except (MappingError, importer.PinpointImportError) as error:
+        print(f"lifecycle import pinpoint: {error}", file=sys.stderr)
+        return 1
+    report.seconds = time.perf_counter() - started
+    print("\n".join([*report.summary(), *after]))
+    if args.problems:
+        args.problems.write_text("".join(f"{p.kind}\t{p.line()}\n" for p in report.problems))
+        print(f"  every problem: {args.problems}")
+    return 0
 
 
 def _campaign_parser(commands: Any) -> None:

@@ -27,7 +27,7 @@ from pydantic import (
 from lifecycle.phones import e164
 
 
-def _email(value: str) -> str:
+def deliverable_email(value: str) -> str:
     """A deliverable form of the address: ASCII, with an internationalised domain in punycode.
 
     Addresses whose local part needs SMTPUTF8 are refused: SES cannot send to them.
@@ -73,7 +73,7 @@ def _strip_blank(value: Any) -> Any:
     return value
 
 
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[str, AfterValidator(deliverable_email)]
 Phone = Annotated[str, AfterValidator(e164)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -103,6 +103,9 @@ class Customer(BaseModel):
     consent: Consent = Field(default_factory=Consent)
     # Optional: where the customer wants order updates, overriding each status's default.
     channel_preference: Annotated[str | None, AfterValidator(_channel)] = None
+    # Optional: when an earlier system welcomed the customer (an import writes it): the
+    # welcome stage records its messages as skipped instead of sending them.
+    welcomed_at: datetime | None = None
 
     @model_validator(mode="after")
     def _reachable(self) -> Customer:

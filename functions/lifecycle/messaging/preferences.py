@@ -30,6 +30,7 @@ class Source(StrEnum):
     SMS_STOP = "sms-stop"
     SMS_START = "sms-start"
     OPS = "ops"
+    PINPOINT_IMPORT = "pinpoint-import"  # an endpoint's OptOut ALL, carried by the import
 
 
 @dataclass(frozen=True)

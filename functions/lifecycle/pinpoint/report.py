@@ -17,7 +17,7 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Problem:
     """One thing not carried (or carried differently): its kind (what the report counts
     problems by), where it is (a file and line, or a template, part and line) and what."""

@@ -125,12 +125,8 @@ def attributes_of(row: Mapping[str, Any]) -> dict[str, str]:
     return {
         name: value
         for name, value in row.items()
-        if isinstance(value, str) and name not in contract and name not in _NOT_SHOWN
+        if isinstance(value, str) and name not in contract
     }
-
-
-# Attributes the product itself writes on a Customers row, which are not for copy.
-_NOT_SHOWN = frozenset({"welcomed_at"})
 
 
 def message(

@@ -250,9 +250,7 @@ def _recipients(
         prospect = journey.Standing.of(ordered.get(customer_id)).stage == journey.PROSPECT
         own = journey.attributes_of(row)
         options = tuple(
-            journey.message(
-                campaign, variant or _first(campaign), customer, channel, prospect, own
-            )
+            journey.message(campaign, variant or _first(campaign), customer, channel, prospect, own)
             for channel in campaign.channels
         )
         made.append(_Recipient(customer_id, options, held_out=variant is None))

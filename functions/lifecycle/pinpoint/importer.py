@@ -1,0 +1,465 @@
+"""`lifecycle import pinpoint`: read what a Pinpoint application left (an export job's files,
+template and campaign definitions), turn it into this product's customers, opt-outs,
+templates, campaign files and settings, and write them, or only tell what writing would do.
+
+What it reads, from a local folder or an S3 prefix (`s3://bucket/prefix`), laid out as:
+
+    <from>/**/*.gz               endpoint export files (CreateExportJob's gzipped JSON lines;
+                                 `*.jsonl` too, uncompressed)
+    <from>/templates/*.json      GetEmailTemplate / GetSmsTemplate responses
+    <from>/campaigns/*.json      GetCampaign responses
+    <from>/journeys/*.json       GetJourney responses
+    <from>/segments/*.json       GetSegment responses (the campaigns' audiences)
+
+Customers go to the Customers table: a new one in a batch write (25 a request), a changed one
+as one update of only the attributes that changed (the business's own attributes, and an
+existing customer's `created_at`, are left as they are); an unchanged one is not written. The
+rows are read first in batches of 100, so a re-run of the same export writes nothing. An
+opt-out is recorded only where the preference store does not already have it, and the import
+never takes one back (a customer who left in either system stays out). New customers carry
+`welcomed_at`: the welcome stage records their welcome as skipped, it does not send one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+from lifecycle.messaging.message import Channel
+from lifecycle.pinpoint.endpoints import Endpoints, Imported, Line
+from lifecycle.pinpoint.mapping import Mapping
+from lifecycle.pinpoint.report import Outcome, Problem, by_kind
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+EXPORT_SUFFIXES = (".gz", ".jsonl")
+DOCUMENT_FOLDERS = ("templates", "campaigns", "journeys", "segments")
+BATCH = 100  # customers read (BatchGetItem's most) and then written per round
+WRITE_BATCH = 25  # BatchWriteItem's most
+EXAMPLES = 3  # problems shown per kind (--problems FILE writes them all)
+# Attributes an update leaves as the table has them: when the customer came is the
+# business's record once it has one, and the welcome mark only matters on insert.
+_KEPT_ON_UPDATE = frozenset({"customer_id", "created_at", "welcomed_at"})
+
+
+class PinpointImportError(ValueError):
+    """Input the import cannot start from (no such folder, nothing in it)."""
+
+
+# ---------------------------------------------------------------------------- sources
+class Source(Protocol):
+    """Where the export is: its endpoint lines and its JSON documents."""
+
+    name: str
+
+    def endpoint_lines(self) -> Iterator[Line]: ...
+
+    def documents(self, folder: str) -> list[tuple[str, Any]]:
+        """(name, parsed JSON) of each `<folder>/*.json`; one that is not JSON as an
+        `Unreadable`."""
+        ...
+
+
+def _lines(name: str, data: bytes) -> Iterator[Line]:
+    raw = gzip.decompress(data) if name.endswith(".gz") else data
+    for number, text in enumerate(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"), 1):
+        if text.strip():
+            yield Line(f"{name}:{number}", text)
+
+
+def _document(name: str, data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        return Unreadable(f"{name}: not JSON ({exc})")
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A document that could not be read; the parts report it as a problem."""
+
+    reason: str
+
+
+class LocalSource:
+    def __init__(self, root: Path) -> None:
+        if not root.is_dir():
+            raise PinpointImportError(f"{root}: no such folder")
+        self.root = root
+        self.name = str(root)
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def endpoint_lines(self) -> Iterator[Line]:
+        for path in sorted(self.root.rglob("*")):
+            parts = path.relative_to(self.root).parts
+            if path.is_file() and path.name.endswith(EXPORT_SUFFIXES):
+                if parts[0] in DOCUMENT_FOLDERS:
+                    continue
+                yield from _lines(self._relative(path), path.read_bytes())
+
+    def documents(self, folder: str) -> list[tuple[str, Any]]:
+        found = sorted((self.root / folder).glob("*.json"))
+        return [(self._relative(p), _document(self._relative(p), p.read_bytes())) for p in found]
+
+
+class S3Source:
+    """An S3 prefix, as an export job writes it (`s3://bucket/prefix`)."""
+
+    def __init__(self, client: Any, url: str) -> None:
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise PinpointImportError(f"{url}: give s3://bucket/prefix")
+        self.client, self.bucket = client, bucket
+        self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        self.name = url
+
+    def _keys(self) -> list[str]:
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            keys.extend(o["Key"] for o in page.get("Contents", []))
+        return sorted(keys)
+
+    def _read(self, key: str) -> bytes:
+        data: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return data
+
+    def endpoint_lines(self) -> Iterator[Line]:
+        for key in self._keys():
+            relative = key[len(self.prefix) :]
+            if relative.split("/", 1)[0] in DOCUMENT_FOLDERS:
+                continue
+            if key.endswith(EXPORT_SUFFIXES):
+                yield from _lines(relative, self._read(key))
+
+    def documents(self, folder: str) -> list[tuple[str, Any]]:
+        found: list[tuple[str, Any]] = []
+        for key in self._keys():
+            relative = key[len(self.prefix) :]
+            if relative.startswith(f"{folder}/") and key.endswith(".json"):
+                found.append((relative, _document(relative, self._read(key))))
+        return found
+
+
+def open_source(where: str, s3_client: Callable[[], Any]) -> Source:
+    if where.startswith("s3://"):
+        return S3Source(s3_client(), where)
+    return LocalSource(Path(where))
+
+
+# ---------------------------------------------------------------------------- progress
+class Progress:
+    """A progress bar on a terminal, a line every tenth elsewhere (a log); None: quiet."""
+
+    WIDTH = 30
+
+    def __init__(self, out: TextIO | None, what: str, total: int | None = None) -> None:
+        self.out, self.what, self.total = out, what, total
+        self.done = 0
+        self._shown = -1 if total else 0
+        self._tty = bool(out is not None and getattr(out, "isatty", lambda: False)())
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.out is None:
+            return
+        if self.total:
+            share = min(1.0, self.done / self.total)
+            if self._tty:
+                filled = int(share * self.WIDTH)
+                bar = "#" * filled + "." * (self.WIDTH - filled)
+                print(
+                    f"\r  {self.what} [{bar}] {share:4.0%} {self.done:,}/{self.total:,}",
+                    end="",
+                    file=self.out,
+                    flush=True,
+                )
+            elif int(share * 10) > self._shown:
+                self._shown = int(share * 10)
+                print(f"  {self.what}: {self.done:,} of {self.total:,}", file=self.out, flush=True)
+        elif self.done // 10_000 > self._shown:
+            self._shown = self.done // 10_000
+            end = "" if self._tty else "\n"
+            prefix = "\r" if self._tty else ""
+            print(f"{prefix}  {self.what}: {self.done:,}", end=end, file=self.out, flush=True)
+
+    def close(self) -> None:
+        if self.out is not None and self._tty:
+            print(file=self.out, flush=True)
+
+
+# ---------------------------------------------------------------------------- customers
+@dataclass(frozen=True)
+class Tables:
+    customers: str
+    preferences: str
+
+    @classmethod
+    def from_outputs(cls, outputs: dict[str, str]) -> Tables:
+        try:
+            return cls(outputs["CustomersTableName"], outputs["PreferencesTableName"])
+        except KeyError as missing:
+            raise PinpointImportError(
+                f"the stack has no output {missing}: deploy this version of the template"
+            ) from None
+
+
+@dataclass
+class CustomerCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    opt_outs_new: int = 0
+    opt_outs_kept: int = 0  # already in the preference store
+    calls: Counter[str] = field(default_factory=Counter)  # DynamoDB requests, by operation
+    writes: int = 0  # items written (a batch write's puts, updates, opt-out transactions x2)
+
+
+class CustomerWriter:
+    """Customers and opt-outs into the tables, a batch at a time; `dry_run` reads and counts
+    but writes nothing."""
+
+    def __init__(self, client: DynamoDBClient, tables: Tables, dry_run: bool) -> None:
+        from lifecycle.adapters.preferences import DynamoPreferences
+
+        self.client, self.tables, self.dry_run = client, tables, dry_run
+        self.preferences = DynamoPreferences(client, tables.preferences)
+        self.counts = CustomerCounts()
+
+    def write(self, batch: list[Imported]) -> None:
+        from lifecycle.adapters.audience import batch_get
+        from lifecycle.adapters.dynamo import plain
+
+        counts = self.counts
+        keys = [{"customer_id": {"S": c.customer_id}} for c in batch]
+        existing = {
+            row["customer_id"]: row
+            for row in map(plain, batch_get(self.client, self.tables.customers, keys))
+        }
+        counts.calls["BatchGetItem"] += -(-len(keys) // BATCH)
+        new: list[dict[str, Any]] = []
+        for customer in batch:
+            before = existing.get(customer.customer_id)
+            if before is None:
+                new.append(customer.row)
+                counts.new += 1
+                continue
+            changed = _changes(before, customer.row)
+            if not changed:
+                counts.unchanged += 1
+                continue
+            counts.updated += 1
+            if not self.dry_run:
+                self._update(customer.customer_id, before, changed)
+        if new and not self.dry_run:
+            self._put(new)
+        self._opt_outs([c for c in batch if c.opt_outs])
+
+    def _update(self, customer_id: str, before: dict[str, Any], changed: dict[str, Any]) -> None:
+        from boto3.dynamodb.types import TypeSerializer
+
+        serialize = TypeSerializer().serialize
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for number, (name, value) in enumerate(changed.items()):
+            names[f"#a{number}"] = name
+            if name == "consent" and isinstance(before.get("consent"), dict):
+                # Flag by flag: flags the business keeps beside the contract's stay.
+                for index, (flag, granted) in enumerate(value.items()):
+                    names[f"#f{number}_{index}"] = flag
+                    values[f":f{number}_{index}"] = serialize(granted)
+                    sets.append(f"#a{number}.#f{number}_{index} = :f{number}_{index}")
+                continue
+            values[f":a{number}"] = serialize(value)
+            sets.append(f"#a{number} = :a{number}")
+        self.client.update_item(
+            TableName=self.tables.customers,
+            Key={"customer_id": {"S": customer_id}},
+            UpdateExpression="SET " + ", ".join(sets),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        self.counts.calls["UpdateItem"] += 1
+        self.counts.writes += 1
+
+    def _put(self, rows: list[dict[str, Any]]) -> None:
+        import time
+
+        from boto3.dynamodb.types import TypeSerializer
+
+        serialize = TypeSerializer().serialize
+        table = self.tables.customers
+        for start in range(0, len(rows), WRITE_BATCH):
+            requests: list[Any] = [
+                {"PutRequest": {"Item": {k: serialize(v) for k, v in row.items()}}}
+                for row in rows[start : start + WRITE_BATCH]
+            ]
+            pause = 0.05
+            while requests:
+                response = self.client.batch_write_item(RequestItems={table: requests})
+                self.counts.calls["BatchWriteItem"] += 1
+                left = response.get("UnprocessedItems", {}).get(table, [])
+                self.counts.writes += len(requests) - len(left)
+                requests = list(left)
+                if requests:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 1.0)
+
+    def _opt_outs(self, customers: list[Imported]) -> None:
+        from lifecycle.messaging.preferences import ALL_TOPICS, Action, Change, Source
+
+        if not customers:
+            return
+        self.preferences.prefetch([c.customer_id for c in customers])
+        self.counts.calls["BatchGetItem"] += -(-len(customers) // BATCH)
+        pending: list[tuple[Imported, Any]] = []
+        for customer in customers:
+            current = self.preferences.get(customer.customer_id)
+            for opt_out in customer.opt_outs:
+                if f"{opt_out.channel}:{ALL_TOPICS}" in current.opt_outs:
+                    self.counts.opt_outs_kept += 1
+                else:
+                    self.counts.opt_outs_new += 1
+                    pending.append((customer, opt_out))
+        self.preferences.forget_ahead()
+        if self.dry_run:
+            return
+        for customer, opt_out in pending:
+            change = Change(Channel(opt_out.channel), ALL_TOPICS, Action.UNSUBSCRIBE)
+            self.preferences.apply(
+                customer.customer_id,
+                [change],
+                Source.PINPOINT_IMPORT,
+                opt_out.at,
+                opt_out.event_id,
+            )
+            self.counts.calls["GetItem"] += 1
+            self.counts.calls["TransactWriteItems"] += 1
+            self.counts.writes += 2
+
+
+def _changes(before: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of `row` whose values differ from the stored row's (for consent, the
+    flags that differ)."""
+    changed: dict[str, Any] = {}
+    for name, value in row.items():
+        if name in _KEPT_ON_UPDATE:
+            continue
+        stored = before.get(name)
+        if name == "consent" and isinstance(stored, dict):
+            flags = {f: v for f, v in value.items() if bool(stored.get(f, False)) != v}
+            if flags:
+                changed[name] = flags
+        elif stored != value:
+            changed[name] = value
+    return changed
+
+
+# ---------------------------------------------------------------------------- the run
+@dataclass
+class ImportReport:
+    source: str
+    dry_run: bool
+    lines: int = 0
+    users: int = 0
+    customers: CustomerCounts = field(default_factory=CustomerCounts)
+    problems: list[Problem] = field(default_factory=list)
+    templates: dict[str, Outcome] = field(default_factory=dict)
+    campaigns: dict[str, Outcome] = field(default_factory=dict)
+    policy: list[Any] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> list[str]:
+        c = self.customers
+        verb = "would write" if self.dry_run else "wrote"
+        out = [
+            f"Pinpoint import from {self.source}"
+            + (" (dry run: nothing written)" if self.dry_run else ""),
+            f"  endpoints: {self.lines:,} lines read, {self.users:,} users",
+            f"  customers: {c.new:,} new, {c.updated:,} updated, {c.unchanged:,} unchanged"
+            f" ({verb} {c.new + c.updated:,})",
+            f"  opt-outs: {c.opt_outs_new:,} new (source pinpoint-import),"
+            f" {c.opt_outs_kept:,} already recorded",
+        ]
+        if c.new:
+            out.append(
+                f"  welcome: the {c.new:,} new customers are marked as welcomed (welcomed_at);"
+                " the welcome stage records their welcome as skipped and sends none"
+            )
+        for label, outcomes in (("templates", self.templates), ("campaigns", self.campaigns)):
+            if outcomes:
+                tally = Counter(outcomes.values())
+                counted = ", ".join(f"{tally[o]} {o}" for o in Outcome if tally[o])
+                out.append(f"  {label}: {counted} ({', '.join(sorted(outcomes))})")
+        for setting in self.policy:
+            out.append(f"  setting: {setting}")
+        kinds = by_kind(self.problems)
+        if kinds:
+            total = sum(kinds.values())
+            out.append(f"  problems: {total:,} (not carried, or carried differently)")
+            for kind, count in kinds.most_common():
+                out.append(f"    {count:>6,}  {kind}")
+                for problem in sorted(p for p in self.problems if p.kind == kind)[:EXAMPLES]:
+                    out.append(f"            {problem.line()}")
+        else:
+            out.append("  problems: none")
+        out.append(f"  took {self.seconds:.1f} s")
+        return out
+
+
+def import_endpoints(
+    source: Source,
+    mapping: Mapping,
+    writer: CustomerWriter,
+    report: ImportReport,
+    progress: TextIO | None = None,
+) -> None:
+    """Read every endpoint line, then write the customers a batch at a time."""
+    reading = Progress(progress, "endpoints read")
+    found = Endpoints(mapping)
+    for line in source.endpoint_lines():
+        found.add(line)
+        reading.advance(1)
+    reading.close()
+    report.lines, report.users = found.lines, found.users
+    writing = Progress(progress, "customers", total=found.users)
+    batch: list[Imported] = []
+    users = 0
+    for customer in found.each_user():
+        users += 1
+        if customer is not None:
+            batch.append(customer)
+        if len(batch) == BATCH:
+            writer.write(batch)
+            writing.advance(users)
+            batch, users = [], 0
+    if batch:
+        writer.write(batch)
+    writing.advance(users)
+    writing.close()
+    report.customers = writer.counts
+    report.problems.extend(found.problems)
+
+
+def run(
+    source: Source,
+    mapping: Mapping,
+    writer: CustomerWriter,
+    templates_dir: Path,
+    campaigns_dir: Path,
+    progress: TextIO | None = None,
+) -> ImportReport:
+    """The whole import: endpoints, then templates, then campaign settings."""
+    report = ImportReport(source.name, writer.dry_run)
+    import_endpoints(source, mapping, writer, report, progress)
+    return report
