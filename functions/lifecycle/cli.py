@@ -754,8 +754,11 @@ def _import_parser(commands: Any) -> None:
     pinpoint.add_argument(
         "--problems", type=Path, help="write every problem to this file (the report shows a few)"
     )
-    target = pinpoint.add_mutually_exclusive_group(required=True)
-    target.add_argument("--stack", help="CloudFormation stack name (a deployed stack)")
+    target = pinpoint.add_mutually_exclusive_group()
+    target.add_argument(
+        "--stack",
+        help="CloudFormation stack name (else CUSTOMERS_TABLE and PREFERENCES_TABLE)",
+    )
     target.add_argument(
         "--local",
         action="store_true",
@@ -785,7 +788,10 @@ def _import_pinpoint(args: argparse.Namespace) -> int:
             import boto3
 
             source = importer.open_source(args.source_at, lambda: boto3.client("s3"))
-            tables = importer.Tables.from_outputs(_outputs(args.stack))
+            if args.stack:
+                tables = importer.Tables.from_outputs(_outputs(args.stack))
+            else:
+                tables = importer.Tables.from_environment(dict(os.environ))
             writer = importer.CustomerWriter(boto3.client("dynamodb"), tables, args.dry_run)
             report = importer.run(
                 source, mapping, writer, Path(args.templates), Path(args.campaigns), progress

@@ -212,6 +212,14 @@ class Tables:
                 f"the stack has no output {missing}: deploy this version of the template"
             ) from None
 
+    @classmethod
+    def from_environment(cls, env: dict[str, str]) -> Tables:
+        names = ("CUSTOMERS_TABLE", "PREFERENCES_TABLE")
+        missing = [n for n in names if not env.get(n)]
+        if missing:
+            raise PinpointImportError(f"give --stack or --local, or set {', '.join(missing)}")
+        return cls(env["CUSTOMERS_TABLE"], env["PREFERENCES_TABLE"])
+
 
 @dataclass
 class CustomerCounts:
