@@ -785,8 +785,10 @@ class _HtmlScan(HTMLParser):
         return begin, close, line
 
 
-_OPENS = re.compile(r"^\{\{~?[#^]|^\{\{~?else\b")
-_CLOSES = re.compile(r"^\{\{~?(/|else\b|\^\}\})")
+_OPENS = re.compile(r"^\{\{~?(#|\^(?!\s*~?\}\}))")
+_CLOSES = re.compile(r"^\{\{~?(/|else\b|\^\s*~?\}\})")
+_ELSE = re.compile(r"^\{\{~?(else\b|\^\s*~?\}\})")
+_COMMENT = re.compile(r"^\{\{~?!.*\}\}$")
 
 
 class _HtmlToText(HTMLParser):
@@ -832,15 +834,33 @@ class _HtmlToText(HTMLParser):
         self.out.append("\n".join(lines) if "\n" in data else " ".join(data.split(" ")))
 
     def text(self) -> str:
-        lines = [line.strip() for line in "".join(self.out).split("\n")]
-        kept: list[str] = []
-        for index, line in enumerate(lines):
-            if not line:
-                after = next((x for x in lines[index + 1 :] if x), "")
-                if not kept or not kept[-1] or _OPENS.match(kept[-1]) or _CLOSES.match(after):
-                    continue  # block tags stand alone: their lines leave no blank of their own
-            kept.append(line)
-        return "\n".join(kept).strip()
+        """The text, a paragraph break before a block moved inside each of its branches, so a
+        branch left out leaves one break, not two."""
+        out: list[str] = []
+        breaks: list[bool] = []  # per open block: whether its branches start with a break
+        for line in (line.strip() for line in "".join(self.out).split("\n")):
+            if _COMMENT.match(line):
+                continue  # Handlebars drops it with its line
+            if _OPENS.match(line):
+                broken = bool(out) and not out[-1]
+                if broken:
+                    out.pop()
+                out.append(line)
+                breaks.append(broken)
+                out += [""] if broken else []
+            elif _CLOSES.match(line):
+                while out and not out[-1]:
+                    out.pop()
+                out.append(line)
+                if line.startswith(("{{/", "{{~/")):
+                    breaks.pop() if breaks else None
+                elif breaks and breaks[-1]:
+                    out.append("")
+            elif line or (
+                out and out[-1] and not _OPENS.match(out[-1]) and not _ELSE.match(out[-1])
+            ):
+                out.append(line)
+        return "\n".join(out).strip()
 
 
 def _body(source: str) -> tuple[str, int, _HtmlScan]:
