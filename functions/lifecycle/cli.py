@@ -754,6 +754,11 @@ def _import_parser(commands: Any) -> None:
     pinpoint.add_argument(
         "--problems", type=Path, help="write every problem to this file (the report shows a few)"
     )
+    pinpoint.add_argument(
+        "--link",
+        help="the https link the campaign files get (Pinpoint's campaigns have none; "
+        "without it the files get a placeholder, reported to review)",
+    )
     target = pinpoint.add_mutually_exclusive_group()
     target.add_argument(
         "--stack",
@@ -794,7 +799,13 @@ def _import_pinpoint(args: argparse.Namespace) -> int:
                 tables = importer.Tables.from_environment(dict(os.environ))
             writer = importer.CustomerWriter(boto3.client("dynamodb"), tables, args.dry_run)
             report = importer.run(
-                source, mapping, writer, Path(args.templates), Path(args.campaigns), progress
+                source,
+                mapping,
+                writer,
+                Path(args.templates),
+                Path(args.campaigns),
+                progress,
+                args.link,
             )
             after = []
     except (MappingError, importer.PinpointImportError) as error:

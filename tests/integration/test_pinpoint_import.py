@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,24 +87,34 @@ def _rows() -> dict[str, dict[str, Any]]:
     return found
 
 
-def _import(
-    source: Path | str, mapping: Mapping | None = None, dry_run: bool = False
-) -> importer.ImportReport:
-    client = boto3.client("dynamodb")
-    writer = importer.CustomerWriter(client, TABLES, dry_run)
-    opened = importer.open_source(str(source), lambda: boto3.client("s3"))
-    return importer.run(
-        opened, mapping or load(EVENTS / "mapping.yaml"), writer, Path("unused"), Path("unused")
-    )
+Importer = Callable[..., importer.ImportReport]
+
+
+@pytest.fixture
+def run_import(tmp_path: Path) -> Importer:
+    """The import over moto's tables; its template folders and campaign files go under the
+    test's own folder."""
+
+    def run(
+        source: Path | str, mapping: Mapping | None = None, dry_run: bool = False
+    ) -> importer.ImportReport:
+        writer = importer.CustomerWriter(boto3.client("dynamodb"), TABLES, dry_run)
+        opened = importer.open_source(str(source), lambda: boto3.client("s3"))
+        chosen = mapping or load(EVENTS / "mapping.yaml")
+        out = tmp_path / "written"
+        return importer.run(opened, chosen, writer, out / "templates", out / "campaigns")
+
+    return run
 
 
 def test_every_valid_endpoint_lands_once_and_bad_rows_are_reported_with_their_line(
     aws: Aws,
+    run_import: Importer,
 ) -> None:
     # given the sample export: opt-outs, bad addresses, push endpoints, several locales
 
     # when it is imported
-    report = _import(EVENTS)
+    report = run_import(EVENTS)
 
     # then each user with a usable address is one customer, with the newest valid addresses
     expected = _expected()
@@ -140,10 +151,10 @@ def test_every_valid_endpoint_lands_once_and_bad_rows_are_reported_with_their_li
 
 
 def test_opt_outs_are_recorded_and_honoured_by_the_next_announcement(
-    aws: Aws, tmp_path: Path
+    aws: Aws, run_import: Importer, tmp_path: Path
 ) -> None:
     # given the sample export imported
-    report = _import(EVENTS)
+    report = run_import(EVENTS)
     opted_out = {
         e["User"]["UserId"]
         for e in _sample_endpoints()
@@ -182,10 +193,10 @@ def test_opt_outs_are_recorded_and_honoured_by_the_next_announcement(
 
 
 def test_a_reimport_writes_nothing_and_a_newer_export_updates_only_what_changed(
-    aws: Aws, tmp_path: Path
+    aws: Aws, run_import: Importer, tmp_path: Path
 ) -> None:
     # given the sample imported, and an attribute the business added since
-    _import(EVENTS)
+    run_import(EVENTS)
     first = _rows()
     some = sorted(first)[0]
     boto3.client("dynamodb").update_item(
@@ -196,7 +207,7 @@ def test_a_reimport_writes_nothing_and_a_newer_export_updates_only_what_changed(
     )
 
     # when the same export is imported again
-    again = _import(EVENTS)
+    again = run_import(EVENTS)
 
     # then nothing is written
     assert (again.customers.new, again.customers.updated) == (0, 0)
@@ -204,6 +215,8 @@ def test_a_reimport_writes_nothing_and_a_newer_export_updates_only_what_changed(
     assert again.customers.opt_outs_new == 0
     assert again.customers.writes == 0
     assert set(again.customers.calls) == {"BatchGetItem"}
+    assert set(again.templates.values()) == {importer.Outcome.UNCHANGED}
+    assert again.campaigns == {"spring-offer-2026": importer.Outcome.UNCHANGED}
 
     # when a newer export moves one customer to another city
     changed = []
@@ -215,7 +228,7 @@ def test_a_reimport_writes_nothing_and_a_newer_export_updates_only_what_changed(
     newer = tmp_path / "newer"
     newer.mkdir()
     (newer / "part-00000.gz").write_bytes(gzip.compress("\n".join(changed).encode()))
-    update = _import(newer)
+    update = run_import(newer)
 
     # then only that customer is updated, only in what changed, the business's own kept
     assert (update.customers.new, update.customers.updated) == (0, 1)
@@ -228,9 +241,9 @@ def test_a_reimport_writes_nothing_and_a_newer_export_updates_only_what_changed(
     }
 
 
-def test_no_imported_customer_is_welcomed(aws: Aws) -> None:
+def test_no_imported_customer_is_welcomed(aws: Aws, run_import: Importer) -> None:
     # given the sample imported
-    report = _import(EVENTS)
+    report = run_import(EVENTS)
 
     # when the Customers stream reaches the welcome stage, as Lambda delivers it
     aws.stack.pump(LocalContext.for_function)
@@ -249,7 +262,7 @@ def test_no_imported_customer_is_welcomed(aws: Aws) -> None:
     assert report.customers.new == len(rows)
 
 
-def test_an_s3_prefix_imports_as_the_folder_does(aws: Aws) -> None:
+def test_an_s3_prefix_imports_as_the_folder_does(aws: Aws, run_import: Importer) -> None:
     # given the export where the export job wrote it
     s3 = boto3.client("s3")
     region = s3.meta.region_name
@@ -261,9 +274,9 @@ def test_an_s3_prefix_imports_as_the_folder_does(aws: Aws) -> None:
     )
 
     # when imported from the prefix (dry run, then for real)
-    dry = _import("s3://exports/pinpoint/app-1", dry_run=True)
+    dry = run_import("s3://exports/pinpoint/app-1", dry_run=True)
     assert _rows() == {}
-    report = _import("s3://exports/pinpoint/app-1")
+    report = run_import("s3://exports/pinpoint/app-1")
 
     # then it is the same import
     assert dry.customers.new == report.customers.new == len(_expected())
@@ -271,7 +284,7 @@ def test_an_s3_prefix_imports_as_the_folder_does(aws: Aws) -> None:
 
 
 def test_a_line_that_is_not_an_endpoint_is_reported_and_the_rest_imported(
-    aws: Aws, tmp_path: Path
+    aws: Aws, run_import: Importer, tmp_path: Path
 ) -> None:
     # given an export with a broken line in the middle
     lines = gzip.decompress(export_bytes(5)).decode().splitlines()
@@ -279,7 +292,7 @@ def test_a_line_that_is_not_an_endpoint_is_reported_and_the_rest_imported(
     (tmp_path / "part.gz").write_bytes(gzip.compress("\n".join(lines).encode()))
 
     # when imported
-    report = _import(tmp_path)
+    report = run_import(tmp_path)
 
     # then the broken line is reported at its number, and the others are imported
     assert [(p.kind, p.where) for p in report.problems if p.kind == kinds.NOT_JSON] == [
@@ -306,6 +319,10 @@ def test_the_command_prints_what_it_would_write(
             "--quiet",
             "--problems",
             str(problems),
+            "--templates",
+            str(tmp_path / "templates"),
+            "--campaigns",
+            str(tmp_path / "campaigns"),
         ]
     )
     out = capsys.readouterr().out
@@ -314,6 +331,9 @@ def test_the_command_prints_what_it_would_write(
     assert "dry run: nothing written" in out
     assert _rows() == {}
     assert "invalid email address" in problems.read_text()
+    assert "templates: 4 new" in out
+    assert "campaigns: 1 new (spring-offer-2026)" in out
+    assert not (tmp_path / "templates").exists()
 
 
 def test_a_mapping_that_is_not_valid_is_refused_with_what_is_wrong(

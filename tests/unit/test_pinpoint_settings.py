@@ -72,7 +72,7 @@ def test_the_sample_campaign_becomes_a_campaign_file_that_validates() -> None:
     assert campaign.id == "spring-offer-2026"
     assert campaign.name == "Spring offer 2026"
     # with email first, as the treatments have email and SMS templates
-    assert [str(c) for c in campaign.channels] == ["email", "sms"]
+    assert [str(c) for c in campaign.channels] == ["email"]
     # at 10:00 local time: 08:00 UTC at the schedule's starting offset UTC+02
     assert campaign.send.local
     assert str(campaign.send.date) == "2026-04-14"
@@ -98,7 +98,21 @@ def test_the_file_says_it_was_imported_and_what_to_review() -> None:
     header = text.split("\nid: ", 1)[0]
     assert "# To review:" in header
     assert "message.link" in header
-    assert "campaign_pickup_promo" in header  # the SMS template's folder is another one
+
+
+def test_an_sms_template_of_another_name_is_to_review() -> None:
+    # given the campaign sending an SMS template beside its email one
+    data = inner(CAMPAIGN)
+    data["TemplateConfiguration"]["SMSTemplate"] = {"Name": "pickup-promo"}
+
+    # when converted
+    result = settings.convert([("spring-offer.json", data)], [], [sample(SEGMENT)])
+
+    # then it sends both channels, and the file says to put the SMS copy in its folder
+    text = result.campaigns["spring-offer-2026"]
+    assert "channels:\n- email\n- sms" in text or "channels: [email, sms]" in text
+    assert "campaign_pickup_promo" in text.split("\nid: ", 1)[0]
+    assert policy(result)["MarketingCapSms"] == "1/1"
 
 
 def test_without_a_website_the_link_never_resolves_and_is_to_review() -> None:
@@ -226,7 +240,6 @@ def test_the_campaign_quiet_time_and_limits_become_policy_settings() -> None:
         "QuietHours": "22:00-08:00",
         "QuietHoursMarketingEmail": "true",  # Pinpoint's quiet time held email back too
         "MarketingCapEmail": "1/1",  # 1 a day per endpoint: 1 in any 1 day per customer
-        "MarketingCapSms": "1/1",
         "CampaignSendRate": "50",
     }
     setting = next(s for s in result.policy if s.name == "QuietHours")

@@ -107,12 +107,43 @@ class _Linter:
                 self.add(folder.name, 0, "folder is not a message in the catalog")
         written_in = set(SUPPORTED_LOCALES[1:])
         for spec in self.specs.values():
-            written_in |= self._check_parts(spec.template, self._parts(spec), SAMPLE_FILE)
+            only = self._written_only_in(spec.template)
+            written_in |= self._check_parts(
+                spec.template, self._parts(spec), SAMPLE_FILE, None if only is None else only
+            )
         layouts = self.root / LAYOUTS
         written_in |= (
             {p.name for p in layouts.iterdir() if p.is_dir()} if layouts.is_dir() else set()
         )
         self._check_parts(LAYOUTS, LAYOUT_PARTS, None, sorted(written_in), LOCALISED_LAYOUT_PARTS)
+
+    def _written_only_in(self, template: str) -> list[str] | None:
+        """The languages a campaign's sample.json says its copy is written in
+        (`"languages": ["en"]`, as an import of single-language templates writes it), beyond
+        the base folder's; None when it does not say (every supported locale is expected).
+        Customers in the others get the base folder's copy, in its language throughout: a
+        warning, not an error."""
+        if not announcements.is_campaign_template(template):
+            return None
+        try:
+            sample = json.loads((self.root / template / SAMPLE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # the sample's own problem is reported where it is read
+        languages = sample.get("languages") if isinstance(sample, dict) else None
+        if not isinstance(languages, list) or not all(isinstance(x, str) for x in languages):
+            return None
+        declared = [x for x in languages if x != FALLBACK_LOCALE]
+        left = [x for x in SUPPORTED_LOCALES[1:] if x not in declared]
+        if left:
+            self.add(
+                f"{template}/{SAMPLE_FILE}",
+                0,
+                f"written in {', '.join([FALLBACK_LOCALE, *declared])} only: customers in "
+                f"{', '.join(left)} get the {FALLBACK_LOCALE} copy (add a locale folder to "
+                "translate it)",
+                WARNING,
+            )
+        return declared
 
     def _parts(self, spec: MessageSpec) -> tuple[str, ...]:
         """The parts a message's folder must hold. A campaign's spec has the channels whose
@@ -141,7 +172,8 @@ class _Linter:
         if sample and not (base / sample).is_file():
             self.add(f"{folder}/{sample}", 0, "missing sample data")
         found = {p.name for p in base.iterdir() if p.is_dir()} if base.is_dir() else set()
-        for locale in sorted(set(locales or SUPPORTED_LOCALES[1:]) | found):
+        expected = SUPPORTED_LOCALES[1:] if locales is None else locales
+        for locale in sorted(set(expected) | found):
             variant = base / locale
             if not variant.is_dir():
                 self.add(f"{folder}/{locale}", 0, f"missing locale variant {locale}")

@@ -55,7 +55,13 @@ def import_locally(
         client = boto3.client("dynamodb", region_name=REGION)
         writer = importer.CustomerWriter(client, local_tables(stack), args.dry_run)
         report = importer.run(
-            source, mapping, writer, Path(args.templates), Path(args.campaigns), progress
+            source,
+            mapping,
+            writer,
+            Path(args.templates),
+            Path(args.campaigns),
+            progress,
+            args.link,
         )
         if args.dry_run:
             return report, ["  (local stack: a fresh one, so every customer is new)"]

@@ -71,7 +71,7 @@ def endpoints(users: int, seed: int = SAMPLE_SEED) -> Iterator[dict[str, Any]]:
             zone = draw.choice(_ZONES_NOBODY_KNOWS)
         common = {
             "ApplicationId": APPLICATION_ID,
-            "Attributes": {"ServiceZone": [service_zone], "Interests": ["shirts", "duvets"]},
+            "Attributes": _attributes(number, service_zone, effective),
             "CohortId": str(draw.randrange(0, 100)),
             "CreationDate": _iso(created),
             "Demographic": {"Locale": locale, "Timezone": zone, "Platform": "web"},
@@ -99,6 +99,24 @@ def endpoints(users: int, seed: int = SAMPLE_SEED) -> Iterator[dict[str, Any]]:
         if draw.random() < PUSH_SHARE:
             token = f"{draw.getrandbits(128):032x}"
             yield _endpoint(common, f"{user_id}-push", "APNS", token, draw, 0.0)
+
+
+_TIERS = ("bronze", "silver", "gold")
+_SERVICES = (["wash & fold"], ["wash & fold", "dry cleaning"], ["dry cleaning", "ironing"])
+
+
+def _attributes(number: int, service_zone: str, effective: datetime) -> dict[str, list[str]]:
+    """Custom attributes the sample templates use (derived from the user's number, so the
+    draws, and with them the rest of the sample, stay as they are)."""
+    attributes = {
+        "ServiceZone": [service_zone],
+        "LoyaltyTier": [_TIERS[number % 3]],
+        "Services": _SERVICES[number % 3],
+        "NextPickup": [(effective + timedelta(days=7)).date().isoformat()],
+    }
+    if number % 4 == 0:
+        attributes["PromoCode"] = ["spring20"]
+    return attributes
 
 
 def _endpoint(

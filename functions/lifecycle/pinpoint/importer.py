@@ -36,10 +36,13 @@ from lifecycle.pinpoint.endpoints import Endpoints, Imported, Line
 from lifecycle.pinpoint.mapping import Mapping
 from lifecycle.pinpoint.report import Outcome, Problem, by_kind
 
+__all__ = ["Outcome"]  # the outcomes the report holds, for callers
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 EXPORT_SUFFIXES = (".gz", ".jsonl")
+NOT_JSON_DOCUMENT = "file is not JSON"
 DOCUMENT_FOLDERS = ("templates", "campaigns", "journeys", "segments")
 BATCH = 100  # customers read (BatchGetItem's most) and then written per round
 WRITE_BATCH = 25  # BatchWriteItem's most
@@ -384,7 +387,8 @@ class ImportReport:
     problems: list[Problem] = field(default_factory=list)
     templates: dict[str, Outcome] = field(default_factory=dict)
     campaigns: dict[str, Outcome] = field(default_factory=dict)
-    policy: list[Any] = field(default_factory=list)
+    policy: list[Any] = field(default_factory=list)  # settings.PolicySetting
+    journeys: list[Any] = field(default_factory=list)  # settings.JourneyReport
     seconds: float = 0.0
 
     def summary(self) -> list[str]:
@@ -409,8 +413,20 @@ class ImportReport:
                 tally = Counter(outcomes.values())
                 counted = ", ".join(f"{tally[o]} {o}" for o in Outcome if tally[o])
                 out.append(f"  {label}: {counted} ({', '.join(sorted(outcomes))})")
-        for setting in self.policy:
-            out.append(f"  setting: {setting}")
+        for journey in self.journeys:
+            out.append(
+                f"  journey {journey.name!r} ({journey.source}): no one-to-one equivalent;"
+                f" covered by the {', '.join(journey.stages)} stage(s);"
+                f" {len(journey.steps)} steps, {len(journey.templates)} templates"
+            )
+        if self.policy:
+            out.append("  contact policy (stack parameters to set):")
+            for setting in self.policy:
+                out.append(
+                    f"    {setting.name} = {setting.value}  (from {setting.source}): {setting.note}"
+                )
+            overrides = " ".join(f"{s.name}={s.value}" for s in self.policy)
+            out.append(f"    deploy with: sam deploy --parameter-overrides {overrides}")
         kinds = by_kind(self.problems)
         if kinds:
             total = sum(kinds.values())
@@ -459,6 +475,49 @@ def import_endpoints(
     report.problems.extend(found.problems)
 
 
+def _readable(source: Source, folder: str, report: ImportReport) -> list[tuple[str, Any]]:
+    """A folder's documents that parse (the others reported)."""
+    kept: list[tuple[str, Any]] = []
+    for name, data in source.documents(folder):
+        if isinstance(data, Unreadable):
+            report.problems.append(Problem(NOT_JSON_DOCUMENT, name, data.reason))
+        else:
+            kept.append((name, data))
+    return kept
+
+
+def import_definitions(
+    source: Source,
+    mapping: Mapping,
+    report: ImportReport,
+    templates_dir: Path,
+    campaigns_dir: Path,
+    link: str | None,
+) -> None:
+    """Templates into template folders, campaigns and journeys into campaign files and
+    contact-policy settings."""
+    from lifecycle.pinpoint import settings, templates
+
+    dry_run = report.dry_run
+    converted = templates.convert(_readable(source, "templates", report), mapping)
+    report.problems.extend(converted.problems)
+    report.templates = templates.write(converted, templates_dir, dry_run)
+    made = settings.convert(
+        _readable(source, "campaigns", report),
+        _readable(source, "journeys", report),
+        _readable(source, "segments", report),
+        mapping=mapping,
+        website=link,
+    )
+    report.problems.extend(made.problems)
+    report.campaigns = {
+        Path(path).stem: outcome
+        for path, outcome in settings.write(made, campaigns_dir, dry_run).items()
+    }
+    report.policy = list(made.policy)
+    report.journeys = list(made.journeys)
+
+
 def run(
     source: Source,
     mapping: Mapping,
@@ -466,8 +525,10 @@ def run(
     templates_dir: Path,
     campaigns_dir: Path,
     progress: TextIO | None = None,
+    link: str | None = None,
 ) -> ImportReport:
     """The whole import: endpoints, then templates, then campaign settings."""
     report = ImportReport(source.name, writer.dry_run)
     import_endpoints(source, mapping, writer, report, progress)
+    import_definitions(source, mapping, report, templates_dir, campaigns_dir, link)
     return report

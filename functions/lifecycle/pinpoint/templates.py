@@ -1005,7 +1005,8 @@ def convert(responses: list[tuple[str, dict[str, Any]]], mapping: Mapping) -> Te
             NEEDS_TRANSLATION,
             folder_name,
             "Pinpoint templates have one language: the folder holds the copy as the root "
-            "(English) original; lint lists the locale folders still to write",
+            "(English) original, and sample.json says so (languages: [en]); lint warns of "
+            "the locale folders still to write",
         )
     return result
 
@@ -1157,6 +1158,8 @@ def _sample(folder: _Folder, mapping: Mapping) -> str:
             + ". Values are the template's default substitutions where it had them; "
             "attributes a recipient may lack are left out."
         ),
+        # One language (Pinpoint's templates have one): customers in the others get it too.
+        "languages": ["en"],
         "context": {
             "first_name": first_name or SAMPLE_FIRST_NAME,
             "prospect": False,
