@@ -7,7 +7,7 @@ REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: install demo test test-all lint lint-templates typecheck check-infra build package-sizes \
-	browser bench bench-due bench-campaign clean
+	browser bench bench-due bench-campaign bench-import clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,7 @@ bench: install build
 	@py313=$$(infra/find-python313.sh) && PATH="$$py313:$$PATH" $(BIN)/lifecycle bench
 	@$(MAKE) --no-print-directory bench-due
 	@$(MAKE) --no-print-directory bench-campaign
+	@$(MAKE) --no-print-directory bench-import
 
 # The daily run (planner and worker) over 100,000 and 1,000,000 profiles, over moto: items read
 # per customer due, time per 1,000 due, AWS calls per message (about 70 min).
@@ -83,6 +84,12 @@ bench-due: install
 RECIPIENTS ?= 100000
 bench-campaign: install
 	$(BIN)/lifecycle bench-campaign --recipients $(RECIPIENTS)
+
+# The Pinpoint import of 100,000 endpoints over moto: a dry run, the import, a re-import; time,
+# DynamoDB requests and items written per customer.
+ENDPOINTS ?= 100000
+bench-import: install
+	$(BIN)/lifecycle bench-import --endpoints $(ENDPOINTS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) out .aws-sam .mypy_cache .ruff_cache .pytest_cache

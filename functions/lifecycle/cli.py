@@ -452,6 +452,12 @@ def _bench_due(args: argparse.Namespace) -> int:
     return 0 if all(figures.met for figures in results) else 1
 
 
+def _bench_import(args: argparse.Namespace) -> int:
+    from lifecycle.local import bench_import
+
+    return bench_import.run(args.endpoints)
+
+
 def _bench_campaign(args: argparse.Namespace) -> int:
     from lifecycle.local import bench_campaign
 
@@ -698,6 +704,16 @@ def parser() -> argparse.ArgumentParser:
     )
     bench_campaign.add_argument("--seed", type=int, default=7, help="seed for the base")
     bench_campaign.set_defaults(run=_bench_campaign)
+
+    bench_import = commands.add_parser(
+        "bench-import",
+        help="the Pinpoint import of a made-up export over moto: time, DynamoDB requests and"
+        " items written per customer, for a dry run, the import and a re-import",
+    )
+    bench_import.add_argument(
+        "--endpoints", type=int, default=100_000, help="endpoints in the export (100,000)"
+    )
+    bench_import.set_defaults(run=_bench_import)
 
     chaos = commands.add_parser(
         "faults",
