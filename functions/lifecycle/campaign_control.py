@@ -282,8 +282,7 @@ class Campaigns:
                         variant or _first(campaign),
                         customer,
                         channel,
-                        prospect,
-                        journey.attributes_of(row),
+                        prospect,  # the dry run renders nothing: no attributes needed
                     )
                     for channel in campaign.channels
                 ]

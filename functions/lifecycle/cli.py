@@ -765,8 +765,14 @@ def _import_parser(commands: Any) -> None:
     pinpoint.add_argument(
         "--dry-run", action="store_true", help="write nothing; tell what would be"
     )
-    pinpoint.add_argument("--templates", default="templates", help="templates folder to write")
-    pinpoint.add_argument("--campaigns", default="campaigns", help="campaign files folder")
+    pinpoint.add_argument(
+        "--templates",
+        help="templates folder to write (default: templates; with --local, a folder under out/)",
+    )
+    pinpoint.add_argument(
+        "--campaigns",
+        help="campaign files folder (default: campaigns; with --local, a folder under out/)",
+    )
     pinpoint.add_argument(
         "--problems", type=Path, help="write every problem to this file (the report shows a few)"
     )
@@ -799,10 +805,23 @@ def _import_pinpoint(args: argparse.Namespace) -> int:
 
     progress = None if args.quiet else sys.stderr
     started = time.perf_counter()
+    if args.local:
+        # A local run never writes into the repository's own folders unless told to.
+        local = Path("out/pinpoint-import")
+        args.templates = args.templates or str(local / "templates")
+        args.campaigns = args.campaigns or str(local / "campaigns")
+    args.templates = args.templates or "templates"
+    args.campaigns = args.campaigns or "campaigns"
     try:
         mapping = load(args.mapping)
         if args.local:
             from lifecycle.local.pinpoint_run import import_locally
+
+            if args.source_at.startswith("s3://"):
+                raise importer.PinpointImportError(
+                    "--local imports into a fresh local stack, which has no S3 bucket: give a "
+                    "folder (or --stack for an S3 prefix)"
+                )
 
             report, after = import_locally(args.source_at, mapping, args, progress)
         else:
@@ -829,8 +848,11 @@ def _import_pinpoint(args: argparse.Namespace) -> int:
         return 1
     report.seconds = time.perf_counter() - started
     print("\n".join([*report.summary(), *after]))
+    if not args.dry_run and (report.templates or report.campaigns):
+        print(f"  written to {args.templates}/ and {args.campaigns}/")
     if args.problems:
-        args.problems.write_text("".join(f"{p.kind}\t{p.line()}\n" for p in report.problems))
+        lines = "".join(f"{p.kind}\t{p.line()}\n" for p in report.problems)
+        args.problems.write_text(lines, encoding="utf-8")
         print(f"  every problem: {args.problems}")
     return 0
 

@@ -73,6 +73,19 @@ def _strip_blank(value: Any) -> Any:
     return value
 
 
+def _lenient_moment(value: Any) -> Any:
+    # An optional mark: a value that is not a time means "not given", it does not make the
+    # customer invalid for every stage.
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
 Email = Annotated[str, AfterValidator(deliverable_email)]
 Phone = Annotated[str, AfterValidator(e164)]
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -105,7 +118,7 @@ class Customer(BaseModel):
     channel_preference: Annotated[str | None, AfterValidator(_channel)] = None
     # Optional: when an earlier system welcomed the customer (an import writes it): the
     # welcome stage records its messages as skipped instead of sending them.
-    welcomed_at: datetime | None = None
+    welcomed_at: Annotated[datetime | None, BeforeValidator(_lenient_moment)] = None
 
     @model_validator(mode="after")
     def _reachable(self) -> Customer:

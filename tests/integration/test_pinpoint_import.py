@@ -346,3 +346,177 @@ def test_a_mapping_that_is_not_valid_is_refused_with_what_is_wrong(
     assert code == 1
     assert "'email' (for Location.City) is one the import writes itself" in err
     assert "'PUSH' is not a channel type" in err
+
+
+def _export(folder: Path, *endpoints: dict[str, Any]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = "\n".join(json.dumps(e) for e in endpoints)
+    (folder / "part-00000.gz").write_bytes(gzip.compress(lines.encode()))
+    return folder
+
+
+def _endpoint(user: str, **changes: Any) -> dict[str, Any]:
+    endpoint: dict[str, Any] = {
+        "Id": f"{user}-email",
+        "ChannelType": "EMAIL",
+        "Address": f"{user}@example.com",
+        "EndpointStatus": "ACTIVE",
+        "OptOut": "NONE",
+        "EffectiveDate": "2025-05-01T10:00:00Z",
+        "CreationDate": "2024-01-02T03:04:05Z",
+        "Location": {"City": "Utrecht"},
+        "User": {"UserId": user, "UserAttributes": {"FirstName": ["Ann"]}},
+    }
+    endpoint.update(changes)
+    return endpoint
+
+
+def _put_row(customer_id: str, **values: Any) -> None:
+    from boto3.dynamodb.types import TypeSerializer
+
+    serialize = TypeSerializer().serialize
+    item = {"customer_id": customer_id, "created_at": "2020-01-01T00:00:00+00:00", **values}
+    boto3.client("dynamodb").put_item(
+        TableName="CustomersTable", Item={k: serialize(v) for k, v in item.items()}
+    )
+
+
+def test_a_customer_the_business_wrote_keeps_its_values_and_no_consent_is_granted(
+    aws: Aws, run_import: Importer, tmp_path: Path
+) -> None:
+    # given a customer the business's own system wrote: no marketing email, SMS consent
+    _put_row(
+        "u-1",
+        first_name="Cathy",
+        email="cathy@example.com",
+        consent={"email_marketing": False, "sms_marketing": True, "sms_transactional": True},
+    )
+    # and a Pinpoint export where that user has only an email endpoint, not opted out
+    export = _export(tmp_path / "export", _endpoint("u-1"))
+
+    # when imported
+    report = run_import(export)
+
+    # then the row keeps what the business wrote, gains only what it lacked, and consent is
+    # neither granted (email) nor taken on a channel Pinpoint knew nothing of (SMS)
+    row = _rows()["u-1"]
+    assert (row["first_name"], row["email"], row["created_at"]) == (
+        "Cathy",
+        "cathy@example.com",
+        "2020-01-01T00:00:00+00:00",
+    )
+    assert row["city"] == "Utrecht"
+    assert row["consent"] == {
+        "email_marketing": False,
+        "sms_marketing": True,
+        "sms_transactional": True,
+    }
+    assert "welcomed_at" not in row
+    assert report.customers.updated == 1
+
+
+def test_an_edit_made_here_survives_a_reimport_and_a_newer_export_carries_its_change(
+    aws: Aws, run_import: Importer, tmp_path: Path
+) -> None:
+    # given an import, then the customer's first name corrected here
+    run_import(_export(tmp_path / "first", _endpoint("u-1")))
+    boto3.client("dynamodb").update_item(
+        TableName="CustomersTable",
+        Key={"customer_id": {"S": "u-1"}},
+        UpdateExpression="SET first_name = :n",
+        ExpressionAttributeValues={":n": {"S": "Anne-Marie"}},
+    )
+
+    # when the same export is imported again
+    again = run_import(tmp_path / "first")
+
+    # then the correction stands and nothing is written
+    assert _rows()["u-1"]["first_name"] == "Anne-Marie"
+    assert (again.customers.updated, again.customers.writes) == (0, 0)
+
+    # when a newer export moves them to Haarlem (and still says Ann)
+    newer = _endpoint("u-1", Location={"City": "Haarlem"}, EffectiveDate="2026-11-30T10:00:00Z")
+    update = run_import(_export(tmp_path / "newer", newer))
+
+    # then only what Pinpoint changed is carried
+    row = _rows()["u-1"]
+    assert (row["city"], row["first_name"]) == ("Haarlem", "Anne-Marie")
+    assert update.customers.updated == 1
+
+
+def test_an_opt_out_of_a_user_not_imported_is_recorded_and_a_later_choice_here_stands(
+    aws: Aws, run_import: Importer, tmp_path: Path
+) -> None:
+    from lifecycle.adapters.preferences import DynamoPreferences
+    from lifecycle.messaging.message import Channel
+    from lifecycle.messaging.preferences import ALL_TOPICS, Action, Change, Source
+
+    # given a user with no first name who opted out, and one who opted out then came back here
+    nameless = _endpoint("u-2", OptOut="ALL", User={"UserId": "u-2", "UserAttributes": {}})
+    left = _endpoint("u-3", OptOut="ALL")
+    report = run_import(_export(tmp_path / "first", nameless, left))
+    preferences = DynamoPreferences(boto3.client("dynamodb"), "PreferencesTable")
+    assert "u-2" not in _rows()
+    assert "email:*" in preferences.get("u-2").opt_outs
+    assert report.customers.opt_outs_not_imported == 1
+    preferences.apply(
+        "u-3",
+        [Change(Channel.EMAIL, ALL_TOPICS, Action.RESUBSCRIBE)],
+        Source.PREFERENCE_CENTRE,
+        NOW,
+        "came-back",
+    )
+
+    # when a newer export (its endpoint touched since, before they came back) is imported
+    touched = _endpoint("u-3", OptOut="ALL", EffectiveDate="2026-06-01T00:00:00Z")
+    again = run_import(_export(tmp_path / "newer", nameless, touched))
+
+    # then their later choice stands, and the nameless user's opt-out is not doubled
+    assert "email:*" not in preferences.get("u-3").opt_outs
+    assert again.customers.opt_outs_later_choice == 1
+    assert again.customers.opt_outs_new == 0
+
+
+def test_a_file_that_cannot_be_read_is_reported_and_the_others_imported(
+    aws: Aws, run_import: Importer, tmp_path: Path
+) -> None:
+    export = _export(tmp_path / "export", _endpoint("u-1"))
+    (export / "part-00001.gz").write_bytes(b"not gzip at all")
+    (export / "part-00002.jsonl").write_bytes(
+        b"\xef\xbb\xbf" + json.dumps(_endpoint("u-4")).encode()
+    )
+
+    report = run_import(export)
+
+    assert set(_rows()) == {"u-1", "u-4"}
+    unreadable = [p for p in report.problems if p.kind == kinds.NOT_READABLE]
+    assert [p.where for p in unreadable] == ["part-00001.gz"]
+
+
+def test_a_folder_with_nothing_to_import_is_an_error(
+    aws: Aws, run_import: Importer, tmp_path: Path
+) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(importer.PinpointImportError, match="no export files"):
+        run_import(tmp_path / "empty")
+
+
+def test_a_template_folder_someone_wrote_or_edited_is_kept(
+    aws: Aws, run_import: Importer, tmp_path: Path
+) -> None:
+    # given the import's template folders, then one edited by a marketer
+    run_import(EVENTS)
+    written = tmp_path / "written" / "templates"
+    subject = written / "campaign_spring_offer" / "email.subject.j2"
+    subject.write_text("Spring: our own words\n", encoding="utf-8")
+
+    # when the export is imported again
+    again = run_import(EVENTS)
+
+    # then the edited folder is kept as it is, the others unchanged, and the report says so
+    assert again.templates["campaign_spring_offer"] is importer.Outcome.KEPT
+    assert subject.read_text(encoding="utf-8") == "Spring: our own words\n"
+    assert {o for f, o in again.templates.items() if f != "campaign_spring_offer"} == {
+        importer.Outcome.UNCHANGED
+    }
+    assert any(p.where == "templates/campaign_spring_offer" for p in again.problems)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -116,3 +117,30 @@ def test_the_audience_reads_stage_locale_attributes_and_orders() -> None:
     assert journey.outside(audience, {**row, "city": "Delft"}, prospect, today, "en") == (
         "city not in the audience"
     )
+
+
+def test_a_message_carries_only_the_attributes_its_templates_read(tmp_path: Path) -> None:
+    from lifecycle.stages.announcements.messages import attributes_used
+
+    # given a campaign folder reading city three ways, and tier in a locale folder
+    folder = tmp_path / "campaign_x"
+    (folder / "nl").mkdir(parents=True)
+    (folder / "email.subject.j2").write_text('{{ attributes.get("city", "") }} {{ first_name }}')
+    (folder / "email.txt.j2").write_text('{{ attributes.city }} {{ attributes["zone"] }}')
+    (folder / "nl" / "sms.txt.j2").write_text("{% if attributes.get('tier') %}x{% endif %}")
+    used = attributes_used(tmp_path, "campaign_x")
+    assert used == {"city", "zone", "tier"}
+
+    # when a row's attributes are taken for a message
+    row = {
+        "customer_id": "c-1",
+        "email": "ann@example.com",
+        "first_name": "Ann",
+        "city": "Utrecht",
+        "tier": "gold",
+        "alt_email": "ann.other@example.com",
+        "street": "Oudegracht 1",
+    }
+
+    # then only those the templates read, never the rest of the row
+    assert journey.attributes_of(row, used) == {"city": "Utrecht", "tier": "gold"}

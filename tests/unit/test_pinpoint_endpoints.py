@@ -149,3 +149,18 @@ def test_a_mapping_file_with_unknown_fields_names_them(tmp_path: Path) -> None:
     assert "first_name" in str(raised.value)
     assert "colour" in str(raised.value)
     assert load(EVENTS / "mapping.yaml").attributes["Attributes.ServiceZone"] == "service_zone"
+
+
+def test_an_email_endpoint_cannot_give_sms_consent() -> None:
+    with pytest.raises(ValueError, match="not EMAIL's consent to give"):
+        Mapping(consent={"EMAIL": ("sms_transactional",)})
+
+
+def test_a_user_id_that_is_an_address_becomes_a_hashed_id() -> None:
+    found = _users(_endpoint(User={"UserId": "ann@example.com", "UserAttributes": {}}))
+    found.mapping = Mapping(first_name_default="there")
+    [customer] = found.customers()
+    assert customer.customer_id.startswith("pinpoint-")
+    assert "ann@" not in customer.customer_id
+    assert [p.kind for p in found.problems] == [kinds.ADDRESS_ID]
+    assert all("ann@example.com" not in p.detail for p in found.problems)

@@ -45,9 +45,17 @@ def convert_sample(**kwargs: Any) -> settings.SettingsImport:
     return settings.convert([sample(CAMPAIGN)], [sample(JOURNEY)], [sample(SEGMENT)], **kwargs)
 
 
+def reviewed(campaign_id: str, text: str) -> dict[str, Any]:
+    """A written file as a marketer leaves it once reviewed: its placeholder link set (a
+    file with the placeholder is refused, so it cannot be scheduled as it is)."""
+    placeholder = settings.UNKNOWN_LINK.format(id=campaign_id)
+    loaded: dict[str, Any] = yaml.safe_load(text.replace(placeholder, "https://example.com/x"))
+    return loaded
+
+
 def the_campaign(result: settings.SettingsImport) -> model.Campaign:
     (campaign_id, text), *_ = result.campaigns.items()
-    return model.parse(yaml.safe_load(text), source=f"{campaign_id}.yaml")
+    return model.parse(reviewed(campaign_id, text), source=f"{campaign_id}.yaml")
 
 
 def policy(result: settings.SettingsImport) -> dict[str, str]:
@@ -120,8 +128,12 @@ def test_without_a_website_the_link_never_resolves_and_is_to_review() -> None:
     result = convert_sample()
 
     # then the link is under .invalid (never resolves), and reported to review
-    assert the_campaign(result).message.link.startswith("https://set-the-campaign-link.invalid/")
+    text = result.campaigns["spring-offer-2026"]
+    assert 'link: "https://set-the-campaign-link.invalid/spring-offer-2026"' in text
     assert any("message.link" in line for line in problems(result, settings.TO_REVIEW))
+    # and the file is refused as it is, so it cannot be scheduled before someone sets it
+    with pytest.raises(model.CampaignError, match="placeholder"):
+        model.parse(yaml.safe_load(text))
 
 
 def test_with_the_business_website_the_link_is_the_website() -> None:
@@ -434,8 +446,8 @@ def test_malformed_input_is_a_clear_problem(change: str, where: str, says: str) 
     assert any(p.where == expected and says in p.detail for p in bad), [p.line() for p in bad]
     assert any(p.where == "journey.json" for p in bad)
     # and every campaign file it still writes validates
-    for text in result.campaigns.values():
-        model.parse(yaml.safe_load(text))
+    for campaign_id, text in result.campaigns.items():
+        model.parse(reviewed(campaign_id, text))
 
 
 def test_a_broken_journey_activity_is_a_problem() -> None:
@@ -508,9 +520,35 @@ def test_a_campaign_file_the_import_did_not_write_is_left_alone(tmp_path: Path) 
     outcomes = settings.write(result, folder, dry_run=False)
 
     # then the file is as it was, and the report says why
-    assert outcomes == {}
+    assert outcomes == {str(mine): Outcome.KEPT}
     assert mine.read_text("utf-8") == "# mine\nid: spring-offer-2026\n"
     assert any(p.where == str(mine) for p in result.problems)
+
+
+def test_a_campaign_file_edited_since_the_import_is_kept_and_an_untouched_one_updated(
+    tmp_path: Path,
+) -> None:
+    # given the sample written, then its link reviewed and set by hand
+    folder = tmp_path / "campaigns"
+    settings.write(convert_sample(), folder, dry_run=False)
+    path = folder / "spring-offer-2026.yaml"
+    edited = path.read_text("utf-8").replace(
+        "set-the-campaign-link.invalid/spring-offer-2026", "freshfold.example/spring"
+    )
+    path.write_text(edited, "utf-8")
+
+    # when a newer export is imported (another link given)
+    again = convert_sample(website="https://freshfold.example/other")
+    outcomes = settings.write(again, folder, dry_run=False)
+
+    # then the reviewed file is kept as it is, and the report says so
+    assert outcomes == {str(path): Outcome.KEPT}
+    assert path.read_text("utf-8") == edited
+    assert any("edited since the import" in p.detail for p in again.problems)
+    # and a file still as the import wrote it is updated
+    path.unlink()
+    settings.write(convert_sample(), folder, dry_run=False)
+    assert settings.write(again, folder, dry_run=False) == {str(path): Outcome.UPDATED}
 
 
 def test_the_written_file_passes_lint_once_its_templates_are_there(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """Pinpoint export files made up for tests and the import benchmark: endpoints in the shape
 GetEndpoint answers (and CreateExportJob writes, one a line, gzipped), for a laundry and
 dry-cleaning pickup business. Deterministic for a seed, so `events/pinpoint/endpoints/` is
-this module's output (`lifecycle import pinpoint-samples` writes it again; a test checks the
-two are in step).
+this module's output (`python -m lifecycle.local.pinpoint_samples` writes it again; a test
+checks the two are in step).
 
 Per user, with the seed's draws: an EMAIL endpoint (most), an SMS endpoint (some; a few users
 have only one), sometimes a push endpoint the import does not carry, sometimes an older second
@@ -159,3 +159,7 @@ def write_samples(events_dir: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(export_bytes(SAMPLE_USERS))
     return path
+
+
+if __name__ == "__main__":
+    print(write_samples(Path(__file__).resolve().parents[3] / "events"))

@@ -26,6 +26,7 @@ for it, or the export split by segment.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,11 +35,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lifecycle.messaging.message import Channel
-from lifecycle.pinpoint.mapping import CONSENT_FLAGS, TRUE_WORDS, Mapping, read_value
+from lifecycle.pinpoint.mapping import TRUE_WORDS, Mapping, read_first, read_value
 from lifecycle.pinpoint.report import Problem
 
 # Problem kinds, as the report counts them.
 NOT_JSON = "line is not an endpoint"
+NOT_READABLE = "file or line not readable"
 OTHER_CHANNEL = "channel type not carried"
 INACTIVE = "inactive endpoint"
 BAD_EMAIL = "invalid email address"
@@ -48,6 +50,7 @@ NO_FIRST_NAME = "user with no first name"
 OLDER_ENDPOINT = "older endpoint of the same channel"
 UNKNOWN_ZONE = "time zone not known"
 UNKNOWN_LOCALE = "locale not usable"
+ADDRESS_ID = "user id is an address"
 
 _CHANNELS = {"EMAIL": Channel.EMAIL, "SMS": Channel.SMS}
 
@@ -58,6 +61,7 @@ class Line:
 
     where: str  # file:line
     text: str
+    problem: str | None = None  # the line (or the file from here) could not be read
 
 
 @dataclass(frozen=True)
@@ -92,11 +96,11 @@ class OptOut:
 
 @dataclass(frozen=True)
 class Imported:
-    """One user as a Customers row (plain values: strings and the consent map) and the
-    opt-outs to record for them."""
+    """One user as a Customers row (plain values: strings and the consent flags of the
+    channels Pinpoint had an endpoint on) and the opt-outs to record for them."""
 
     customer_id: str
-    row: dict[str, Any]
+    row: dict[str, Any] | None  # None: not imported (reported), its opt-outs recorded all the same
     opt_outs: tuple[OptOut, ...]
     endpoints: int
 
@@ -113,6 +117,9 @@ class Endpoints:
 
     def add(self, line: Line) -> None:
         self.lines += 1
+        if line.problem is not None:
+            self._problem(NOT_READABLE, line.where, line.problem)
+            return
         try:
             endpoint = json.loads(line.text)
         except ValueError:
@@ -125,6 +132,11 @@ class Endpoints:
         if user is None:
             self._problem(NOT_JSON, line.where, "neither User.UserId nor Id")
             return
+        if _is_address(user):
+            # An id that is an address would be in every log line, ledger key and schedule
+            # name: the customer gets a stable id made from it instead.
+            user = "pinpoint-" + hashlib.sha256(user.encode()).hexdigest()[:24]
+            self._problem(ADDRESS_ID, line.where, f"the user id is an address: {user} instead")
         kept = self._endpoint(endpoint, line.where)
         customer_id = self.mapping.customer_id_prefix + user
         users = self._users.setdefault(customer_id, [])
@@ -139,7 +151,8 @@ class Endpoints:
             yield self._customer(customer_id, endpoints)
 
     def customers(self) -> list[Imported]:
-        return [c for c in self.each_user() if c is not None]
+        """The users that become customers."""
+        return [c for c in self.each_user() if c is not None and c.row is not None]
 
     @property
     def users(self) -> int:
@@ -168,7 +181,7 @@ class Endpoints:
         mapping = self.mapping
         consents = True
         if mapping.consent_attribute is not None:
-            said = read_value(endpoint, mapping.consent_attribute) or ""
+            said = read_first(endpoint, mapping.consent_attribute) or ""
             consents = said.strip().lower() in TRUE_WORDS
         attributes = tuple(
             (name, value)
@@ -215,7 +228,8 @@ class Endpoints:
             self._problem(NO_ADDRESS, where, "none of the user's endpoints can be imported")
             return None
         kept: dict[Channel, _Endpoint] = {}
-        for endpoint in sorted(endpoints, key=lambda e: e.effective, reverse=True):
+        # Newest first; of two updated at the same moment, the one that opted out.
+        for endpoint in sorted(endpoints, key=lambda e: (e.effective, e.opted_out), reverse=True):
             if endpoint.channel in kept:
                 self._problem(
                     OLDER_ENDPOINT,
@@ -225,6 +239,20 @@ class Endpoints:
                 continue
             kept[endpoint.channel] = endpoint
         first = kept.get(Channel.EMAIL) or kept[Channel.SMS]
+        # The flags of the channels the user has an endpoint on, and only those: a channel
+        # Pinpoint knew nothing of says nothing about the customer's consent on it.
+        consent: dict[str, bool] = {}
+        opt_outs: list[OptOut] = []
+        for channel_type, channel in _CHANNELS.items():
+            chosen = kept.get(channel)
+            if chosen is None:
+                continue
+            for flag in self.mapping.consent.get(channel_type, ()):
+                consent[flag] = not chosen.opted_out and chosen.consents
+            if chosen.opted_out:
+                opt_outs.append(OptOut(channel, chosen.effective))
+                if channel is Channel.SMS:
+                    consent["sms_transactional"] = False  # STOP stops every text
         first_name = next(
             (e.first_name for e in (first, *endpoints) if e.first_name),
             self.mapping.first_name_default,
@@ -233,20 +261,11 @@ class Endpoints:
             self._problem(
                 NO_FIRST_NAME,
                 first.where,
-                f"no {self.mapping.first_name} (set first_name_default in the mapping)",
+                f"no {self.mapping.first_name} (set first_name_default in the mapping);"
+                " its opt-outs are recorded all the same",
             )
-            return None
-        consent = dict.fromkeys(CONSENT_FLAGS, False)
-        opt_outs: list[OptOut] = []
-        for channel_type, channel in _CHANNELS.items():
-            chosen = kept.get(channel)
-            if chosen is None:
-                continue
-            if chosen.opted_out:
-                opt_outs.append(OptOut(channel, chosen.effective))
-            elif chosen.consents:
-                for flag in self.mapping.consent.get(channel_type, ()):
-                    consent[flag] = True
+            # Not a customer here yet, but whoever writes them later must find them out.
+            return Imported(customer_id, None, tuple(opt_outs), len(endpoints))
         created = min(e.created for e in endpoints)
         row: dict[str, Any] = {
             "customer_id": customer_id,
@@ -286,6 +305,10 @@ def _user_id(endpoint: dict[str, Any]) -> str | None:
     user_id = user.get("UserId") if isinstance(user, dict) else None
     chosen = user_id or endpoint.get("Id")
     return str(chosen).strip() or None if chosen else None
+
+
+def _is_address(value: str) -> bool:
+    return "@" in value or (value.startswith("+") and value[1:].isdigit())
 
 
 def _address(channel: Channel, value: Any) -> str | None:

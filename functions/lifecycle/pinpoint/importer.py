@@ -25,6 +25,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -71,10 +72,23 @@ class Source(Protocol):
 
 
 def _lines(name: str, data: bytes) -> Iterator[Line]:
-    raw = gzip.decompress(data) if name.endswith(".gz") else data
-    for number, text in enumerate(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"), 1):
-        if text.strip():
-            yield Line(f"{name}:{number}", text)
+    """A file's lines; a file that cannot be read (not gzip, cut short) or a line that is not
+    UTF-8 comes as a line with its problem, and the rest of the export is read on."""
+    stream: Any = gzip.GzipFile(fileobj=io.BytesIO(data)) if name.endswith(".gz") else None
+    raw = stream if stream is not None else io.BytesIO(data)
+    number = 0
+    try:
+        for number, binary in enumerate(raw, 1):
+            try:
+                text = binary.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                yield Line(f"{name}:{number}", "", problem="not UTF-8 text")
+                continue
+            if text.strip():
+                yield Line(f"{name}:{number}", text)
+    except (OSError, EOFError, zlib.error) as exc:
+        where = f"{name}:{number + 1}" if number else name
+        yield Line(where, "", problem=f"the file cannot be read on from here ({exc})")
 
 
 def _document(name: str, data: bytes) -> Any:
@@ -122,7 +136,11 @@ class S3Source:
         if not bucket:
             raise PinpointImportError(f"{url}: give s3://bucket/prefix")
         self.client, self.bucket = client, bucket
-        self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        # A prefix is a folder; one export file's key is read alone.
+        self.single = prefix.endswith(EXPORT_SUFFIXES)
+        folder = prefix.rpartition("/")[0] + "/" if self.single and "/" in prefix else prefix
+        self.prefix = folder if not folder or folder.endswith("/") else folder + "/"
+        self.key = prefix if self.single else None
         self.name = url
 
     def _keys(self) -> list[str]:
@@ -137,6 +155,9 @@ class S3Source:
         return data
 
     def endpoint_lines(self) -> Iterator[Line]:
+        if self.key is not None:
+            yield from _lines(self.key[len(self.prefix) :], self._read(self.key))
+            return
         for key in self._keys():
             relative = key[len(self.prefix) :]
             if relative.split("/", 1)[0] in DOCUMENT_FOLDERS:
@@ -231,13 +252,22 @@ class CustomerCounts:
     unchanged: int = 0
     opt_outs_new: int = 0
     opt_outs_kept: int = 0  # already in the preference store
+    opt_outs_later_choice: int = 0  # the customer chose since (here): their choice stands
+    opt_outs_not_imported: int = 0  # of users not imported (reported), recorded all the same
     calls: Counter[str] = field(default_factory=Counter)  # DynamoDB requests, by operation
-    writes: int = 0  # items written (a batch write's puts, updates, opt-out transactions x2)
+    writes: int = 0  # items written (puts, updates, opt-out transactions x2)
 
 
 class CustomerWriter:
     """Customers and opt-outs into the tables, a batch at a time; `dry_run` reads and counts
-    but writes nothing."""
+    but writes nothing.
+
+    What a row says is the business's once it is in the table; the import only carries what
+    Pinpoint changed. So each row keeps, in `pinpoint_import`, the values the import last
+    wrote: a later import updates an attribute only where the export's value differs from
+    that (Pinpoint changed it), never where the table alone moved (someone here edited it).
+    A row the import did not write (no `pinpoint_import`) only gets the attributes it lacks.
+    Consent is never raised on a row that is already there, only lowered (an opt-out)."""
 
     def __init__(self, client: DynamoDBClient, tables: Tables, dry_run: bool) -> None:
         from lifecycle.adapters.preferences import DynamoPreferences
@@ -246,24 +276,38 @@ class CustomerWriter:
         self.preferences = DynamoPreferences(client, tables.preferences)
         self.counts = CustomerCounts()
 
+    def check_tables(self) -> None:
+        """Both tables are there (before a long read of the export, not after it)."""
+        for table in (self.tables.customers, self.tables.preferences):
+            try:
+                self.client.describe_table(TableName=table)
+            except self.client.exceptions.ResourceNotFoundException:
+                raise PinpointImportError(
+                    f"no table {table!r}: check --stack or the *_TABLE variables, and the region"
+                ) from None
+
     def write(self, batch: list[Imported]) -> None:
         from lifecycle.adapters.audience import batch_get
         from lifecycle.adapters.dynamo import plain
 
         counts = self.counts
-        keys = [{"customer_id": {"S": c.customer_id}} for c in batch]
+        rows = [c for c in batch if c.row is not None]
+        keys = [{"customer_id": {"S": c.customer_id}} for c in rows]
         existing = {
             row["customer_id"]: row
             for row in map(plain, batch_get(self.client, self.tables.customers, keys))
         }
         counts.calls["BatchGetItem"] += -(-len(keys) // BATCH)
-        new: list[dict[str, Any]] = []
-        for customer in batch:
+        for customer in rows:
+            assert customer.row is not None
             before = existing.get(customer.customer_id)
             if before is None:
-                new.append(customer.row)
                 counts.new += 1
-                continue
+                if not self.dry_run and not self._put(customer.row):
+                    before = self._read(customer.customer_id)  # written meanwhile: update it
+                    counts.new, counts.updated = counts.new - 1, counts.updated + 1
+                if before is None:
+                    continue
             changed = _changes(before, customer.row)
             if not changed:
                 counts.unchanged += 1
@@ -271,9 +315,37 @@ class CustomerWriter:
             counts.updated += 1
             if not self.dry_run:
                 self._update(customer.customer_id, before, changed)
-        if new and not self.dry_run:
-            self._put(new)
         self._opt_outs([c for c in batch if c.opt_outs])
+
+    def _read(self, customer_id: str) -> dict[str, Any] | None:
+        from lifecycle.adapters.dynamo import plain
+
+        item = self.client.get_item(
+            TableName=self.tables.customers,
+            Key={"customer_id": {"S": customer_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        self.counts.calls["GetItem"] += 1
+        return plain(item) if item else None
+
+    def _put(self, row: dict[str, Any]) -> bool:
+        """A new customer, unless one was written since the batch was read (False)."""
+        from boto3.dynamodb.types import TypeSerializer
+
+        serialize = TypeSerializer().serialize
+        item = {**row, SHADOW: _shadow(row)}
+        try:
+            self.client.put_item(
+                TableName=self.tables.customers,
+                Item={k: serialize(v) for k, v in item.items()},
+                ConditionExpression="attribute_not_exists(customer_id)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        finally:
+            self.counts.calls["PutItem"] += 1
+        self.counts.writes += 1
+        return True
 
     def _update(self, customer_id: str, before: dict[str, Any], changed: dict[str, Any]) -> None:
         from boto3.dynamodb.types import TypeSerializer
@@ -303,77 +375,99 @@ class CustomerWriter:
         self.counts.calls["UpdateItem"] += 1
         self.counts.writes += 1
 
-    def _put(self, rows: list[dict[str, Any]]) -> None:
-        import time
-
-        from boto3.dynamodb.types import TypeSerializer
-
-        serialize = TypeSerializer().serialize
-        table = self.tables.customers
-        for start in range(0, len(rows), WRITE_BATCH):
-            requests: list[Any] = [
-                {"PutRequest": {"Item": {k: serialize(v) for k, v in row.items()}}}
-                for row in rows[start : start + WRITE_BATCH]
-            ]
-            pause = 0.05
-            while requests:
-                response = self.client.batch_write_item(RequestItems={table: requests})
-                self.counts.calls["BatchWriteItem"] += 1
-                left = response.get("UnprocessedItems", {}).get(table, [])
-                self.counts.writes += len(requests) - len(left)
-                requests = list(left)
-                if requests:
-                    time.sleep(pause)
-                    pause = min(pause * 2, 1.0)
-
     def _opt_outs(self, customers: list[Imported]) -> None:
         from lifecycle.messaging.preferences import ALL_TOPICS, Action, Change, Source
 
         if not customers:
             return
+        counts = self.counts
         self.preferences.prefetch([c.customer_id for c in customers])
-        self.counts.calls["BatchGetItem"] += -(-len(customers) // BATCH)
-        pending: list[tuple[Imported, Any]] = []
+        counts.calls["BatchGetItem"] += -(-len(customers) // BATCH)
+        pending: list[tuple[Imported, Any, bool]] = []
         for customer in customers:
             current = self.preferences.get(customer.customer_id)
             for opt_out in customer.opt_outs:
                 if f"{opt_out.channel}:{ALL_TOPICS}" in current.opt_outs:
-                    self.counts.opt_outs_kept += 1
+                    counts.opt_outs_kept += 1
                 else:
-                    self.counts.opt_outs_new += 1
-                    pending.append((customer, opt_out))
+                    pending.append((customer, opt_out, current.version > 0))
         self.preferences.forget_ahead()
-        if self.dry_run:
-            return
-        for customer, opt_out in pending:
+        for customer, opt_out, chose_before in pending:
+            if chose_before:
+                counts.calls["Query"] += 1
+                if current_choice_is_later(self.preferences, customer.customer_id, opt_out.at):
+                    # They resubscribed (or chose anything) here after Pinpoint's opt-out.
+                    counts.opt_outs_later_choice += 1
+                    continue
+            if customer.row is None:
+                counts.opt_outs_not_imported += 1
+            if self.dry_run:
+                counts.opt_outs_new += 1
+                continue
             change = Change(Channel(opt_out.channel), ALL_TOPICS, Action.UNSUBSCRIBE)
-            self.preferences.apply(
+            applied = self.preferences.apply(
                 customer.customer_id,
                 [change],
                 Source.PINPOINT_IMPORT,
                 opt_out.at,
                 opt_out.event_id,
             )
-            self.counts.calls["GetItem"] += 1
-            self.counts.calls["TransactWriteItems"] += 1
-            self.counts.writes += 2
+            counts.calls["GetItem"] += 1
+            counts.calls["TransactWriteItems"] += 1
+            if applied:
+                counts.opt_outs_new += 1
+                counts.writes += 2
+            else:
+                counts.opt_outs_kept += 1  # this very opt-out was recorded before
+
+
+def current_choice_is_later(preferences: Any, customer_id: str, at: Any) -> bool:
+    """Whether the customer changed their preferences here at or after `at`."""
+    return any(event["at"] >= at.isoformat() for event in preferences.history(customer_id))
+
+
+# The attribute in which a row keeps what the import last wrote to it.
+SHADOW = "pinpoint_import"
+
+
+def _shadow(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in _KEPT_ON_UPDATE}
 
 
 def _changes(before: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
-    """The attributes of `row` whose values differ from the stored row's (for consent, the
-    flags that differ)."""
+    """What to write to a stored row: the attributes whose export value differs from what
+    the import wrote last (its shadow), or, on a row the import did not write, the
+    attributes it lacks; consent only ever lowered. The new shadow goes with any change."""
+    shadow = before.get(SHADOW)
+    ours = isinstance(shadow, dict)
+    last: dict[str, Any] = shadow if isinstance(shadow, dict) else {}
     changed: dict[str, Any] = {}
     for name, value in row.items():
         if name in _KEPT_ON_UPDATE:
             continue
         stored = before.get(name)
-        if name == "consent" and isinstance(stored, dict):
-            flags = {f: v for f, v in value.items() if bool(stored.get(f, False)) != v}
-            if flags:
+        if name == "consent":
+            flags = {
+                flag: False
+                for flag, granted in value.items()
+                if not granted and _flag(stored, flag) and (not ours or _flag(last.get(name), flag))
+            }
+            if flags:  # only flags the stored map holds as true: it is a map
                 changed[name] = flags
-        elif stored != value:
+            continue
+        if ours:
+            if last.get(name) != value and stored != value:
+                changed[name] = value
+        elif name not in before:
             changed[name] = value
+    new_shadow = _shadow(row)
+    if changed or (ours and shadow != new_shadow):
+        changed[SHADOW] = new_shadow
     return changed
+
+
+def _flag(consent: Any, flag: str) -> bool:
+    return bool(consent.get(flag, False)) if isinstance(consent, dict) else False
 
 
 # ---------------------------------------------------------------------------- the run
@@ -403,6 +497,16 @@ class ImportReport:
             f"  opt-outs: {c.opt_outs_new:,} new (source pinpoint-import),"
             f" {c.opt_outs_kept:,} already recorded",
         ]
+        if c.opt_outs_not_imported:
+            out.append(
+                f"    of them {c.opt_outs_not_imported:,} of users not imported (reported"
+                " below): recorded, so they stay out once your systems add them"
+            )
+        if c.opt_outs_later_choice:
+            out.append(
+                f"    {c.opt_outs_later_choice:,} not recorded: the customer chose here since"
+                " (their later choice stands)"
+            )
         if c.new:
             out.append(
                 f"  welcome: the {c.new:,} new customers are marked as welcomed (welcomed_at);"
@@ -500,8 +604,8 @@ def import_definitions(
 
     dry_run = report.dry_run
     converted = templates.convert(_readable(source, "templates", report), mapping)
-    report.problems.extend(converted.problems)
     report.templates = templates.write(converted, templates_dir, dry_run)
+    report.problems.extend(converted.problems)  # with what writing found
     made = settings.convert(
         _readable(source, "campaigns", report),
         _readable(source, "journeys", report),
@@ -509,11 +613,11 @@ def import_definitions(
         mapping=mapping,
         website=link,
     )
-    report.problems.extend(made.problems)
     report.campaigns = {
         Path(path).stem: outcome
         for path, outcome in settings.write(made, campaigns_dir, dry_run).items()
     }
+    report.problems.extend(made.problems)
     report.policy = list(made.policy)
     report.journeys = list(made.journeys)
 
@@ -529,6 +633,12 @@ def run(
 ) -> ImportReport:
     """The whole import: endpoints, then templates, then campaign settings."""
     report = ImportReport(source.name, writer.dry_run)
+    writer.check_tables()
     import_endpoints(source, mapping, writer, report, progress)
+    if not report.lines and not any(source.documents(f) for f in DOCUMENT_FOLDERS):
+        raise PinpointImportError(
+            f"{source.name}: no export files (*.gz, *.jsonl) and no templates/, campaigns/,"
+            " journeys/ or segments/ JSON in it"
+        )
     import_definitions(source, mapping, report, templates_dir, campaigns_dir, link)
     return report

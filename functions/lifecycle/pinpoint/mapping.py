@@ -10,8 +10,8 @@ Pinpoint message variable a converted template reads from where. A YAML (or JSON
     consent:                     # the consent flags an endpoint that has not opted out
       EMAIL: [email_marketing]   # (`OptOut: NONE`) gives its user, by channel type
       SMS: [sms_marketing, sms_transactional]
-    consent_attribute: null      # optional: a field whose first value must also be true/yes/1
-                                 # for the flags above (an explicit opt-in Pinpoint recorded)
+    consent_attribute: null      # optional: a field whose value (a list's first) must also be
+                                 # true/yes/1 for the flags above (an opt-in Pinpoint recorded)
     customer_id_prefix: ""       # put before `User.UserId` (or the endpoint's Id without one)
 
 A field is a dotted path into the endpoint as the export writes it: `User.UserAttributes.X`,
@@ -107,6 +107,9 @@ class Mapping(BaseModel):
             for flag in flags:
                 if flag not in CONSENT_FLAGS:
                     raise ValueError(f"{flag!r} is not a consent flag ({', '.join(CONSENT_FLAGS)})")
+                if not flag.startswith(channel.lower() + "_"):
+                    # An email endpoint cannot consent to texts (nor undo an SMS opt-out).
+                    raise ValueError(f"{flag!r} is not {channel}'s consent to give")
         return value
 
     def variable(self, path: str) -> str | None:
@@ -118,19 +121,32 @@ class Mapping(BaseModel):
         return f"attributes.{name}" if name else None
 
 
-def read_value(endpoint: dict[str, Any], path: str) -> str | None:
-    """A field's value from an endpoint as the export writes it (lists joined with ", "),
-    or None when it is missing or blank."""
+def _raw(endpoint: dict[str, Any], path: str) -> Any:
     node: Any = endpoint
     root, _, name = path.rpartition(".")
     for part in root.split("."):
         node = node.get(part) if isinstance(node, dict) else None
-    value = node.get(name) if isinstance(node, dict) else None
+    return node.get(name) if isinstance(node, dict) else None
+
+
+def read_value(endpoint: dict[str, Any], path: str) -> str | None:
+    """A field's value from an endpoint as the export writes it (lists joined with ", "),
+    or None when it is missing or blank."""
+    value = _raw(endpoint, path)
     if isinstance(value, list):
         value = ", ".join(str(v).strip() for v in value if str(v).strip())
     elif value is not None:
         value = str(value).strip()
     return value or None
+
+
+def read_first(endpoint: dict[str, Any], path: str) -> str | None:
+    """A field's value, or a list's first value; None when missing or blank."""
+    value = _raw(endpoint, path)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    cleaned = str(value).strip() if value is not None else ""
+    return cleaned or None
 
 
 def load(path: Path | None) -> Mapping:

@@ -236,35 +236,25 @@ def convert(
 
 def write(result: SettingsImport, campaigns_dir: Path, dry_run: bool) -> dict[str, Outcome]:
     """Write each campaign as `<campaigns_dir>/<id>.yaml` (or, with `dry_run`, only tell what
-    writing would do), by path: new, updated or unchanged. A file there that the import did not
-    write (its first line is not `MARKER`) is left alone, and a problem added to the result."""
+    writing would do), by path: new, updated, unchanged, or kept: a file the import did not
+    write, or one edited since (a reviewed link or audience), is left as it is, with a
+    problem added to the result."""
     outcomes: dict[str, Outcome] = {}
     for campaign_id, text in sorted(result.campaigns.items()):
         name = f"{campaign_id}.yaml"
         path = campaigns_dir / name
-        existed = path.is_file()
-        if existed and not _ours(path):
+        outcome = write_files(campaigns_dir, {name: text}, dry_run)
+        if outcome is Outcome.KEPT:
             result.problems.append(
                 Problem(
                     NOT_CARRIED,
                     str(path),
-                    f"a campaign file the import did not write is already there: left as it "
-                    f"is; the Pinpoint campaign would be campaign {campaign_id!r} (move the "
-                    "file, or rename the campaign in the export and run again)",
+                    "edited since the import wrote it, or not the import's: left as it is "
+                    f"(campaign {campaign_id!r}; move the file away to have it written again)",
                 )
             )
-            continue
-        outcome = write_files(campaigns_dir, {name: text}, dry_run)
-        outcomes[str(path)] = Outcome.NEW if not existed else outcome
+        outcomes[str(path)] = outcome
     return outcomes
-
-
-def _ours(path: Path) -> bool:
-    try:
-        with path.open(encoding="utf-8") as file:
-            return file.readline().startswith(MARKER)
-    except (OSError, UnicodeDecodeError):
-        return False
 
 
 # ---------------------------------------------------------------------------------- input
@@ -882,7 +872,8 @@ class _CampaignConversion:
             f"{MARKER}: campaign {json.dumps(name)}",
             f"# from {self.item.name}{f' (Pinpoint id {pinpoint_id})' if pinpoint_id else ''}.",
             f"# Check it with `lifecycle campaign lint campaigns/{campaign_id}.yaml`; what goes",
-            "# out is this file as reviewed. Re-running the import replaces this file.",
+            "# out is this file as reviewed. Re-running the import replaces it only while it",
+            "# is as the import wrote it: once edited, it is yours.",
         ]
         description = self.item.text(self.body, "Description")
         if description:
@@ -895,8 +886,12 @@ class _CampaignConversion:
     def _validated(self, campaign_id: str, text: str) -> tuple[str, str] | None:
         import yaml
 
+        # The placeholder link is there to stop the file being scheduled as it is (campaign
+        # lint refuses it until someone sets the real page): everything else must be valid.
+        placeholder = UNKNOWN_LINK.format(id=campaign_id)
+        checked = text.replace(placeholder, "https://example.com/placeholder")
         try:
-            model.parse(yaml.safe_load(text), source=f"campaigns/{campaign_id}.yaml")
+            model.parse(yaml.safe_load(checked), source=f"campaigns/{campaign_id}.yaml")
         except (model.CampaignError, yaml.YAMLError) as error:
             self.item.add(BAD_INPUT, "", f"the campaign made from it is not valid: {error}")
             return None
@@ -990,7 +985,9 @@ class _SegmentConversion:
             self.add(
                 NO_EQUIVALENT,
                 where,
-                f"{kind} {values}: an audience here keeps customers whose attribute is one of "
+                # The count, never the values: an exclusion list is often of addresses.
+                f"{kind} of {len(values)} value(s): an audience here keeps customers whose "
+                "attribute is one of "
                 "the values, nothing else; not carried, so the audience is wider than the "
                 "segment",
             )

@@ -74,6 +74,7 @@ MALFORMED = "malformed template"
 DERIVED = "derived part"
 SAME_FOLDER = "same folder"
 NEEDS_TRANSLATION = "needs translation"
+NOT_WRITTEN = "not written"
 
 SUPPORTED_TYPES = ("EMAIL", "SMS")
 WRAPPERS = {"EmailTemplateResponse": "EMAIL", "SMSTemplateResponse": "SMS"}
@@ -1173,8 +1174,20 @@ def _sample(folder: _Folder, mapping: Mapping) -> str:
 
 def write(result: TemplateImport, templates_dir: Path, dry_run: bool) -> dict[str, Outcome]:
     """Write each converted folder under `templates_dir` (or, with `dry_run`, only tell what
-    writing would do): new, updated or unchanged, by folder."""
-    return {
-        folder: write_files(templates_dir / folder, files, dry_run)
-        for folder, files in sorted(result.folders.items())
-    }
+    writing would do): new, updated, unchanged, or kept (a folder the import did not make, or
+    one edited since: left as it is, with a problem added to the result), by folder."""
+    outcomes: dict[str, Outcome] = {}
+    for folder, files in sorted(result.folders.items()):
+        outcome = write_files(templates_dir / folder, files, dry_run, own_folder=True)
+        if outcome is Outcome.KEPT:
+            result.problems.append(
+                Problem(
+                    NOT_WRITTEN,
+                    f"templates/{folder}",
+                    "edited since the import wrote it, or not the import's: left as it is "
+                    f"(from {', '.join(result.sources.get(folder, []))}; move the folder away "
+                    "to have it written again)",
+                )
+            )
+        outcomes[folder] = outcome
+    return outcomes

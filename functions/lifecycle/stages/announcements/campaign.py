@@ -33,7 +33,15 @@ from datetime import UTC, datetime, time, timedelta
 from datetime import date as Day
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lifecycle.messaging.message import Channel
 
@@ -123,9 +131,16 @@ class Send(_Strict):
         return first.astimezone(UTC)
 
 
+def _not_a_placeholder(link: str) -> str:
+    host = link.removeprefix("https://").split("/", 1)[0].split(":", 1)[0].lower()
+    if host.endswith(".invalid") or host == "invalid":
+        raise ValueError("is a placeholder (.invalid never resolves): set the campaign's page")
+    return link
+
+
 class Message(_Strict):
     template: Annotated[str, Field(pattern=TEMPLATE.pattern)]
-    link: Annotated[str, Field(pattern=r"^https://\S+$")]
+    link: Annotated[str, Field(pattern=r"^https://\S+$"), AfterValidator(_not_a_placeholder)]
     details: dict[str, str] = Field(default_factory=dict)
 
 

@@ -116,16 +116,17 @@ def key(campaign_id: str, customer_id: str) -> str:
     return f"campaign#{campaign_id}#{customer_id}"
 
 
-def attributes_of(row: Mapping[str, Any]) -> dict[str, str]:
-    """A Customers row's own attributes a template may show: its text attributes outside the
-    data contract (city, service zone, plan), never an address or an id."""
+def attributes_of(row: Mapping[str, Any], used: frozenset[str]) -> dict[str, str]:
+    """The recipient's own attributes their message shows: the text attributes of their
+    Customers row that the campaign's templates read (`used`), outside the data contract
+    (never an address, a name field or consent)."""
     from lifecycle.models import Customer
 
     contract = set(Customer.model_fields)
     return {
         name: value
         for name, value in row.items()
-        if isinstance(value, str) and name not in contract
+        if name in used and isinstance(value, str) and name not in contract
     }
 
 

@@ -59,3 +59,49 @@ def spec_in(templates_dir: Path, template: str) -> MessageSpec | None:
         return None
     channels = channels_of(templates_dir / template)
     return spec(template, channels) if channels else None
+
+
+@cache
+def attributes_used(templates_dir: Path, template: str) -> frozenset[str]:
+    """The recipient attributes a campaign template folder reads, in any part and locale:
+    `attributes.city`, `attributes["city"]`, `attributes.get("city", ...)`. Only these are
+    taken from a recipient's row into their message (and so into a deferred message's
+    schedule), never the rest of the row. Read once per folder and cold start."""
+    from jinja2 import Environment, nodes
+
+    environment = Environment(autoescape=True)  # parsing only: nothing is rendered here
+    names: set[str] = set()
+    for path in sorted((templates_dir / template).rglob("*.j2")):
+        try:
+            tree = environment.parse(path.read_text(encoding="utf-8"))
+        except Exception:  # noqa: S112 - a template that does not parse fails lint and its send
+            continue
+        for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Call)):
+            name = _attribute_read(node)
+            if name is not None:
+                names.add(name)
+    return frozenset(names)
+
+
+def _attribute_read(node: object) -> str | None:
+    from jinja2 import nodes
+
+    def on_attributes(target: object) -> bool:
+        return isinstance(target, nodes.Name) and target.name == "attributes"
+
+    if isinstance(node, nodes.Getattr) and on_attributes(node.node) and node.attr != "get":
+        return node.attr
+    if isinstance(node, nodes.Getitem) and on_attributes(node.node):
+        key = node.arg
+        return key.value if isinstance(key, nodes.Const) and isinstance(key.value, str) else None
+    if (
+        isinstance(node, nodes.Call)
+        and isinstance(node.node, nodes.Getattr)
+        and node.node.attr == "get"
+        and on_attributes(node.node.node)
+        and node.args
+        and isinstance(node.args[0], nodes.Const)
+        and isinstance(node.args[0].value, str)
+    ):
+        return node.args[0].value
+    return None

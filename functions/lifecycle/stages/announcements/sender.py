@@ -229,8 +229,13 @@ def _recipients(
     their variant or holdout, and whether they have ordered yet."""
     from lifecycle.adapters.audience import customers, standings
     from lifecycle.models import Customer, describe
+    from lifecycle.stages.announcements.messages import attributes_used
 
     client = stage.ports.client("dynamodb")
+    templates_dir = stage.core.templates_dir
+    used = frozenset().union(
+        *(attributes_used(templates_dir, t) for t in campaign.templates().values())
+    )
     ids = list(dict.fromkeys(page.customers))
     rows = customers(client, stage.core.customers_table, ids)
     ordered = standings(client, stage.settings.profiles_table, ids)
@@ -248,7 +253,7 @@ def _recipients(
             continue
         variant = journey.variant_of(campaign, stage.settings.holdout_key, customer_id)
         prospect = journey.Standing.of(ordered.get(customer_id)).stage == journey.PROSPECT
-        own = journey.attributes_of(row)
+        own = journey.attributes_of(row, used)
         options = tuple(
             journey.message(campaign, variant or _first(campaign), customer, channel, prospect, own)
             for channel in campaign.channels
