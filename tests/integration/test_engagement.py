@@ -276,3 +276,36 @@ def test_two_first_opens_at_once_count_one_first_open(welcomed: Aws) -> None:
     assert _counts() == {"open": 2, "opened": 1, "engaged": 1}
     assert (welcomed.ledger(KEY) or {})["opens"] == "2"
 
+
+def test_lifecycle_engagement_prints_the_table_and_json(
+    welcomed: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lifecycle.cli import main
+
+    # given the welcome email sent, delivered and clicked on its day
+    for sample in ("ses-send.json", "ses-delivery.json", "ses-click.json"):
+        welcomed.invoke(FUNCTION, load_event(sample))
+    monkeypatch.setenv("ENGAGEMENT_TABLE", "EngagementTable")
+
+    # when the command reads that day
+    assert main(["engagement", "--since", DAY.isoformat()]) == 0
+
+    # then its table shows the stage's figures, opens not tracked (the default)
+    out = capsys.readouterr().out
+    assert "Engagement of emails sent 2026-11-22 to" in out
+    (line,) = [row for row in out.splitlines() if row.startswith("welcome")]
+    assert line.split() == [
+        "welcome", "-", "-", "1", "1", "100.0%", "0.0%", "0.0%", "not", "tracked", "100.0%", "1.00"
+    ]  # fmt: skip
+    assert main(["engagement", "--since", DAY.isoformat(), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert (row["stage"], row["sent"], row["click_rate"]) == ("welcome", 1, 1.0)
+
+
+def test_lifecycle_engagement_without_a_table_says_what_to_give(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lifecycle.cli import main
+
+    assert main(["engagement"]) == 2
+    assert "give --stack, or set ENGAGEMENT_TABLE" in capsys.readouterr().err
