@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -417,6 +417,30 @@ def _retention_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engagement(args: argparse.Namespace) -> int:
+    import boto3
+
+    from lifecycle import engagement_report
+
+    outputs = _outputs(args.stack) if args.stack else {}
+    table = outputs.get("EngagementTableName") or (
+        None if args.stack else os.environ.get("ENGAGEMENT_TABLE")
+    )
+    if not table:
+        where = f"stack {args.stack} has no engagement table" if args.stack else "give --stack"
+        print(f"lifecycle engagement: {where}, or set ENGAGEMENT_TABLE", file=sys.stderr)
+        return 2
+    tracking = outputs.get("OpenTracking") or os.environ.get("OPEN_TRACKING") or "off"
+    until = datetime.now(UTC).date()
+    since = args.since or until - timedelta(days=29)
+    rows = engagement_report.build(
+        boto3.client("dynamodb"), table, since, until, open_tracking=tracking == "on"
+    )
+    render = engagement_report.as_json if args.json else engagement_report.render
+    print(render(rows, since, until))
+    return 0
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -621,6 +645,21 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="print the figures as JSON")
     report.set_defaults(run=_retention_report)
     _calls_aws(report)
+
+    engagement = commands.add_parser(
+        "engagement",
+        help="per stage, campaign and variant: emails sent and delivered, delivery, bounce, "
+        "complaint, open and click rates, and actions per engagement",
+    )
+    engagement.add_argument("--stack", help="CloudFormation stack name (else ENGAGEMENT_TABLE)")
+    engagement.add_argument(
+        "--since",
+        type=_day,
+        help="emails sent from this day on (UTC, YYYY-MM-DD; default: the last 30 days)",
+    )
+    engagement.add_argument("--json", action="store_true", help="print the figures as JSON")
+    engagement.set_defaults(run=_engagement)
+    _calls_aws(engagement)
 
     bench = commands.add_parser(
         "bench",

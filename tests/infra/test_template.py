@@ -516,7 +516,8 @@ def test_asynchronously_invoked_functions_park_failures_in_an_alarmed_queue(name
 
 def test_ses_notifications_flow_from_the_configuration_set_to_the_feedback_function() -> None:
     destination = RESOURCES["SesEventDestination"]["Properties"]["EventDestination"]
-    assert set(destination["MatchingEventTypes"]) >= {"bounce", "complaint"}
+    chosen = LocalStack.from_template(PARAMETERS).chosen(destination["MatchingEventTypes"])
+    assert set(chosen) >= {"bounce", "complaint"}
     topic = destination["SnsDestination"]["TopicARN"]["Ref"]
     events = FUNCTIONS["SesFeedbackFunction"]["Properties"]["Events"]
     assert [e["Properties"]["Topic"] for e in events.values()] == [{"Ref": topic}]
@@ -524,13 +525,87 @@ def test_ses_notifications_flow_from_the_configuration_set_to_the_feedback_funct
     assert env["SES_CONFIGURATION_SET"] == {"Ref": "SesConfigurationSet"}
 
 
+ALWAYS_PUBLISHED = {
+    "send",
+    "delivery",
+    "bounce",
+    "complaint",
+    "reject",
+    "renderingFailure",
+    "deliveryDelay",
+}
+
+
+@pytest.mark.parametrize(
+    ("opens", "clicks", "tracked"),
+    [
+        ("off", "on", {"click"}),  # the defaults
+        ("on", "on", {"open", "click"}),
+        ("on", "off", {"open"}),
+        ("off", "off", set()),
+    ],
+)
+def test_open_and_click_tracking_parameters_choose_the_published_event_types(
+    opens: str, clicks: str, tracked: set[str]
+) -> None:
+    # given the stack deployed with OpenTracking and ClickTracking so
+    stack = LocalStack.from_template({**PARAMETERS, "OpenTracking": opens, "ClickTracking": clicks})
+    destination = RESOURCES["SesEventDestination"]["Properties"]["EventDestination"]
+
+    # when CloudFormation decides the event destination's conditions
+    chosen = stack.chosen(destination["MatchingEventTypes"])
+
+    # then every other event type is always published, opens and clicks only where tracked
+    assert len(chosen) == len(set(chosen))
+    assert set(chosen) == ALWAYS_PUBLISHED | tracked
+
+
+def test_open_tracking_is_off_and_click_tracking_on_by_default() -> None:
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["OpenTracking"]["Default"] == "off"
+    assert parameters["ClickTracking"]["Default"] == "on"
+    assert "privacy" in parameters["OpenTracking"]["Description"]
+    assert "Apple Mail Privacy Protection" in parameters["OpenTracking"]["Description"]
+
+
+def test_engagement_table_keeps_the_house_rules_and_only_the_feedback_function_writes_it() -> None:
+    props = TABLES["EngagementTable"]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    writers = {
+        name
+        for name in FUNCTIONS
+        for statement in _inline_statements(_role(name))
+        if {"Fn::GetAtt": ["EngagementTable", "Arn"]} in _listed(statement["Resource"])
+    }
+    assert writers == {"SesFeedbackFunction"}
+    env = FUNCTIONS["SesFeedbackFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["ENGAGEMENT_TABLE"] == {"Ref": "EngagementTable"}
+
+
 def test_sample_ses_events_are_sns_notifications_with_ses_json() -> None:
-    for path in sorted((ROOT / "events").glob("ses-*.json")):
+    samples = sorted((ROOT / "events").glob("ses-*.json"))
+    types = set()
+    for path in samples:
         (record,) = json.loads(path.read_text(encoding="utf-8"))["Records"]
         assert record["EventSource"] == "aws:sns", path.name
+        assert record["Sns"]["MessageId"], path.name
         message = json.loads(record["Sns"]["Message"])
-        assert message["eventType"] in ("Bounce", "Complaint"), path.name
+        types.add(message["eventType"])
         assert message["mail"]["tags"]["customer"], path.name
+    assert types == {
+        "Send",
+        "Bounce",
+        "Complaint",
+        "Delivery",
+        "Open",
+        "Click",
+        "Reject",
+        "Rendering Failure",
+        "DeliveryDelay",
+    }
 
 
 # ---------------------------------------------------------------- operations

@@ -252,6 +252,47 @@ def test_link_that_is_not_https(templates: Path) -> None:
     )
 
 
+def test_unsubscribe_link_without_ses_no_track_is_an_error(templates: Path) -> None:
+    # given the Dutch footer's unsubscribe link without ses:no-track
+    path = templates / "_layouts" / "nl" / "footer.html.j2"
+    path.write_text(path.read_text("utf-8").replace(" ses:no-track", ""), "utf-8")
+
+    # when lint runs
+    found = [f for f in lint(templates) if f.severity == "error"]
+
+    # then it names the file and line, and what SES would do
+    assert [str(f) for f in found] == [
+        "templates/_layouts/nl/footer.html.j2:4: link to unsubscribe_url lacks ses:no-track: "
+        "SES click tracking would rewrite it (write <a ses:no-track href=...>)"
+    ]
+
+
+def test_rating_and_preference_links_need_ses_no_track_too(templates: Path) -> None:
+    path = templates / "feedback_request" / "email.html.j2"
+    path.write_text(path.read_text("utf-8").replace(" ses:no-track", ""), "utf-8")
+    page = templates / "feedback_request" / "tr" / "email.html.j2"
+    page.write_text(
+        page.read_text("utf-8").replace(
+            "{% endblock %}",
+            '<a href="{{ unsubscribe_url }}" ses:no-track>ok</a>\n'
+            '<a href="{{ preferences_url }}">no</a>\n{% endblock %}',
+            1,
+        ),
+        "utf-8",
+    )
+
+    found = _messages(templates)
+
+    assert any(
+        m.startswith("templates/feedback_request/email.html.j2:10: link to rating.url lacks")
+        for m in found
+    )
+    assert any(
+        "feedback_request/tr/email.html.j2" in m and "preferences_url lacks" in m for m in found
+    )
+    assert not any("tr/email.html.j2" in m and "unsubscribe_url lacks" in m for m in found)
+
+
 def test_sample_data_missing_a_declared_variable(templates: Path) -> None:
     (templates / "welcome" / "sample.json").write_text(json.dumps({"context": {}}), "utf-8")
 

@@ -13,7 +13,10 @@ What it catches, each reported on one line as `file:line: what is wrong` (never 
 - a marketing email without the unsubscribe link or the postal address;
 - an SMS over its segment budget (GSM-7 160/153, UCS-2 70/67 characters a segment);
 - a subject over 78 characters;
-- an image without alt text, and a link that is not https.
+- an image without alt text, and a link that is not https;
+- a link to the unsubscribe or preference centre page, or a rating link, without
+  `ses:no-track`: SES would rewrite it for click tracking (its click counted as engagement,
+  and a one-tap action going through a redirect).
 Warnings do not fail lint: an SMS in a language GSM-7 can write (English, Dutch) that becomes
 UCS-2, naming the character that did it. Notes say the same for languages that need UCS-2
 (Turkish, Chinese); `--verbose` prints them. Rendering uses the sample data beside the
@@ -436,6 +439,12 @@ def _keys(tree: object, prefix: str = "") -> set[str]:
     return keys
 
 
+# Links the product signs for one person (unsubscribe, preference centre, ratings): never
+# rewritten by SES's click tracking, so their anchors must carry `ses:no-track`.
+_UNTRACKED_LINK = re.compile(r"\{\{[^}]*\b(unsubscribe_url|preferences?_url|ratings?[._]url)\b")
+NO_TRACK = "ses:no-track"
+
+
 class _HtmlScan(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -453,6 +462,15 @@ class _HtmlScan(HTMLParser):
             # (settings accept only https; signed links are built as https).
             if not (link.startswith("https://") or (link.startswith("{{") and link.endswith("}}"))):
                 self.problems.append((line, f"link is not https: {link!r}"))
+            signed = _UNTRACKED_LINK.search(link)
+            if signed and NO_TRACK not in values:
+                self.problems.append(
+                    (
+                        line,
+                        f"link to {signed[1]} lacks {NO_TRACK}: SES click tracking would "
+                        "rewrite it (write <a ses:no-track href=...>)",
+                    )
+                )
 
 
 def _html_problems(source: str) -> list[tuple[int, str]]:

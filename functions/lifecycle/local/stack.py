@@ -401,6 +401,18 @@ class LocalStack:
                 return self.condition(args)
         raise TemplateError(f"cannot evaluate condition {expression!r} locally")
 
+    def chosen(self, value: Any) -> Any:
+        """`value` with every Fn::If decided by this stack's parameters (the branch its
+        condition picks, through lists and mappings)."""
+        if isinstance(value, dict) and set(value) == {"Fn::If"}:
+            condition, then, otherwise = value["Fn::If"]
+            return self.chosen(then if self.condition(condition) else otherwise)
+        if isinstance(value, dict):
+            return {key: self.chosen(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.chosen(item) for item in value]
+        return value
+
     def _value(self, value: Any) -> Any:
         if isinstance(value, dict) and "Ref" in value and value["Ref"] in self.parameters:
             return self.parameters[value["Ref"]]

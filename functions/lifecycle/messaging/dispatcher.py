@@ -507,12 +507,7 @@ class Dispatcher:
                 text=rendered.text,
                 message_key=message.key,
                 headers=headers,
-                # The customer tag comes back on bounce and complaint notifications.
-                tags={
-                    "stage": message.stage,
-                    "kind": str(message.kind),
-                    "customer": message.customer.customer_id,
-                },
+                tags=_tags(message),
             )
         )
 
@@ -535,6 +530,25 @@ class Dispatcher:
             provider_id=provider_id,
             deliver_at=deliver_at,
         )
+
+
+def _tags(message: Message) -> dict[str, str]:
+    """The SES tags of an email: they come back on every event SES publishes about it. The
+    customer ties a complaint to its customer; the ledger key (`message`) ties a delivery,
+    open or click to its ledger item; stage, campaign and variant (the message's sequence: a
+    campaign's A/B variant, a retention programme) are what engagement is counted by. Ids
+    only, never an address."""
+    tags = {
+        "stage": message.stage,
+        "kind": str(message.kind),
+        "customer": message.customer.customer_id,
+        "message": message.key,
+    }
+    if message.campaign:
+        tags["campaign"] = message.campaign
+    if message.sequence:
+        tags["variant"] = message.sequence
+    return tags
 
 
 def _quiet_reason(opening: datetime, zone: RecipientZone) -> str:

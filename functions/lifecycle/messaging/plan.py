@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from lifecycle.messaging.engagement import EngagementEvent
 from lifecycle.messaging.message import Channel, Message
 from lifecycle.messaging.preferences import Change, Source
 
@@ -142,6 +143,14 @@ class MoveStages:
     until: date
 
 
+@dataclass(frozen=True)
+class RecordEngagement:
+    """Count an SES engagement event once, on its message's ledger item and in its day's
+    aggregate (its SNS MessageId names it, whatever redelivers it)."""
+
+    event: EngagementEvent
+
+
 Step = (
     Send
     | Skip
@@ -157,6 +166,7 @@ Step = (
     | ChangePreferences
     | RecordOrder
     | MoveStages
+    | RecordEngagement
 )
 
 

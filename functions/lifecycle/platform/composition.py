@@ -18,6 +18,7 @@ from lifecycle.platform.settings import CoreSettings, SettingsError
 if TYPE_CHECKING:
     from botocore.config import Config
 
+    from lifecycle.adapters.engagement import DynamoEngagement
     from lifecycle.adapters.orders import DynamoOrderHistory
     from lifecycle.adapters.preferences import DynamoPreferences
     from lifecycle.adapters.profiles import DynamoProfiles
@@ -253,6 +254,14 @@ class Ports:
 
         return self._once(
             ("promo_codes", table), lambda: DynamoPromoCodes(self.client("dynamodb"), table)
+        )
+
+    def engagement(self, table: str) -> DynamoEngagement:
+        from lifecycle.adapters.engagement import DynamoEngagement
+
+        return self._once(
+            ("engagement", table),
+            lambda: DynamoEngagement(self.client("dynamodb"), table, self.core.ledger_table),
         )
 
     def ratings(self, table: str) -> DynamoRatings:

@@ -20,6 +20,7 @@ from lifecycle.messaging.plan import (
     MoveStages,
     Once,
     Plan,
+    RecordEngagement,
     RecordOrder,
     Reject,
     Schedule,
@@ -71,8 +72,10 @@ class Effects:
         schedules: ScheduleConfig | None = None,
         alerts_topic: str | None = None,
         profiles: ProfileSettings | None = None,
+        engagement_table: str | None = None,
     ) -> None:
         self._ports = ports
+        self._engagement_table = engagement_table
         self._schedules = schedules
         self._alerts_topic = alerts_topic
         self._profile_settings = profiles
@@ -159,7 +162,22 @@ class Effects:
             self._stage_changes(step.order.customer_id, folded.changes if folded else ())
         elif isinstance(step, MoveStages):
             self._move_stages(step)
+        elif isinstance(step, RecordEngagement):
+            self._record_engagement(step)
         return []
+
+    def _record_engagement(self, step: RecordEngagement) -> None:
+        if self._engagement_table is None:
+            raise SettingsError("this function has no engagement table configured")
+        event = step.event
+        if self._ports.engagement(self._engagement_table).record(event, _now()):
+            self._ports.count("EngagementEvents")
+            logger.info(
+                "engagement event recorded",
+                extra={"event_type": str(event.type), "message_key": event.message_key},
+            )
+        else:
+            logger.info("engagement event already recorded", extra={"event_id": event.event_id})
 
     def _move_stages(self, step: MoveStages) -> None:
         profiles = self._profiles()

@@ -461,9 +461,18 @@ def scheduled(
 
 
 # ---------------------------------------------------------------------- notifications
+@dataclass(frozen=True)
+class Notification:
+    """One SNS notification: its message, and SNS's id for it (the same on every delivery of
+    it, so it names the notification however often SNS delivers it)."""
+
+    message: str
+    message_id: str
+
+
 def notifications(
     unit: Unit[S],
-    on_notification: Callable[[str, Stage[S]], Plan],
+    on_notification: Callable[[Notification, Stage[S]], Plan],
     *,
     effects: Callable[[composition.Ports, S], Effects] | None = None,
 ) -> LambdaHandler:
@@ -473,11 +482,12 @@ def notifications(
     def records(event: dict[str, Any], stage: Stage[S]) -> None:
         for record in event.get("Records", []):
             try:
-                message = str(record["Sns"]["Message"])
+                sns = record["Sns"]
+                notification = Notification(str(sns["Message"]), str(sns.get("MessageId", "")))
             except (KeyError, TypeError):
                 logger.error("not an SNS notification record; ignored")
                 continue
-            stage.run(on_notification(message, stage))
+            stage.run(on_notification(notification, stage))
 
     return _entry(unit, effects, records)
 

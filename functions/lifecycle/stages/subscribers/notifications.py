@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from lifecycle.messaging.engagement import tag_value
 from lifecycle.messaging.message import Channel
 from lifecycle.messaging.plan import (
     ChangePreferences,
@@ -54,15 +55,7 @@ def parse(notification: dict[str, Any]) -> Feedback:
         raise ValueError("not an SES notification: no eventType or notificationType")
     mail = notification.get("mail") or {}
     tags = mail.get("tags") or {}
-    customers = tags.get("customer") or []
-    encoded = tags.get("customer_hex") or []
-    customer_id = (
-        str(customers[0])
-        if customers
-        else bytes.fromhex(str(encoded[0])).decode()
-        if encoded
-        else None
-    )
+    customer_id = tag_value(tags, "customer")
     if kind == "Bounce":
         bounce = notification["bounce"]
         permanent = bounce.get("bounceType") == "Permanent"

@@ -20,9 +20,9 @@ from lifecycle.stages.subscribers.notifications import keyword, reply_plan
 UNIT: kit.Unit[None] = kit.Unit(stage="subscribers", service="sms-inbound")
 
 
-def on_notification(message: str, stage: kit.Stage[None]) -> Plan:
+def on_notification(notification: kit.Notification, stage: kit.Stage[None]) -> Plan:
     try:
-        reply = json.loads(message)
+        reply = json.loads(notification.message)
         phone = e164(str(reply["originationNumber"]))
         inbound_id = str(reply["inboundMessageId"])
     except (KeyError, ValueError, TypeError) as error:
