@@ -853,6 +853,11 @@ def _import_pinpoint(args: argparse.Namespace) -> int:
     args.campaigns = args.campaigns or "campaigns"
     try:
         mapping = load(args.mapping)
+
+        def run(source: importer.Source, writer: importer.CustomerWriter) -> importer.ImportReport:
+            templates, campaigns = Path(args.templates), Path(args.campaigns)
+            return importer.run(source, mapping, writer, templates, campaigns, progress, args.link)
+
         if args.local:
             from lifecycle.local.pinpoint_run import import_locally
 
@@ -862,7 +867,7 @@ def _import_pinpoint(args: argparse.Namespace) -> int:
                     "folder (or --stack for an S3 prefix)"
                 )
 
-            report, after = import_locally(args.source_at, mapping, args, progress)
+            report, after = import_locally(args.source_at, args.dry_run, run)
         else:
             import boto3
 
@@ -872,16 +877,7 @@ def _import_pinpoint(args: argparse.Namespace) -> int:
             else:
                 tables = importer.Tables.from_environment(dict(os.environ))
             writer = importer.CustomerWriter(boto3.client("dynamodb"), tables, args.dry_run)
-            report = importer.run(
-                source,
-                mapping,
-                writer,
-                Path(args.templates),
-                Path(args.campaigns),
-                progress,
-                args.link,
-            )
-            after = []
+            report, after = run(source, writer), []
     except (MappingError, importer.PinpointImportError) as error:
         print(f"lifecycle import pinpoint: {error}", file=sys.stderr)
         return 1

@@ -5,11 +5,10 @@ skipped, none is sent)."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
 
 import boto3
 
@@ -22,7 +21,6 @@ from lifecycle.local.stack import (
     logs_to,
 )
 from lifecycle.pinpoint import importer
-from lifecycle.pinpoint.mapping import Mapping
 
 LOG = Path("out/pinpoint-import-local.log")
 
@@ -46,24 +44,18 @@ def welcome_outcomes(stack: LocalStack) -> Counter[str]:
 
 
 def import_locally(
-    where: str, mapping: Mapping, args: argparse.Namespace, progress: TextIO | None
+    where: str,
+    dry_run: bool,
+    run: Callable[[importer.Source, importer.CustomerWriter], importer.ImportReport],
 ) -> tuple[importer.ImportReport, list[str]]:
+    """`run` (the command's import) over a fresh local stack's tables."""
     LOG.parent.mkdir(exist_ok=True)
     with local_aws(), logs_to(LOG):
         stack = LocalStack.deployed(LOCAL_PARAMETERS)
         source = importer.open_source(where, lambda: boto3.client("s3", region_name=REGION))
         client = boto3.client("dynamodb", region_name=REGION)
-        writer = importer.CustomerWriter(client, local_tables(stack), args.dry_run)
-        report = importer.run(
-            source,
-            mapping,
-            writer,
-            Path(args.templates),
-            Path(args.campaigns),
-            progress,
-            args.link,
-        )
-        if args.dry_run:
+        report = run(source, importer.CustomerWriter(client, local_tables(stack), dry_run))
+        if dry_run:
             return report, ["  (local stack: a fresh one, so every customer is new)"]
         # The functions' metrics (printed, as Lambda's log would have them) go to the log.
         with LOG.open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
