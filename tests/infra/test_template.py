@@ -109,6 +109,7 @@ MANAGED_POLICIES = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::IAM
 # The shared permission sets each function's role attaches: what its code uses, and no more.
 # A new function is added here with its role.
 SHARED_POLICIES = {
+    "TallyFunction": {"TracingPolicy"},
     "WelcomeFunction": {
         "TracingPolicy",
         "SendMessagesPolicy",
@@ -568,7 +569,7 @@ def test_open_tracking_is_off_and_click_tracking_on_by_default() -> None:
     assert "Apple Mail Privacy Protection" in parameters["OpenTracking"]["Description"]
 
 
-def test_engagement_table_keeps_the_house_rules_and_only_the_feedback_function_writes_it() -> None:
+def test_engagement_table_keeps_the_house_rules_and_only_its_two_writers_write_it() -> None:
     props = TABLES["EngagementTable"]["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -580,9 +581,11 @@ def test_engagement_table_keeps_the_house_rules_and_only_the_feedback_function_w
         for statement in _inline_statements(_role(name))
         if {"Fn::GetAtt": ["EngagementTable", "Arn"]} in _listed(statement["Resource"])
     }
-    assert writers == {"SesFeedbackFunction"}
-    env = FUNCTIONS["SesFeedbackFunction"]["Properties"]["Environment"]["Variables"]
-    assert env["ENGAGEMENT_TABLE"] == {"Ref": "EngagementTable"}
+    # SES feedback writes the engagement events, the tally the report's daily counts.
+    assert writers == {"SesFeedbackFunction", "TallyFunction"}
+    for name in writers:
+        env = FUNCTIONS[name]["Properties"]["Environment"]["Variables"]
+        assert env["ENGAGEMENT_TABLE"] == {"Ref": "EngagementTable"}
 
 
 def test_sample_ses_events_are_sns_notifications_with_ses_json() -> None:

@@ -335,6 +335,21 @@ def stream(
     return _entry(unit, effects, batch)
 
 
+def stream_batch(
+    unit: Unit[S], on_batch: Callable[[list[StreamRecord], Stage[S]], None]
+) -> LambdaHandler:
+    """A DynamoDB stream handler that takes the batch whole, for work that is one write per
+    batch (the report's tally): it succeeds or raises, and Lambda retries the whole batch
+    (BisectBatchOnFunctionError splits one that keeps failing). It declares
+    ReportBatchItemFailures like every stream source, and has none to report."""
+
+    def batch(event: dict[str, Any], stage: Stage[S]) -> dict[str, Any]:
+        on_batch([StreamRecord(raw) for raw in event.get("Records", [])], stage)
+        return {"batchItemFailures": []}
+
+    return _entry(unit, None, batch)
+
+
 # How many attempts in a row this process saw fail at a shard's first failed record
 # ("<stream ARN>#<sequence number>"). Lambda retries a stream batch at once, with no spacing
 # of its own; without a pause, a ten-second throttle would use up every retry and park the
