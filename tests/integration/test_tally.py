@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from lifecycle.adapters.tally import counts
+from lifecycle.adapters.tally import counts, first_day
 from lifecycle.local.stack import LocalContext
 from tests.conftest import Aws
 
@@ -157,3 +157,6 @@ def test_profiles_ratings_and_unsubscribes(aws: Aws) -> None:
         ("ratings", ("4",)): (1, Decimal(0)),
         ("unsubscribes", ("email", "announcements", "one-click")): (1, Decimal(0)),
     }
+    # and the tally knows where it begins: the month of its first day
+    table = aws.stack.table_name("EngagementTable")
+    assert first_day(boto3.client("dynamodb"), table) == date(2026, 11, 1)

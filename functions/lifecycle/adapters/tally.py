@@ -4,7 +4,9 @@ and one marker per applied batch of stream records (`pk` = `tally-batch#<digest>
 
 A batch's deltas go in one transaction with its marker, conditioned on the marker being new:
 a batch Lambda delivers again after it was applied (a timeout after the write) changes
-nothing. More than fit in one transaction go in parts, each with its own marker."""
+nothing. More than fit in one transaction go in parts, each with its own marker. Each part
+also notes the months it wrote (`pk` = `tally-months`), so a report can sum a running total
+(customers per stage) from the first month on without guessing where the tally begins."""
 
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 MARKER_DAYS = 7  # longer than a stream keeps a record (24 hours)
-PER_TRANSACTION = 99  # DynamoDB's 100 items, less the marker
+PER_TRANSACTION = 90  # DynamoDB's 100 items, less the marker and the months noted
+MONTHS = "tally-months"
 
 
 def month_key(day: date) -> str:
@@ -92,7 +95,12 @@ class DynamoTally:
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
-            items = [_update(self._table, d) for d in deltas[start : start + PER_TRANSACTION]]
+            chunk = deltas[start : start + PER_TRANSACTION]
+            items = [_update(self._table, d) for d in chunk]
+            items += [
+                {"Put": {"TableName": self._table, "Item": {"pk": {"S": MONTHS}, "sk": {"S": m}}}}
+                for m in sorted({f"{d.day:%Y-%m}" for d in chunk})
+            ]
             try:
                 self._client.transact_write_items(TransactItems=[marker, *items])  # type: ignore[list-item]
             except ClientError as error:
@@ -101,6 +109,18 @@ class DynamoTally:
                 raise
             written += 1
         return written
+
+
+def first_day(client: DynamoDBClient, table: str) -> date | None:
+    """The first day of the tally's first month (None: it holds nothing yet)."""
+    page = client.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": MONTHS}},
+        Limit=1,
+    )
+    items = page.get("Items", [])
+    return date.fromisoformat(f"{items[0]['sk']['S']}-01") if items else None
 
 
 def counts(client: DynamoDBClient, table: str, since: date, until: date) -> Iterator[Count]:
