@@ -71,6 +71,7 @@ _PSEUDO = {
 # Lambda's default quota of concurrent executions per Region: what bounds an SQS event source
 # that sets no MaximumConcurrency and a function with no reserved concurrency.
 ACCOUNT_CONCURRENCY = 1000
+STREAM_PAGE = 1000  # records per GetRecords, DynamoDB Streams' most
 
 # AWS::SQS::Queue properties that are queue attributes under the same name.
 _QUEUE_ATTRIBUTES = (
@@ -276,6 +277,7 @@ class LocalStack:
     invocations: list[Invocation] = field(default_factory=list)
     failures: list[FailureRecord] = field(default_factory=list)
     _positions: dict[str, str] = field(default_factory=dict)
+    _streams: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # see _stream_of
     # Where a handler's stdout goes while it runs (in Lambda: its log stream). Powertools prints
     # metrics there (EMF); a local report should not show them.
     stdout: TextIO | None = None
@@ -742,14 +744,10 @@ class LocalStack:
     # ------------------------------------------------------------------ streams
     def read_stream(self, table_logical_id: str) -> list[dict[str, Any]]:
         """New records of a table's stream since the last read, in Lambda's event shape."""
-        dynamodb = self.client("dynamodb")
         streams = self.client("dynamodbstreams")
-        arn = dynamodb.describe_table(TableName=self.table_name(table_logical_id))["Table"][
-            "LatestStreamArn"
-        ]
+        arn, shards = self._stream_of(table_logical_id)
         records: list[dict[str, Any]] = []
-        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            shard_id = shard["ShardId"]
+        for shard_id in shards:
             position = self._positions.get(f"{arn}/{shard_id}")
             iterator_args: dict[str, Any] = {"StreamArn": arn, "ShardId": shard_id}
             if position:
@@ -760,14 +758,29 @@ class LocalStack:
                 iterator_args["ShardIteratorType"] = "TRIM_HORIZON"
             iterator = streams.get_shard_iterator(**iterator_args)["ShardIterator"]
             while iterator:
-                page = streams.get_records(ShardIterator=iterator, Limit=1000)
+                page = streams.get_records(ShardIterator=iterator, Limit=STREAM_PAGE)
                 for record in page["Records"]:
                     records.append(to_lambda_record(dict(record), arn))
                     self._positions[f"{arn}/{shard_id}"] = record["dynamodb"]["SequenceNumber"]
-                if not page["Records"]:
+                # moto answers with every record there is, up to the limit: a short page is
+                # the end of what the shard holds now (a pump reads streams after every step).
+                if len(page["Records"]) < STREAM_PAGE:
                     break
                 iterator = page.get("NextShardIterator", "")
         return _without_key_only_inserts(records)
+
+    def _stream_of(self, table_logical_id: str) -> tuple[str, list[str]]:
+        """A table's stream and its shards, looked up once: moto keeps one shard per stream."""
+        found = self._streams.get(table_logical_id)
+        if found is None:
+            table = self.table_name(table_logical_id)
+            arn = self.client("dynamodb").describe_table(TableName=table)["Table"][
+                "LatestStreamArn"
+            ]
+            described = self.client("dynamodbstreams").describe_stream(StreamArn=arn)
+            shards = [shard["ShardId"] for shard in described["StreamDescription"]["Shards"]]
+            found = self._streams[table_logical_id] = (arn, shards)
+        return found
 
     def rewind(self) -> None:
         """Forget the read positions: the next pump replays every stream from its start."""
