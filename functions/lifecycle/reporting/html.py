@@ -255,7 +255,7 @@ def tick_labels(ticks: Sequence[float], unit: str) -> list[str]:
     top = max(abs(t) for t in ticks)
     scale, suffix = (1e6, "M") if top >= 1e7 else (1e3, "k") if top >= 1e4 else (1.0, "")
     places = _decimals(step / scale)
-    return [_with_unit(_number(t / scale, places) + suffix, unit) for t in ticks]
+    return [_with_unit("0" if t == 0 else _number(t / scale, places) + suffix, unit) for t in ticks]
 
 
 def value_text(value: float, unit: str) -> str:
