@@ -171,7 +171,7 @@ def _table(table: Table, section_id: str) -> str:
     empty = "" if table.rows else '<p class="empty-table">No rows in this period.</p>'
     # The wrapper scrolls sideways on its own so that a wide table never widens the page.
     return (
-        f'<div class="table-wrap" tabindex="0" aria-label="Table: {_e(section_id)}">'
+        f'<div class="table-wrap" role="region" tabindex="0" aria-label="Table: {_e(section_id)}">'
         f'<table data-table="{_e(section_id)}"><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>{empty}"
     )
@@ -470,7 +470,8 @@ def _plot(chart: Chart) -> str:
         left = max(left, first_out + 4)
         right = min(right, WIDTH - 4 - last_out)
         x_labels = _x_labels(chart.x, right - left)
-    top = FONT_PHONE * 1.2 + 22
+    # Room for the axis title when there is one, else for half of the top tick's label.
+    top = FONT_PHONE * 1.2 + 22 if _y_title(chart) else FONT_PHONE * 0.6 + 10
     bottom = HEIGHT - (x_labels.lines * FONT_PHONE * 1.15 + 14)
     frame = _Frame(left, top, right, bottom, ticks[0], ticks[-1], len(chart.x))
 
