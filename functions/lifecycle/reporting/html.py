@@ -32,6 +32,7 @@ PALETTE = (
 # The drawing's own coordinates; the page scales it to the width it has.
 WIDTH = 720.0
 HEIGHT = 360.0
+EMPTY_HEIGHT = 240.0
 # Text sizes in drawing units. The layout leaves room for the largest, which the stylesheet
 # uses at phone width, where the drawing is shown at about half its size.
 FONT_DESKTOP = 11.0
@@ -420,8 +421,10 @@ def chart_svg(chart: Chart, title: str, chart_id: str) -> str:
     """One chart as an inline SVG that scales to the width of its container."""
     label = _describe(chart, title)
     title_id = f"chart-title-{chart_id}"
+    # An empty chart is a shorter box: it has one sentence to say.
+    height = EMPTY_HEIGHT if chart.empty else HEIGHT
     opening = (
-        f'<svg viewBox="0 0 {_f(WIDTH)} {_f(HEIGHT)}" '
+        f'<svg viewBox="0 0 {_f(WIDTH)} {_f(height)}" '
         f'width="100%" role="img" aria-labelledby="{_e(title_id)}" aria-label="{_e(label)}" '
         f'preserveAspectRatio="xMidYMid meet" class="kind-{_e(chart.kind.value)}">'
         f'<title id="{_e(title_id)}">{_e(label)}</title>'
@@ -445,9 +448,9 @@ def _describe(chart: Chart, title: str) -> str:
 def _placeholder() -> str:
     return (
         '<g class="placeholder">'
-        f'<rect x="8" y="8" width="{_f(WIDTH - 16)}" height="{_f(HEIGHT - 16)}" rx="8" '
+        f'<rect x="8" y="8" width="{_f(WIDTH - 16)}" height="{_f(EMPTY_HEIGHT - 16)}" rx="8" '
         'fill="#f6f7f9" stroke="#9aa3ad" stroke-dasharray="6 6"/>'
-        f'<text x="{_f(WIDTH / 2)}" y="{_f(HEIGHT / 2)}" text-anchor="middle" '
+        f'<text x="{_f(WIDTH / 2)}" y="{_f(EMPTY_HEIGHT / 2)}" text-anchor="middle" '
         'dominant-baseline="middle" class="placeholder-text">No data in this period</text>'
         "</g>"
     )
@@ -748,6 +751,7 @@ h1{font-size:1.45rem}
 .masthead,.contents,main,.report-notes{padding-left:12px;padding-right:12px}
 .chart text{font-size:22px}
 .chart .alt{display:none}
+.chart .placeholder-text{font-size:36px}
 .contents ol{columns:1}
 th,td{padding:5px 8px}
 }
@@ -760,7 +764,9 @@ main section{break-before:auto;break-inside:auto}
 h2{break-after:avoid}
 figure.chart{break-inside:avoid}
 .table-wrap{overflow:visible;max-height:none;border:0}
-thead th{position:static}
+table{font-size:8.5pt}
+th,td{padding:3px 5px}
+thead th{position:static;white-space:normal}
 tr{break-inside:avoid}
 thead{display:table-header-group}
 }
