@@ -298,3 +298,31 @@ def test_write_makes_the_folder_and_returns_the_page(tmp_path: Path) -> None:
     path = write(report, tmp_path / "out" / "report")
     assert path == tmp_path / "out" / "report" / "report.html"
     assert path.read_text("utf-8") == render(report)
+
+
+def _numbers(svg: ET.Element, names: tuple[str, ...]) -> list[float]:
+    return [float(e.get(name) or 0) for e in svg.iter() for name in names if e.get(name)]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        tuple(f"A very long label number {i} that no axis has room for" for i in range(30)),
+        tuple(f"{'x' * 60}{i}" for i in range(5)),
+        ("only",),
+    ],
+)
+def test_any_labels_stay_inside_the_drawing(labels: tuple[str, ...]) -> None:
+    values = tuple(float(i) for i in range(len(labels)))
+    for kind in ChartKind:
+        series = Series("s", values, low=values, high=tuple(v + 1 for v in values))
+        svg = _svg(re.findall(r"<svg.*?</svg>", render(_one(Chart(kind, labels, (series,)))))[0])
+        width, height = (float(v) for v in (svg.get("viewBox") or "").split()[2:])
+        xs = _numbers(svg, ("x", "x1", "x2", "cx"))
+        ys = _numbers(svg, ("y", "y1", "y2", "cy"))
+        assert 0 <= min(xs) <= max(xs) <= width
+        assert 0 <= min(ys) <= max(ys) <= height
+        # (a cut label's whole text is in its tooltip)
+        shown = [t.text or "" for t in svg.iter("tspan")]
+        assert shown
+        assert all(len(line) <= 24 for line in shown)

@@ -43,6 +43,7 @@ NARROW = frozenset("il.,:;'|! ()[]/")
 CHAR = 0.62  # the width wrapping assumes for any character
 MAX_X_LABELS = 12
 MAX_LABEL_LINES = 3
+MAX_SEQUENCE_LABEL = 16
 
 DASH = " \u2013 "  # an en dash between spaces: from one day until another
 
@@ -405,7 +406,7 @@ def _x_labels(labels: Sequence[str], plot_width: float) -> _XLabels:
             )
     # A sequence (days, weeks, months): every step-th label, so that they fit side by side on
     # a desktop; at phone width every other one of those is hidden so the larger text fits.
-    longest = max(_text_width(label, 1.0) for label in labels)
+    longest = max(_text_width(_cut(label), 1.0) for label in labels)
     step = 1
     while (
         n / step > MAX_X_LABELS
@@ -413,8 +414,13 @@ def _x_labels(labels: Sequence[str], plot_width: float) -> _XLabels:
         or 2 * step * slot < longest * FONT_PHONE + gap
     ):
         step += 1
-    shown = [(i, [labels[i]], (i // step) % 2 == 1) for i in range(0, n, step)]
+    shown = [(i, [_cut(labels[i])], (i // step) % 2 == 1) for i in range(0, n, step)]
     return _XLabels(shown, 1)
+
+
+def _cut(label: str) -> str:
+    # A sequence's labels are short (dates, weeks); a long one would push the plot aside.
+    return label if len(label) <= MAX_SEQUENCE_LABEL else label[: MAX_SEQUENCE_LABEL - 1] + "…"
 
 
 def chart_svg(chart: Chart, title: str, chart_id: str) -> str:
@@ -442,7 +448,7 @@ def _describe(chart: Chart, title: str) -> str:
     span = chart.x[0] if len(chart.x) == 1 else f"{chart.x[0]} to {chart.x[-1]}"
     unit = f", values in {chart.unit}" if chart.unit else ""
     axis = f" ({chart.y_label})" if chart.y_label else ""
-    return f"{what}{axis} over {len(chart.x)} labels from {span}{unit}"
+    return f"{what}{axis}, at {len(chart.x)} points along the bottom: {span}{unit}"
 
 
 def _placeholder() -> str:
@@ -470,8 +476,8 @@ def _plot(chart: Chart) -> str:
     first_out = _half(first_lines) - (first_index * slot + slot / 2)
     last_out = _half(last_lines) - ((len(chart.x) - 1 - last_index) * slot + slot / 2)
     if first_out > 0 or last_out > 0:
-        left = max(left, first_out + 4)
-        right = min(right, WIDTH - 4 - last_out)
+        left = min(max(left, first_out + 4), WIDTH / 3)
+        right = max(min(right, WIDTH - 4 - last_out), WIDTH * 2 / 3)
         x_labels = _x_labels(chart.x, right - left)
     # Room for the axis title when there is one, else for half of the top tick's label.
     top = FONT_PHONE * 1.2 + 22 if _y_title(chart) else FONT_PHONE * 0.6 + 10
