@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -76,12 +77,12 @@ def read_index(path: Path) -> IndexPage:
     return reader.page
 
 
-def an_email(subject: str, html: str, text: str = "text part") -> SentEmail:
+def an_email(subject: str, body: str, text: str = "text part") -> SentEmail:
     mime = EmailMessage()
     mime["Subject"] = subject
     mime["To"] = "someone@example.com"
     mime.set_content(text)
-    mime.add_alternative(html, subtype="html")
+    mime.add_alternative(body, subtype="html")
     return SentEmail(to="someone@example.com", mime=mime)
 
 
@@ -92,7 +93,9 @@ def sample_messages() -> list[Delivered]:
     def email(
         hour: int, stage: str, template: str, locale: str, who: str, subject: str
     ) -> Delivered:
-        sent = an_email(subject, f'<html lang="{locale}"><body>{subject}</body></html>')
+        sent = an_email(
+            subject, f'<html lang="{locale}"><body>{html.escape(subject)}</body></html>'
+        )
         stem = f"day000-{template}-{who}"
         return Delivered(
             at.replace(hour=hour), stage, template, locale, "email", who, subject, sent, stem

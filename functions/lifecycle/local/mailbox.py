@@ -115,6 +115,7 @@ tr.sms td.channel{color:#7a3e00}
 fieldset{border:1px solid #ccc;border-radius:4px;padding:6px 10px}
 fieldset label{display:inline-block;margin-right:10px;white-space:nowrap}
 .count{color:#666}
+[hidden]{display:none !important}
 """
 
 # Filters rows in place (the `hidden` attribute). Without it the page lists every message.
