@@ -25,6 +25,8 @@ def test_the_index_lists_every_email_and_sms_the_ledger_calls_sent(tmp_path: Pat
         assert rows == ledger, channel
         assert rows
     assert {r["stage"] for r in page.rows} == {r["stage"] for r in sent}
+    # in simulated time, numbered by day as the timeline numbers them
+    assert page.rows[0]["when"].startswith("Day 0, Tue 2026-12-01 ")
 
     # and the filters offer exactly the stages, locales and channels present (and "all")
     for name, _ in FILTERS:

@@ -99,6 +99,7 @@ class Delivered:
     text: str  # an email's subject, an SMS's whole text
     email: SentEmail | None = None
     stem: str = ""  # the email's files: <stem>.html, .txt, .eml
+    day: int | None = None  # the simulation's day, as its timeline numbers them
 
 
 # What the index can be filtered by: (row attribute, heading).
@@ -115,6 +116,7 @@ tr.sms td.channel{color:#7a3e00}
 fieldset{border:1px solid #ccc;border-radius:4px;padding:6px 10px}
 fieldset label{display:inline-block;margin-right:10px;white-space:nowrap}
 .count{color:#666}
+.filters>button{align-self:center}
 [hidden]{display:none !important}
 """
 
@@ -147,14 +149,14 @@ _SCRIPT = """
 """
 
 
-def _when(at: datetime) -> str:
-    return f"{at:%a %Y-%m-%d %H:%M}"
+def _when(at: datetime, day: int | None) -> str:
+    return f"{at:%a %Y-%m-%d %H:%M}" if day is None else f"Day {day}, {at:%a %Y-%m-%d %H:%M}"
 
 
 def _row(message: Delivered) -> str:
     cells = [
         f'<td class="when"><time datetime="{message.at.isoformat()}">'
-        f"{html.escape(_when(message.at))}</time></td>",
+        f"{html.escape(_when(message.at, message.day))}</time></td>",
         f'<td class="stage">{html.escape(message.stage)}</td>',
         f'<td class="template">{html.escape(message.template)}</td>',
         f'<td class="locale">{html.escape(message.locale)}</td>',

@@ -917,6 +917,7 @@ class Simulation:
             text=text,
             email=sent,
             stem=stem,
+            day=(at.date() - self.start).days,
         )
 
     def _retention_detail(self, row: dict[str, str], sent: SentEmail, day: int) -> str:
