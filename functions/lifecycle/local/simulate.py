@@ -39,7 +39,14 @@ from lifecycle import retention_report
 from lifecycle.adapters.promo import DynamoPromoCodes
 from lifecycle.campaign_control import Campaigns, CampaignStatus, StackNames
 from lifecycle.local import announcements
-from lifecycle.local.mailbox import SentEmail, sent_emails, write_emails
+from lifecycle.local.mailbox import (
+    Delivered,
+    SentEmail,
+    html_lang,
+    sent_emails,
+    sent_sms,
+    write_messages,
+)
 from lifecycle.local.schedule import occurrences
 from lifecycle.local.serve import function_url_event
 from lifecycle.local.stack import (
@@ -53,6 +60,8 @@ from lifecycle.local.stack import (
     local_aws,
     logs_to,
 )
+from lifecycle.messaging.renderer import Renderer
+from lifecycle.platform.settings import CoreSettings
 from lifecycle.privacy import mask_email, mask_phone
 from lifecycle.profiles import promo
 from lifecycle.stages.announcements.campaign import CampaignError
@@ -197,11 +206,15 @@ class Simulation:
         self.ledger: dict[str, dict[str, str]] = {}
         self.orders: dict[str, Order] = {}
         self.known_schedules: set[tuple[str, str, str]] = set()
-        self.emails_seen = 0
-        self.named_emails: list[tuple[str, SentEmail]] = []
+        self.emails_seen = self.sms_seen = 0
+        # Every email and SMS as its recipient got it, for the index page.
+        self.delivered: list[Delivered] = []
         self.bounces = self.complaints = self.unsubscribes = 0
         self.complained: set[str] = set()
         self.functions = stack.functions()
+        # The stack's own renderer settings: which copy locale an SMS was written in.
+        core = CoreSettings.from_env(self.functions[0].environment)
+        self.renderer = Renderer(core.templates_dir, core.default_locale, core.business)
         self.asked: Counter[str] = Counter()  # feedback requests each customer has had
         self.alerts = 0
         self.stage_changes_seen: set[str] = set()
@@ -806,6 +819,8 @@ class Simulation:
         )
         fresh_emails = sent_emails()[self.emails_seen :]
         self.emails_seen += len(fresh_emails)
+        fresh_sms = sent_sms()[self.sms_seen :]
+        self.sms_seen += len(fresh_sms)
         for page in pages:
             for item in page["Items"]:
                 row = {name: str(next(iter(value.values()))) for name, value in item.items()}
@@ -819,9 +834,15 @@ class Simulation:
                 self.ledger[key] = row
                 if row["status"] not in ("sent", "skipped", "failed", "deferred"):
                     continue  # claims in flight, markers of handled SES notifications
-                self._report_message(at, row, fresh_emails)
+                self._report_message(at, row, fresh_emails, fresh_sms)
 
-    def _report_message(self, at: datetime, row: dict[str, str], fresh: list[SentEmail]) -> None:
+    def _report_message(
+        self,
+        at: datetime,
+        row: dict[str, str],
+        fresh: list[SentEmail],
+        fresh_sms: list[tuple[str, str]],
+    ) -> None:
         customer = self.customers.get(row.get("customer_id", ""), {})
         who = f"{row.get('customer_id', '?')} {customer.get('first_name', '')}".strip()
         stage, channel = row.get("stage", "?"), row.get("channel", "-")
@@ -843,7 +864,12 @@ class Simulation:
             waited = datetime.fromisoformat(row["deferred_since"]).astimezone(UTC)
             detail = f"{detail}  (deferred at {waited:%a %H:%M})".strip()
         if status == "sent" and channel == "sms":
-            detail = f"{mask_phone(str(customer.get('phone', '')))}  {detail}".rstrip()
+            phone = str(customer.get("phone", ""))
+            detail = f"{mask_phone(phone)}  {detail}".rstrip()
+            text = next((t for p, t in fresh_sms if p == phone), None)
+            if text is not None:
+                fresh_sms.remove((phone, text))
+                self.delivered.append(self._delivered(at, row, customer, text))
         if status == "sent" and channel == "email":
             address = str(customer.get("email", "")).lower()
             match = next((e for e in fresh if e.to.lower() == address), None)
@@ -851,7 +877,9 @@ class Simulation:
                 fresh.remove(match)
                 day = (at.date() - self.start).days
                 stem = re.sub(r"[^A-Za-z0-9_-]+", "-", row["message_key"])
-                self.named_emails.append((f"day{day:03d}-{stem}", match))
+                self.delivered.append(
+                    self._delivered(at, row, customer, match.subject, match, f"day{day:03d}-{stem}")
+                )
                 detail = f'{mask_email(match.to)} "{match.subject}"'
                 if stage == "retention":
                     detail = f"{detail}  {self._retention_detail(row, match, day)}"
@@ -862,6 +890,35 @@ class Simulation:
             self._mailbox_reacts(at, customer, stage)
             if customer.get("mailbox", "delivers") == "delivers" and _is_feedback_request(row):
                 self._plan_rating(at, customer, match)
+
+    def _delivered(
+        self,
+        at: datetime,
+        row: dict[str, str],
+        customer: dict[str, Any],
+        text: str,
+        sent: SentEmail | None = None,
+        stem: str = "",
+    ) -> Delivered:
+        """The index's row for a message sent: its copy locale as the email declares it, or
+        as the stack's renderer chooses it for the customer (an SMS)."""
+        template = row.get("template", "?")
+        locale = html_lang(sent.part("html")) if sent is not None else None
+        if locale is None:
+            wanted = customer.get("locale")
+            locale = self.renderer.resolve_locale(template, str(wanted) if wanted else None)
+        return Delivered(
+            at=at,
+            stage=row.get("stage", "?"),
+            template=template,
+            locale=locale,
+            channel=row.get("channel", "-"),
+            customer_id=row.get("customer_id", "?"),
+            text=text,
+            email=sent,
+            stem=stem,
+            day=(at.date() - self.start).days,
+        )
 
     def _retention_detail(self, row: dict[str, str], sent: SentEmail, day: int) -> str:
         """Which retention message this was, and the code it carries (a win-back code is
@@ -1263,8 +1320,8 @@ def simulate(
         )
         report = simulation.run()
         print_report(report, out)
-        index = write_emails(
-            out_dir / "emails", simulation.named_emails, "Emails sent in the simulation"
+        index = write_messages(
+            out_dir / "emails", simulation.delivered, "Emails and SMS sent in the simulation"
         )
     print(f"\nRendered emails: {index}; handler logs: {out_dir / 'lambda-logs.jsonl'}", file=out)
     return report
