@@ -4,13 +4,17 @@ customer their thank-you page, and every follow-up is retried and, at worst, par
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
 from lifecycle.messaging.plan import EMPTY, Plan
 from lifecycle.models import Rating
 from lifecycle.platform import kit
 from lifecycle.platform.composition import Ports
 from lifecycle.platform.effects import Effects
 from lifecycle.stages.feedback import journey, messages
-from lifecycle.stages.feedback.settings import FollowUpSettings
+from lifecycle.stages.feedback.cases import CaseLinks, Opening
+from lifecycle.stages.feedback.settings import CaseSettings, FollowUpSettings
 
 UNIT = kit.Unit(
     stage=messages.STAGE,
@@ -21,7 +25,32 @@ UNIT = kit.Unit(
 
 
 def effects(ports: Ports, settings: FollowUpSettings) -> Effects:
-    return Effects(ports, alerts_topic=settings.complaints_topic_arn)
+    return Effects(
+        ports, alerts_topic=settings.complaints_topic_arn, cases_table=settings.cases.table
+    )
+
+
+def case_links(ports: Ports, settings: CaseSettings, case_id: str) -> CaseLinks:
+    """The signed staff links of a case (the escalation sweep makes the same ones)."""
+    signer = ports.signer
+    assert signer is not None  # CaseSettings requires LINK_SIGNING_SECRET
+
+    def url(action: str) -> str:
+        token = signer.case_token(case_id, action, settings.link_valid_days)
+        return f"{settings.url}?{urlencode({'t': token})}"
+
+    return CaseLinks(acknowledge=url("acknowledge"), resolve=url("resolve"))
+
+
+def opening(stage: kit.Stage[FollowUpSettings]) -> Opening:
+    cases = stage.settings.cases
+    return Opening(
+        now=datetime.now(UTC),
+        within=cases.escalate_after,
+        hours=cases.business_hours,
+        timezone=stage.core.default_timezone,
+        links=lambda case_id: case_links(stage.ports, cases, case_id),
+    )
 
 
 def on_record(record: kit.StreamRecord, stage: kit.Stage[FollowUpSettings]) -> Plan:
@@ -43,6 +72,7 @@ def on_record(record: kit.StreamRecord, stage: kit.Stage[FollowUpSettings]) -> P
         lifetime,
         settings.referral_url or stage.core.business.website,
         settings.referral_quiet_days,
+        opening(stage),
     )
 
 
