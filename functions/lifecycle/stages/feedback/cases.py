@@ -17,7 +17,12 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from lifecycle.messaging.links import LinkSigner
 
 ESCALATION_PREFIX = "escalation#"
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -76,6 +81,15 @@ class Opening:
             escalate_at=escalate_at(self.now, self.within, self.hours, self.timezone),
             week=week_of(self.now, self.timezone),
         )
+
+
+def signed_links(signer: LinkSigner, url: str, valid_days: int, case_id: str) -> CaseLinks:
+    """A case's staff links to the case page `url`, each signed for its action."""
+
+    def link(action: str) -> str:
+        return f"{url}?{urlencode({'t': signer.case_token(case_id, action, valid_days)})}"
+
+    return CaseLinks(acknowledge=link("acknowledge"), resolve=link("resolve"))
 
 
 # ---------------------------------------------------------------------- business hours

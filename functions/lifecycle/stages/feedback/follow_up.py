@@ -5,7 +5,6 @@ customer their thank-you page, and every follow-up is retried and, at worst, par
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 from lifecycle.messaging.plan import EMPTY, Plan
 from lifecycle.models import Rating
@@ -13,8 +12,8 @@ from lifecycle.platform import kit
 from lifecycle.platform.composition import Ports
 from lifecycle.platform.effects import Effects
 from lifecycle.stages.feedback import journey, messages
-from lifecycle.stages.feedback.cases import CaseLinks, Opening
-from lifecycle.stages.feedback.settings import CaseSettings, FollowUpSettings
+from lifecycle.stages.feedback.cases import Opening, signed_links
+from lifecycle.stages.feedback.settings import FollowUpSettings
 
 UNIT = kit.Unit(
     stage=messages.STAGE,
@@ -30,26 +29,17 @@ def effects(ports: Ports, settings: FollowUpSettings) -> Effects:
     )
 
 
-def case_links(ports: Ports, settings: CaseSettings, case_id: str) -> CaseLinks:
-    """The signed staff links of a case (the escalation sweep makes the same ones)."""
-    signer = ports.signer
-    assert signer is not None  # CaseSettings requires LINK_SIGNING_SECRET
-
-    def url(action: str) -> str:
-        token = signer.case_token(case_id, action, settings.link_valid_days)
-        return f"{settings.url}?{urlencode({'t': token})}"
-
-    return CaseLinks(acknowledge=url("acknowledge"), resolve=url("resolve"))
-
-
 def opening(stage: kit.Stage[FollowUpSettings]) -> Opening:
+    """How the alerts raised now open their cases, with signed staff links."""
     cases = stage.settings.cases
+    signer = stage.ports.signer
+    assert signer is not None  # CaseSettings requires LINK_SIGNING_SECRET
     return Opening(
         now=datetime.now(UTC),
         within=cases.escalate_after,
         hours=cases.business_hours,
         timezone=stage.core.default_timezone,
-        links=lambda case_id: case_links(stage.ports, cases, case_id),
+        links=lambda case_id: signed_links(signer, cases.url, cases.link_valid_days, case_id),
     )
 
 
