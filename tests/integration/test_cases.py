@@ -429,3 +429,30 @@ def test_the_weekly_figures_read_through_the_week_index_are_what_was_put_in(aws:
     assert (w48.resolve_median_hours, w48.resolve_p90_hours) == (6.0, 8.0)
     assert (w49.alerts, w49.ack_median_hours, w49.resolve_median_hours) == (1, 2.0, 2.0)
     assert w50.alerts == 0
+
+
+def test_the_cases_command_prints_the_weeks_table_and_json(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lifecycle.cli import main
+
+    # given one case alerted in week 48 and acknowledged 90 minutes later
+    cases = DynamoCases(boto3.client("dynamodb"), "CasesTable")
+    at = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    case = Case(CASE_ID, "o-5001", "c-1002", "rating", 1, at, at, "2026-W48")
+    cases.record_alert(case)
+    cases.acknowledge(CASE_ID, at + timedelta(minutes=90))
+    monkeypatch.setenv("CASES_TABLE", "CasesTable")
+
+    # when the command reads weeks 48 and 49
+    with time_machine.travel(datetime(2026, 12, 2, 12, 0, tzinfo=UTC), tick=False):
+        assert main(["cases", "--since", "2026-11-23"]) == 0
+        table = capsys.readouterr().out
+        assert main(["cases", "--since", "2026-11-23", "--json"]) == 0
+        figures = json.loads(capsys.readouterr().out)
+
+    # then both weeks, with the acknowledgement's hours
+    assert "2026-W48       1      1         0          0     1        1.5        1.5" in table
+    assert [w["week"] for w in figures["weeks"]] == ["2026-W48", "2026-W49"]
+    assert figures["weeks"][0]["ack_median_hours"] == 1.5
+    assert figures["weeks"][1]["alerts"] == 0
