@@ -456,3 +456,35 @@ def test_the_cases_command_prints_the_weeks_table_and_json(
     assert [w["week"] for w in figures["weeks"]] == ["2026-W48", "2026-W49"]
     assert figures["weeks"][0]["ack_median_hours"] == 1.5
     assert figures["weeks"][1]["alerts"] == 0
+
+
+def test_the_local_story_runs_through_the_template_s_functions(tmp_path: Any) -> None:
+    from lifecycle.local.cases_run import play
+
+    # given the local stack built from the template; when four complaints are played through
+    # the follow-up function, the case page and the sweep
+    rows, since, until = play(tmp_path / "lambda.log")
+
+    # then the weeks hold what the story did (case 3 escalated on Monday, then answered)
+    w47, w48 = rows
+    assert (since, until) == (date(2026, 11, 16), date(2026, 11, 29))
+    assert (w47.week, w47.alerts, w47.acknowledged, w47.resolved, w47.escalated) == (
+        "2026-W47",
+        3,
+        3,
+        2,
+        1,
+    )
+    assert (w47.ack_median_hours, w47.ack_p90_hours) == (3.0, 69.5)
+    assert (w47.resolve_median_hours, w47.resolve_p90_hours) == (48.0, 90.0)
+    assert (w48.alerts, w48.still_open, w48.ack_median_hours) == (1, 0, 0.5)
+    assert "@" not in (tmp_path / "lambda.log").read_text(encoding="utf-8")  # no address logged
+
+
+def test_the_cases_command_says_where_it_needs_a_table(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lifecycle.cli import main
+
+    assert main(["cases"]) == 2
+    assert "give --stack, or set CASES_TABLE, or --local" in capsys.readouterr().err
