@@ -279,6 +279,7 @@ def _subject_requests(args: argparse.Namespace) -> Any:
             suppressions,
             ratings=os.environ.get("RATINGS_TABLE") or None,
             profiles=os.environ.get("PROFILES_TABLE") or None,
+            cases=os.environ.get("CASES_TABLE") or None,
         )
     return SubjectRequests(
         boto3.client("dynamodb"), tables, progress=lambda text: print(text, file=sys.stderr)

@@ -7,6 +7,7 @@ strings). No email address or phone number: ids only.
 
 Indexes:
 - `by_week` (`week`, `alerted_at`): the KPI reads a range of weeks, one query per week;
+- `by_customer` (`customer_id`, `alerted_at`): one customer's cases, for export and erasure;
 - `due` (`awaiting`, `escalate_at`), sparse: `awaiting` is present only while a case waits for
   an acknowledgement and has not escalated, so the sweep reads only those.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from lifecycle.adapters.dynamo import conditional, plain
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 WEEK_INDEX = "by_week"
+CUSTOMER_INDEX = "by_customer"
+FORGOTTEN = "forgotten"  # the customer id of a case whose customer was erased
 DUE_INDEX = "due"
 AWAITING = "ack"  # the sparse `awaiting` attribute's one value (its partition in `due`)
 ACTIONS = {"acknowledge": "acknowledged", "resolve": "resolved"}
@@ -184,6 +188,33 @@ class DynamoCases:
                 for item in self._query(WEEK_INDEX, "#week = :week", {":week": {"S": week}})
             ]
         return cases
+
+    def of_customer(self, customer_id: str) -> list[Case]:
+        """One customer's cases (lifecycle export)."""
+        found = [
+            self.get(str(key["case_id"]["S"]))
+            for key in self._query(CUSTOMER_INDEX, "customer_id = :c", {":c": {"S": customer_id}})
+        ]
+        return [case for case in found if case is not None]
+
+    def forget_customer(self, customer_id: str) -> int:
+        """Erase the customer from their cases (lifecycle forget): the id becomes
+        "forgotten", while the times stay for the response-time figures. How many."""
+        erased = 0
+        for case in self.of_customer(customer_id):
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "Key": {"case_id": {"S": case.case_id}},
+                "UpdateExpression": "SET customer_id = :forgotten",
+                "ConditionExpression": "customer_id = :c",
+                "ExpressionAttributeValues": {
+                    ":forgotten": {"S": FORGOTTEN},
+                    ":c": {"S": customer_id},
+                },
+            }
+            if conditional(partial(self._client.update_item, **request)):
+                erased += 1
+        return erased
 
     def _query(
         self, index: str, condition: str, values: dict[str, Any]
