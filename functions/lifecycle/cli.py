@@ -279,6 +279,7 @@ def _subject_requests(args: argparse.Namespace) -> Any:
             suppressions,
             ratings=os.environ.get("RATINGS_TABLE") or None,
             profiles=os.environ.get("PROFILES_TABLE") or None,
+            cases=os.environ.get("CASES_TABLE") or None,
         )
     return SubjectRequests(
         boto3.client("dynamodb"), tables, progress=lambda text: print(text, file=sys.stderr)
@@ -437,6 +438,34 @@ def _engagement(args: argparse.Namespace) -> int:
         boto3.client("dynamodb"), table, since, until, open_tracking=tracking == "on"
     )
     render = engagement_report.as_json if args.json else engagement_report.render
+    print(render(rows, since, until))
+    return 0
+
+
+def _cases(args: argparse.Namespace) -> int:
+    from lifecycle import cases_report
+
+    if args.local:
+        from lifecycle.local.cases_run import play
+
+        rows, since, until = play()
+    else:
+        import boto3
+
+        outputs = _outputs(args.stack) if args.stack else {}
+        table = outputs.get("CasesTableName") or (
+            None if args.stack else os.environ.get("CASES_TABLE")
+        )
+        if not table:
+            where = f"stack {args.stack} has no cases table" if args.stack else "give --stack"
+            print(f"lifecycle cases: {where}, or set CASES_TABLE, or --local", file=sys.stderr)
+            return 2
+        # Weeks on the business's calendar: the stack's, else the environment's.
+        zone = outputs.get("BusinessTimezone") or os.environ.get("DEFAULT_TIMEZONE") or "UTC"
+        until = cases_report.today_in(zone, datetime.now(UTC))
+        since = args.since or cases_report.default_since(until)
+        rows = cases_report.build(boto3.client("dynamodb"), table, since, until)
+    render = cases_report.as_json if args.json else cases_report.render
     print(render(rows, since, until))
     return 0
 
@@ -660,6 +689,29 @@ def parser() -> argparse.ArgumentParser:
     engagement.add_argument("--json", action="store_true", help="print the figures as JSON")
     engagement.set_defaults(run=_engagement)
     _calls_aws(engagement)
+
+    cases = commands.add_parser(
+        "cases",
+        help="complaint cases per week of alert: alerts, acknowledged, resolved, escalated, "
+        "still open, and median and 90th percentile hours to acknowledge and to resolve",
+    )
+    target = cases.add_mutually_exclusive_group()
+    target.add_argument("--stack", help="CloudFormation stack name (else CASES_TABLE)")
+    target.add_argument(
+        "--local",
+        action="store_true",
+        help="a fresh local stack over moto (in this process): plays four sample complaints "
+        "through the follow-up, case page and escalation functions, then reports them",
+    )
+    cases.add_argument(
+        "--since",
+        type=_day,
+        help="weeks from the one holding this day (YYYY-MM-DD, the business's calendar; "
+        "default: this week and the seven before)",
+    )
+    cases.add_argument("--json", action="store_true", help="print the figures as JSON")
+    cases.set_defaults(run=_cases)
+    _calls_aws(cases)
 
     bench = commands.add_parser(
         "bench",

@@ -2,8 +2,9 @@
 
 The product owns the ledger, the preferences (with their audit trail), the ratings (with any
 comment), the profiles (with each order's contribution, points and stage history) and the
-suppression list. Forgetting erases the customer's items from the ledger, preferences, ratings
-and profiles and leaves one
+suppression list, and complaint cases. Forgetting erases the customer's items from the ledger,
+preferences, ratings and profiles, takes their id off complaint cases (which keep their times for
+the response-time figures), and leaves one
 anonymous record of counts, so reports still add up. Suppressions of an address that bounced
 or complained stay, as the anonymous hashes they are, so that address is never mailed again
 (`erase_suppressions` removes them too). The Customers and Orders tables belong to the
@@ -17,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,8 @@ from lifecycle.profiles.stages import StageRules
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from lifecycle.adapters.cases import DynamoCases
+
 _DESERIALIZER = TypeDeserializer()
 
 
@@ -47,6 +50,7 @@ class Tables:
     suppressions: str
     ratings: str | None = None  # stacks from before the feedback stage have none
     profiles: str | None = None  # stacks from before profiles have none
+    cases: str | None = None  # stacks from before complaint cases have none
 
     @classmethod
     def from_outputs(cls, outputs: dict[str, str]) -> Tables:
@@ -60,6 +64,7 @@ class Tables:
                 suppressions=outputs["SuppressionsTableName"],
                 ratings=outputs.get("RatingsTableName"),
                 profiles=outputs.get("ProfilesTableName"),
+                cases=outputs.get("CasesTableName"),
             )
         except KeyError as missing:
             raise ValueError(
@@ -189,6 +194,8 @@ class SubjectRequests:
             tables.append((self._tables.ratings, "by_customer"))
         if self._tables.profiles is not None:
             tables.append((self._tables.profiles, None))
+        if self._tables.cases is not None:
+            tables.append((self._tables.cases, "by_customer"))
         if any(self._has_items(table, index, customer_id) for table, index in tables):
             return
         for channel, address in known.items():
@@ -199,6 +206,12 @@ class SubjectRequests:
                 ).get("Item"):
                     return
         raise UnknownCustomer(customer_id)
+
+    def _cases(self) -> DynamoCases:
+        from lifecycle.adapters.cases import DynamoCases
+
+        assert self._tables.cases is not None
+        return DynamoCases(self._client, self._tables.cases)
 
     def _profiles(self) -> DynamoProfiles | None:
         if self._tables.profiles is None:
@@ -246,6 +259,13 @@ class SubjectRequests:
             # The product's profile: counts, spend, points and tier, each order's contribution
             # and every stage change with its cause.
             "profile": profiles.export(customer_id) if profiles else None,
+            # Complaint cases about them: when staff were alerted, acknowledged and resolved.
+            "complaint_cases": [
+                {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(c).items()}
+                for c in self._cases().of_customer(customer_id)
+            ]
+            if self._tables.cases
+            else [],
         }
 
     def forget(
@@ -312,6 +332,8 @@ class SubjectRequests:
                 suppressions += 1 if deleted.get("Attributes") else 0
         profiles = self._profiles()
         profile_items = profiles.forget(customer_id) if profiles else 0
+        # Cases keep their times (the response-time figures), not who complained.
+        cases = self._cases().forget_customer(customer_id) if self._tables.cases else 0
         if include_customer_record and customer:
             self._client.delete_item(
                 TableName=self._tables.customers, Key={"customer_id": {"S": customer_id}}
@@ -321,6 +343,7 @@ class SubjectRequests:
             "preference_items": preference_items,
             "ratings": ratings,
             "profile_items": profile_items,
+            "complaint_cases": cases,
             "suppressions": suppressions,
             "customer_record_deleted": bool(include_customer_record and customer),
         }

@@ -160,6 +160,10 @@ SHARED_POLICIES = {
     },
     # Web pages and feedback records: they send nothing.
     "RatingsFunction": {"TracingPolicy", "ReadCustomersPolicy", "LinkSigningKeyPolicy"},
+    # The case page reads and answers cases only (no customer, no rating); the escalation
+    # sweep signs the same staff links into its alert. Neither sends to customers.
+    "CaseDeskFunction": {"TracingPolicy", "LinkSigningKeyPolicy"},
+    "CaseEscalationFunction": {"TracingPolicy", "LinkSigningKeyPolicy"},
     # Shows suppressed addresses and STOPped numbers as receiving nothing; sends nothing.
     "PreferencesFunction": {
         "TracingPolicy",
@@ -654,8 +658,8 @@ PUBLIC_FUNCTIONS = sorted(
 )
 
 
-def test_the_public_functions_are_the_preference_centre_and_the_rating_page() -> None:
-    assert PUBLIC_FUNCTIONS == ["PreferencesFunction", "RatingsFunction"]
+def test_the_public_functions_are_the_preference_centre_the_rating_and_the_case_pages() -> None:
+    assert PUBLIC_FUNCTIONS == ["CaseDeskFunction", "PreferencesFunction", "RatingsFunction"]
 
 
 @pytest.mark.parametrize("name", PUBLIC_FUNCTIONS)
@@ -824,8 +828,8 @@ def _topics_published_to(function: str) -> set[str]:
 TOPIC_PUBLISHERS = sorted(name for name in FUNCTIONS if _topics_published_to(name))
 
 
-def test_complaint_alerts_are_the_topic_publishers() -> None:
-    assert TOPIC_PUBLISHERS == ["RatingFollowUpFunction"]
+def test_complaint_alerts_and_escalations_are_the_topic_publishers() -> None:
+    assert TOPIC_PUBLISHERS == ["CaseEscalationFunction", "RatingFollowUpFunction"]
 
 
 @pytest.mark.parametrize("name", TOPIC_PUBLISHERS)

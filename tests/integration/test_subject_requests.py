@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
+from lifecycle.adapters.cases import DynamoCases
 from lifecycle.cli import main
+from lifecycle.stages.feedback.cases import Case
 from tests.conftest import Aws, load_event
 
 TABLES = {
@@ -19,6 +22,7 @@ TABLES = {
     "SUPPRESSIONS_TABLE": "SuppressionsTable",
     "RATINGS_TABLE": "RatingsTable",
     "PROFILES_TABLE": "ProfilesTable",
+    "CASES_TABLE": "CasesTable",
 }
 PRODUCT_TABLES = (
     "LedgerTable",
@@ -26,6 +30,7 @@ PRODUCT_TABLES = (
     "SuppressionsTable",
     "RatingsTable",
     "ProfilesTable",
+    "CasesTable",
 )
 
 
@@ -73,6 +78,12 @@ def history(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
             },
         )
     aws.invoke("ProfilesFunction", {"Records": aws.stack.read_stream("OrdersTable")})
+    # Ann's low rating opened a complaint case, which staff acknowledged
+    cases = DynamoCases(dynamodb, "CasesTable")
+    alerted = datetime(2026, 11, 27, 19, 45, tzinfo=UTC)
+    key = "complaint#o-9001#rating"
+    cases.record_alert(Case(key, "o-9001", "c-1001", "rating", 2, alerted, alerted, "2026-W48"))
+    cases.acknowledge(key, alerted + timedelta(hours=1), "Priya")
     return aws
 
 
@@ -87,6 +98,11 @@ def test_export_holds_preferences_messages_and_suppressions(
 
     data: dict[str, Any] = json.loads(capsys.readouterr().out)
     assert data["customer_record"]["email"] == "ann.fischer@example.com"
+    (case,) = data["complaint_cases"]
+    assert (case["case_id"], case["acknowledged_at"]) == (
+        "complaint#o-9001#rating",
+        "2026-11-27T20:45:00+00:00",
+    )
     assert data["preferences"]["opt_outs"] == ["email:*", "sms:*"]
     assert data["preferences"]["history"][0]["source"] == "ses-complaint"
     assert sorted(m["message_key"] for m in data["messages"]) == [
@@ -125,6 +141,10 @@ def test_forget_erases_the_customer_from_every_product_table_keeping_counts(
     assert summary["preference_items"] == 2  # the state and the complaint's audit record
     assert summary["suppressions"] == 1  # the soft-bounce tally
     assert summary["ratings"] == 1
+    assert summary["complaint_cases"] == 1  # kept for the figures, without Ann's id
+    case = DynamoCases(boto3.client("dynamodb"), "CasesTable").get("complaint#o-9001#rating")
+    assert case is not None
+    assert (case.customer_id, case.acknowledged_by) == ("forgotten", "Priya")
     assert summary["profile_items"] == 3  # the profile, the order's contribution, one change
     for table in PRODUCT_TABLES:
         dump = _everything(table)

@@ -571,6 +571,8 @@ class LocalStack:
 
     def _schedule_source(self, name: str, kind: str, props: Mapping[str, Any]) -> ScheduleSource:
         expression = props.get("Schedule" if kind == "Schedule" else "ScheduleExpression")
+        if isinstance(expression, dict) and isinstance(expression.get("Fn::Sub"), str):
+            expression = self._resolve(expression)  # a rate set by a parameter
         if not isinstance(expression, str):
             raise TemplateError(f"event {name}: the schedule expression must be a plain string")
         raw_input = props.get("Input")
@@ -682,6 +684,8 @@ class LocalStack:
             text = str(value["Fn::Sub"])
             for pseudo, local in _PSEUDO.items():
                 text = text.replace(pseudo, local)
+            for parameter, given in self.parameters.items():
+                text = text.replace(f"${{{parameter}}}", given)
             return _SUB.sub(lambda m: self._attribute(m.group(1), m.group(2)), text)
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             target, attribute = value["Fn::GetAtt"]

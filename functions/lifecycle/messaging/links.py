@@ -1,4 +1,5 @@
-"""Signed links: one-click unsubscribe, the preference centre, and one-tap ratings.
+"""Signed links: one-click unsubscribe, the preference centre, one-tap ratings, and the staff's
+"I'm on it" / "resolved" links in complaint alerts.
 
 A token carries its claims (the customer id and a topic, or an order, customer and score) and
 an expiry, and an HMAC-SHA256 over them and the link's purpose with a key from Secrets
@@ -47,6 +48,16 @@ class RatingClaims:
 
 
 RATING_SCORES = range(1, 6)
+
+# What a staff link in a complaint alert does to its case.
+CASE_ACTIONS = ("acknowledge", "resolve")
+
+
+@dataclass(frozen=True)
+class CaseClaims:
+    case_id: str
+    action: str  # one of CASE_ACTIONS
+    expires: datetime
 
 
 def _b64(data: bytes) -> str:
@@ -160,6 +171,25 @@ class LinkSigner:
         except (KeyError, ValueError):
             raise InvalidLink("malformed") from None
         if score not in RATING_SCORES:
+            raise InvalidLink("malformed")
+        return claims
+
+    def case_token(self, case_id: str, action: str, valid_days: int) -> str:
+        """One staff link in a complaint alert: acknowledge or resolve this case. Its own
+        purpose, so no customer's rating or unsubscribe link can stand in for it."""
+        if action not in CASE_ACTIONS:
+            raise ValueError(f"a case link acknowledges or resolves, not {action!r}")
+        return self._sign("case", {"k": case_id, "a": action}, timedelta(days=valid_days))
+
+    def verify_case(self, token: str) -> CaseClaims:
+        """The case and action a genuine, unexpired case link stands for; InvalidLink
+        otherwise."""
+        data, expires = self._open("case", token, allow_expired=False)
+        try:
+            claims = CaseClaims(case_id=str(data["k"]), action=str(data["a"]), expires=expires)
+        except KeyError:
+            raise InvalidLink("malformed") from None
+        if claims.action not in CASE_ACTIONS or not claims.case_id:
             raise InvalidLink("malformed")
         return claims
 

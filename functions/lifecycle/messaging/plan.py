@@ -18,6 +18,7 @@ from lifecycle.messaging.preferences import Change, Source
 
 if TYPE_CHECKING:
     from lifecycle.models import Order
+    from lifecycle.stages.feedback.cases import Case
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,22 @@ class Alert:
     subject: str
     text: str
     attributes: Mapping[str, str]
+    metric: str = "ComplaintAlerts"  # counted when it is published
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """Record the case a complaint alert opens, once per case id (a replay keeps its times)."""
+
+    case: Case
+
+
+@dataclass(frozen=True)
+class MarkEscalated:
+    """Record that a case's escalation alert went out, once (it leaves the sweep's index)."""
+
+    case_id: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,8 @@ Step = (
     | Schedule
     | Cancel
     | Alert
+    | OpenCase
+    | MarkEscalated
     | Enqueue
     | Reject
     | Suppress

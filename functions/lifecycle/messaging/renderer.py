@@ -71,6 +71,8 @@ PAGE_VARIABLES = frozenset(
     {"t", "first_name", "action", "form_token", "link_topic", "topics", "email", "sms", "problem"}
     # the rating page
     | {"order_id", "score", "scores", "recorded", "commented", "max_comment"}
+    # the staff's case page
+    | {"case", "first", "named", "done_at", "done_by", "times", "max_name", "form_action"}
 )
 
 _UNDEFINED = re.compile(r"^'(?P<name>[^']+)' is undefined$")

@@ -18,6 +18,7 @@ from lifecycle.platform.settings import CoreSettings, SettingsError
 if TYPE_CHECKING:
     from botocore.config import Config
 
+    from lifecycle.adapters.cases import DynamoCases
     from lifecycle.adapters.engagement import DynamoEngagement
     from lifecycle.adapters.orders import DynamoOrderHistory
     from lifecycle.adapters.preferences import DynamoPreferences
@@ -268,6 +269,11 @@ class Ports:
         from lifecycle.adapters.ratings import DynamoRatings
 
         return self._once(("ratings", table), lambda: DynamoRatings(self.client("dynamodb"), table))
+
+    def cases(self, table: str) -> DynamoCases:
+        from lifecycle.adapters.cases import DynamoCases
+
+        return self._once(("cases", table), lambda: DynamoCases(self.client("dynamodb"), table))
 
     # ------------------------------------------------------------------ sending
     @cached_property

@@ -17,8 +17,10 @@ from lifecycle.messaging.plan import (
     ChangePreferences,
     CountSoftBounce,
     Enqueue,
+    MarkEscalated,
     MoveStages,
     Once,
+    OpenCase,
     Plan,
     RecordEngagement,
     RecordOrder,
@@ -36,6 +38,7 @@ from lifecycle.platform.settings import SettingsError
 from lifecycle.profiles.promo import GiveBack, Use
 
 if TYPE_CHECKING:
+    from lifecycle.adapters.cases import DynamoCases
     from lifecycle.adapters.profiles import DynamoProfiles
     from lifecycle.models import Order
     from lifecycle.platform.composition import Ports
@@ -73,8 +76,10 @@ class Effects:
         alerts_topic: str | None = None,
         profiles: ProfileSettings | None = None,
         engagement_table: str | None = None,
+        cases_table: str | None = None,
     ) -> None:
         self._ports = ports
+        self._cases_table = cases_table
         self._engagement_table = engagement_table
         self._schedules = schedules
         self._alerts_topic = alerts_topic
@@ -136,6 +141,10 @@ class Effects:
                 ports.schedules(self._schedules.group).delete(step.name)
         elif isinstance(step, Alert):
             self._alert(step)
+        elif isinstance(step, OpenCase):
+            self._open_case(step)
+        elif isinstance(step, MarkEscalated):
+            self._mark_escalated(step)
         elif isinstance(step, Enqueue):
             ports.client("sqs").send_message(
                 QueueUrl=step.queue, MessageBody=json.dumps(dict(step.body), default=str)
@@ -255,6 +264,28 @@ class Effects:
             step.name, step.at, step.timezone, target, dict(step.payload)
         )
 
+    def _cases(self) -> DynamoCases:
+        if self._cases_table is None:
+            raise SettingsError("CASES_TABLE is required to keep complaint cases")
+        return self._ports.cases(self._cases_table)
+
+    def _open_case(self, step: OpenCase) -> None:
+        """Before its alert: an alert whose publish fails comes back with its case already
+        open, and a case is never missing for an alert that went out (unless it was raised
+        before cases were kept)."""
+        if self._cases().record_alert(step.case):
+            self._ports.count("CasesOpened")
+            logger.info("case opened", extra={"case_id": step.case.case_id})
+        else:
+            logger.info("case already open", extra={"case_id": step.case.case_id})
+
+    def _mark_escalated(self, step: MarkEscalated) -> None:
+        if self._cases().escalated(step.case_id, step.at):
+            self._ports.count("ComplaintsEscalated")
+            logger.info("case escalated", extra={"case_id": step.case_id})
+        else:
+            logger.info("case not escalated again", extra={"case_id": step.case_id})
+
     def _alert(self, alert: Alert) -> None:
         """Publish the alert unless it was raised before. Marked after publishing (the mark
         retried while the invocation's time lasts, like a message's "sent" mark): only a
@@ -267,7 +298,7 @@ class Effects:
         self._ports.alerts(self._alerts_topic).publish(
             alert.subject, alert.text, dict(alert.attributes)
         )
-        self._ports.count("ComplaintAlerts")
+        self._ports.count(alert.metric)
         error = self._ports.budget.persist(
             lambda: markers.first_time(alert.key, "alert", _now(), alert.attributes)
         )

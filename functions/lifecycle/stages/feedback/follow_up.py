@@ -4,12 +4,15 @@ customer their thank-you page, and every follow-up is retried and, at worst, par
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from lifecycle.messaging.plan import EMPTY, Plan
 from lifecycle.models import Rating
 from lifecycle.platform import kit
 from lifecycle.platform.composition import Ports
 from lifecycle.platform.effects import Effects
 from lifecycle.stages.feedback import journey, messages
+from lifecycle.stages.feedback.cases import Opening, signed_links
 from lifecycle.stages.feedback.settings import FollowUpSettings
 
 UNIT = kit.Unit(
@@ -21,7 +24,23 @@ UNIT = kit.Unit(
 
 
 def effects(ports: Ports, settings: FollowUpSettings) -> Effects:
-    return Effects(ports, alerts_topic=settings.complaints_topic_arn)
+    return Effects(
+        ports, alerts_topic=settings.complaints_topic_arn, cases_table=settings.cases.table
+    )
+
+
+def opening(stage: kit.Stage[FollowUpSettings]) -> Opening:
+    """How the alerts raised now open their cases, with signed staff links."""
+    cases = stage.settings.cases
+    signer = stage.ports.signer
+    assert signer is not None  # CaseSettings requires LINK_SIGNING_SECRET
+    return Opening(
+        now=datetime.now(UTC),
+        within=cases.escalate_after,
+        hours=cases.business_hours,
+        timezone=stage.core.default_timezone,
+        links=lambda case_id: signed_links(signer, cases.url, cases.link_valid_days, case_id),
+    )
 
 
 def on_record(record: kit.StreamRecord, stage: kit.Stage[FollowUpSettings]) -> Plan:
@@ -43,6 +62,7 @@ def on_record(record: kit.StreamRecord, stage: kit.Stage[FollowUpSettings]) -> P
         lifetime,
         settings.referral_url or stage.core.business.website,
         settings.referral_quiet_days,
+        opening(stage),
     )
 
 

@@ -20,9 +20,10 @@ from urllib.parse import urlencode
 from lifecycle.messaging.formatting import Formatter, Money
 from lifecycle.messaging.links import RATING_SCORES
 from lifecycle.messaging.message import Cap, Channel, Message, MessageSpec
-from lifecycle.messaging.plan import Alert, Plan, Send, Step
+from lifecycle.messaging.plan import Alert, OpenCase, Plan, Send, Step
 from lifecycle.models import Customer, Lifetime, Order, OrderStatus, Rating
 from lifecycle.stages.feedback import messages
+from lifecycle.stages.feedback.cases import CaseLinks, Opening, link_lines
 from lifecycle.stages.feedback.messages import STAGE
 
 COMPLAINT_SCORE = 2  # a rating this low is a complaint by itself
@@ -144,10 +145,15 @@ def referral_message(
 
 
 def alert_text(
-    alert: Complaint, rating: Rating, customer: Customer, lifetime: Lifetime
+    alert: Complaint,
+    rating: Rating,
+    customer: Customer,
+    lifetime: Lifetime,
+    links: CaseLinks | None = None,
 ) -> tuple[str, str, dict[str, str]]:
     """Subject, body and filterable attributes of the ops alert. It names the customer by id
-    and first name; their address and number stay in the business's own systems."""
+    and first name; their address and number stay in the business's own systems. `links`:
+    the case's signed "I'm on it" and "resolved" links."""
     english = Formatter("en")  # ops read alerts in English
     spend = ", ".join(
         english.money(Money(amount, currency))
@@ -171,6 +177,8 @@ def alert_text(
         "",
         "The customer has been sent an apology saying a person will follow up.",
     ]
+    if links is not None:
+        lines += ["", *link_lines(links)]
     attributes = {
         "kind": "complaint",
         "reason": alert.reason,
@@ -190,12 +198,20 @@ def follow_up_plan(
     lifetime: Lifetime,
     referral_base: str,
     referral_quiet_days: int,
+    opening: Opening | None = None,
 ) -> Plan:
-    """The alerts to staff (once each), the apology, and the referral ask for a repeat
-    customer who gave a 5."""
+    """The alerts to staff (once each), each opening its case where `opening` says how, the
+    apology, and the referral ask for a repeat customer who gave a 5."""
     steps: list[Step] = []
     for complaint in plan.alerts:
-        subject, text, attributes = alert_text(complaint, rating, customer, lifetime)
+        links = None
+        if opening is not None:
+            case = opening.case(
+                complaint.key, rating.order_id, customer.customer_id, complaint.reason, rating.score
+            )
+            steps.append(OpenCase(case))
+            links = opening.links(complaint.key)
+        subject, text, attributes = alert_text(complaint, rating, customer, lifetime, links)
         steps.append(Alert(complaint.key, subject, text, attributes))
     if plan.apologise:
         steps.append(Send(apology_message(rating, customer)))

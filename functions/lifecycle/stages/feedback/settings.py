@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from lifecycle.platform.settings import Env
+from lifecycle.platform.settings import Env, SettingsError
+from lifecycle.stages.feedback.cases import BusinessHours
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,41 @@ class DeskSettings:
 
 
 @dataclass(frozen=True)
+class CaseSettings:
+    """Complaint cases: where they are kept, the staff links' endpoint, and when an
+    unacknowledged case escalates (business hours on the stack's DEFAULT_TIMEZONE)."""
+
+    table: str
+    url: str  # the case page (Function URL) the alert's staff links open
+    link_valid_days: int
+    business_hours: BusinessHours
+    escalate_after: timedelta  # of business time without an acknowledgement
+
+    @classmethod
+    def from_env(cls, env: Env) -> CaseSettings:
+        env.required("LINK_SIGNING_SECRET")  # the staff links are signed
+        text = env.optional("BUSINESS_HOURS") or "Mon-Fri 09:00-17:00"
+        try:
+            hours = BusinessHours.parse(text)
+        except ValueError as error:
+            raise SettingsError(f"BUSINESS_HOURS: {error}") from None
+        return cls(
+            table=env.required("CASES_TABLE"),
+            url=env.https("CASES_URL"),
+            link_valid_days=env.integer("CASE_LINK_VALID_DAYS", 30),
+            business_hours=hours,
+            escalate_after=timedelta(hours=env.integer("ESCALATE_AFTER_BUSINESS_HOURS", 4)),
+        )
+
+
+@dataclass(frozen=True)
 class FollowUpSettings:
-    """What a rating leads to: complaint alerts, and the referral ask."""
+    """What a rating leads to: complaint alerts (each opening a case), and the referral ask."""
 
     complaints_topic_arn: str
     referral_url: str | None  # where a friend books; the referrer's id goes in `ref`
     referral_quiet_days: int  # no second referral ask within this many days
+    cases: CaseSettings
 
     @classmethod
     def from_env(cls, env: Env) -> FollowUpSettings:
@@ -50,4 +81,32 @@ class FollowUpSettings:
             complaints_topic_arn=env.required("COMPLAINTS_TOPIC_ARN"),
             referral_url=env.optional_https("REFERRAL_URL"),
             referral_quiet_days=env.integer("REFERRAL_QUIET_DAYS", 90),
+            cases=CaseSettings.from_env(env),
         )
+
+
+@dataclass(frozen=True)
+class EscalationSettings:
+    """The escalation sweep: the cases, and the topic escalations go to."""
+
+    complaints_topic_arn: str
+    cases: CaseSettings
+
+    @classmethod
+    def from_env(cls, env: Env) -> EscalationSettings:
+        return cls(
+            complaints_topic_arn=env.required("COMPLAINTS_TOPIC_ARN"),
+            cases=CaseSettings.from_env(env),
+        )
+
+
+@dataclass(frozen=True)
+class CaseDeskSettings:
+    """The case page: where cases are kept (links are checked with the link key)."""
+
+    cases_table: str
+
+    @classmethod
+    def from_env(cls, env: Env) -> CaseDeskSettings:
+        env.required("LINK_SIGNING_SECRET")
+        return cls(cases_table=env.required("CASES_TABLE"))
