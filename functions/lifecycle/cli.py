@@ -218,6 +218,51 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _owners_report(args: argparse.Namespace) -> int:
+    import io
+
+    from lifecycle.reporting.gather import ReportError, ReportTables, Settings, write_report
+
+    out_dir = Path(args.out)
+    if args.local:
+        from lifecycle.local.simulate import simulate
+
+        # The sample world's simulation, its timeline unprinted: the report is its output.
+        simulate(
+            days=args.days, out=io.StringIO(), out_dir=Path("out/simulate"), report_dir=out_dir
+        )
+        target = out_dir / "report.html"
+        print(f"lifecycle report: {target} ({target.stat().st_size / 1024:.0f} KiB)")
+        return 0
+    import boto3
+
+    outputs = _outputs(args.stack)
+    try:
+        tables = ReportTables.from_outputs(outputs)
+        written = write_report(
+            boto3.client("dynamodb"),
+            tables,
+            Settings(
+                business=outputs.get("BusinessName") or args.stack,
+                open_tracking=outputs.get("OpenTracking") == "on",
+                window_days=int(outputs.get("AttributionWindowDays") or 14),
+                timezone=outputs.get("BusinessTimezone") or "UTC",
+            ),
+            source=f"stack {args.stack}",
+            out_dir=out_dir,
+            since=args.since,
+            until=args.until,
+        )
+    except ReportError as error:
+        print(f"lifecycle report: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"lifecycle report: {written.path} ({written.size / 1024:.0f} KiB, "
+        f"built in {written.seconds:.1f} s)"
+    )
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import json
     import time
@@ -674,6 +719,30 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="print the figures as JSON")
     report.set_defaults(run=_retention_report)
     _calls_aws(report)
+
+    owner = commands.add_parser(
+        "report",
+        help="the owner's report: one HTML page of charts and tables (messages, rates, "
+        "unsubscribes and churn, stages, feedback, complaints, win-back, campaigns, "
+        "lifetime value)",
+    )
+    where = owner.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="CloudFormation stack name")
+    where.add_argument(
+        "--local",
+        action="store_true",
+        help="run the sample world's simulation over moto and report on it",
+    )
+    owner.add_argument(
+        "--since", type=_day, help="the first day (UTC, YYYY-MM-DD; default: 90 days ago)"
+    )
+    owner.add_argument("--until", type=_day, help="the last day (UTC; default: today)")
+    owner.add_argument(
+        "--days", type=int, default=120, help="with --local: simulated days (default 120)"
+    )
+    owner.add_argument("--out", default="out/report", help="folder for report.html")
+    owner.set_defaults(run=_owners_report)
+    _calls_aws(owner)
 
     engagement = commands.add_parser(
         "engagement",

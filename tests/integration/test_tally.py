@@ -101,7 +101,13 @@ def test_profiles_ratings_and_unsubscribes(aws: Aws) -> None:
         "spend": {"EUR": Decimal("30.50")},
         "first_order_at": "2026-10-03T10:00:00+00:00",
         "updated_at": "2026-11-20T10:00:00+00:00",
+        "tallied": True,
     }
+    # a profile written before the tally existed, then written again: it joins the count once
+    before_tally = {k: v for k, v in profile.items() if k != "tallied"}
+    _put(profiles, {**before_tally, "customer_id": "c-0"})
+    _pump(aws)
+    _put(profiles, {**profile, "customer_id": "c-0", "stage": "active"})
     _put(profiles, profile)
     _pump(aws)
     # a second order moves the customer on: new -> active, with more spend
@@ -149,10 +155,10 @@ def test_profiles_ratings_and_unsubscribes(aws: Aws) -> None:
     )
     _pump(aws)
     assert _totals(aws) == {
-        ("customers", ("active",)): (1, Decimal(0)),
-        ("spend", ("active", "EUR")): (0, Decimal("75.00")),
-        ("cohort_customers", ("2026-10",)): (1, Decimal(0)),
-        ("cohort_spend", ("2026-10", "EUR")): (0, Decimal("75.00")),
+        ("customers", ("active",)): (2, Decimal(0)),
+        ("spend", ("active", "EUR")): (0, Decimal("105.50")),
+        ("cohort_customers", ("2026-10",)): (2, Decimal(0)),
+        ("cohort_spend", ("2026-10", "EUR")): (0, Decimal("105.50")),
         ("moves", ("new", "active")): (1, Decimal(0)),
         ("ratings", ("4",)): (1, Decimal(0)),
         ("unsubscribes", ("email", "announcements", "one-click")): (1, Decimal(0)),

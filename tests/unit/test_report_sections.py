@@ -56,10 +56,10 @@ def history() -> Figures:
         Count(date(2026, 10, 20), "customers", ("new",), 1, Decimal(0)),
         count(2, "messages", "welcome", "welcome", "email", "sent", n=3),
         count(2, "messages", "welcome", "welcome", "sms", "sent", n=1),
-        count(3, "messages", "orders", "order_picked_up", "sms", "sent", n=4),
+        count(3, "messages", "order", "order_picked_up", "sms", "sent", n=4),
         count(3, "messages", "welcome", "welcome", "email", "skipped", n=2),
         count(9, "messages", "feedback", "feedback_request", "email", "sent", n=4),
-        count(9, "messages", "orders", "order_receipt", "email", "failed", n=1),
+        count(9, "messages", "order", "order_receipt", "email", "failed", n=1),
         # the new customer turns active on day 5, an active one dormant on day 10
         count(5, "customers", "new", n=-1),
         count(5, "customers", "active", n=1),
@@ -79,7 +79,7 @@ def history() -> Figures:
         aggregate(2, "welcome", send=3, delivery=3, delivered=3, clicked=1, click=2, engaged=1),
         aggregate(
             6,
-            "announcements",
+            "announcement",
             "launch",
             "a",
             send=4,
@@ -89,7 +89,7 @@ def history() -> Figures:
             click=2,
             engaged=2,
         ),
-        aggregate(6, "announcements", "launch", "b", send=4, delivered=2, bounce=2, complaint=1),
+        aggregate(6, "announcement", "launch", "b", send=4, delivered=2, bounce=2, complaint=1),
     ]
     days = [
         (date.fromisoformat(i["day"]), r) for i in items for r in rates([i], open_tracking=False)
@@ -157,7 +157,7 @@ def test_messages_per_stage_and_channel_per_day() -> None:
     assert by_stage.table.headers == (
         "day",
         "welcome",
-        "orders",
+        "order",
         "feedback",
         "total",
         "skipped",
@@ -178,7 +178,7 @@ def test_email_rates_per_day_and_per_stage() -> None:
     assert day == ("8", "6", "75.0%", "25.0%", "16.7%", "33.3%")
     stage = rows("rates-by-stage")
     assert stage["welcome"] == ("3", "3", "100.0%", "0.0%", "0.0%", "33.3%", "2.00")
-    assert stage["announcements"] == ("8", "6", "75.0%", "25.0%", "16.7%", "33.3%", "1.00")
+    assert stage["announcement"] == ("8", "6", "75.0%", "25.0%", "16.7%", "33.3%", "1.00")
 
 
 def test_customers_per_stage_moves_churn_and_unsubscribes() -> None:

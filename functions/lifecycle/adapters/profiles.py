@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 PROFILE = "profile"
+TALLIED = "tallied"
 # The version of the retention marks a profile item carries (absent: written before them).
 RETENTION_MARKS = 1
 DUE_INDEX = "due"
@@ -108,6 +109,9 @@ def _profile_item(profile: Profile, due: date | None) -> dict[str, Any]:
         "updated_at": _s(datetime.now(UTC).isoformat()),
         # Written with the retention stage's marks (see `first_marks` for profiles without).
         "retention_marks": {"N": str(RETENTION_MARKS)},
+        # Counted by the report's tally (reporting/tally.py): an image without it was written
+        # before the tally was, so its counts were never added and are not taken away.
+        TALLIED: {"BOOL": True},
     }
     optional = {
         "tier": profile.tier,

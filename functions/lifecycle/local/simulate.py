@@ -16,6 +16,7 @@ Rendered emails are written for a person to open.
 from __future__ import annotations
 
 import base64
+import hashlib
 import heapq
 import html
 import json
@@ -37,6 +38,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 from lifecycle import retention_report
 from lifecycle.adapters.promo import DynamoPromoCodes
+from lifecycle.adapters.ses import tag_pairs
 from lifecycle.campaign_control import Campaigns, CampaignStatus, StackNames
 from lifecycle.local import announcements
 from lifecycle.local.mailbox import (
@@ -64,6 +66,7 @@ from lifecycle.messaging.renderer import Renderer
 from lifecycle.platform.settings import CoreSettings
 from lifecycle.privacy import mask_email, mask_phone
 from lifecycle.profiles import promo
+from lifecycle.reporting.gather import ReportTables, Settings, Written, write_report
 from lifecycle.stages.announcements.campaign import CampaignError
 from lifecycle.stages.feedback.journey import LOW_SCORE
 from lifecycle.stages.retention.journey import WINBACK_SPECS
@@ -217,6 +220,7 @@ class Simulation:
         self.renderer = Renderer(core.templates_dir, core.default_locale, core.business)
         self.asked: Counter[str] = Counter()  # feedback requests each customer has had
         self.alerts = 0
+        self.staff_cases = 0  # complaint alerts staff have seen (who answers which: _plan_staff)
         self.stage_changes_seen: set[str] = set()
         # The win-back code each customer last received by email (and the first email that
         # showed it), and the codes entered on orders whose redemption is yet to be read.
@@ -486,6 +490,37 @@ class Simulation:
             now=self.end,
         )
 
+    def owners_report(self, out_dir: Path) -> Written:
+        """`lifecycle report` for the simulation: its whole run, as of its end."""
+        parameters = self.stack.parameters
+        tables = ReportTables(
+            self.stack.table_name("EngagementTable"),
+            self.stack.table_name("ProfilesTable"),
+            self.stack.table_name("CampaignsTable"),
+            self._table_if("CasesTable"),
+        )
+        settings = Settings(
+            business=parameters.get("BusinessName", "the business"),
+            open_tracking=parameters.get("OpenTracking", "off") == "on",
+            window_days=int(parameters.get("AttributionWindowDays", 14)),
+            timezone=parameters.get("DefaultTimezone", "UTC"),
+        )
+        return write_report(
+            self.stack.client("dynamodb"),
+            tables,
+            settings,
+            source="local simulation (make demo)",
+            out_dir=out_dir,
+            since=self.start,
+            until=self.end.date() - timedelta(days=1),
+            now=self.end,
+        )
+
+    def _table_if(self, logical_id: str) -> str | None:
+        if logical_id not in self.stack.resources("AWS::DynamoDB::Table"):
+            return None
+        return self.stack.table_name(logical_id)
+
     def _url_function(self, variable: str) -> FunctionSpec | None:
         """The function serving the links a sender makes from `variable` (`RATINGS_URL`)."""
         for spec in self.functions:
@@ -559,6 +594,8 @@ class Simulation:
             )
         elif happening.kind == "one_click":
             self._one_click(happening)
+        elif happening.kind == "staff":
+            self._staff(happening)
         elif happening.kind == "marketing_off":
             customer = data["customer"]
             table.update_item(
@@ -789,9 +826,43 @@ class Simulation:
                     f"{attributes.get('lifetime_spend', 'no spend recorded')}"
                 )
                 self._say(at, f"ops       ALERT to staff: {envelope.get('Subject')} ({lifetime})")
+                if attributes.get("kind") == "complaint":
+                    self._plan_staff(at, str(envelope.get("Message", "")))
                 sqs.delete_message(
                     QueueUrl=self.staff_inbox, ReceiptHandle=message["ReceiptHandle"]
                 )
+
+    def _plan_staff(self, at: datetime, text: str) -> None:
+        """Staff answer complaints from the alert's links: the first two of every three in
+        about an hour or three (acknowledged), resolved the next morning; the third is left
+        alone, and the escalation sweep raises it."""
+        self.staff_cases += 1
+        links = [u for u in re.findall(r"https?://\S+", text) if "/case?" in u]
+        if len(links) < 2 or self.staff_cases % 3 == 0:
+            return
+        acknowledge, resolve = links[0], links[1]
+        hours = 1 if self.staff_cases % 3 == 1 else 3
+        self._push(at + timedelta(hours=hours), "staff", url=acknowledge, what="acknowledges")
+        next_morning = datetime.combine(at.date() + timedelta(days=1), time(10, 30), UTC)
+        self._push(next_morning, "staff", url=resolve, what="resolves")
+
+    def _staff(self, happening: Happening) -> None:
+        """A person at the business opens a case link from the alert (a browser's GET)."""
+        url, what = happening.data["url"], happening.data["what"]
+        spec = self.stack.function_by_url(url)
+        if spec is None:
+            self._say(happening.at, f"ops       staff {what} a case: no function serves the link")
+            return
+        parts = urlsplit(url)
+        person = {"host": parts.netloc, "sec-fetch-mode": "navigate", "sec-fetch-user": "?1"}
+        response = self._call(
+            spec, function_url_event("GET", f"{parts.path}?{parts.query}", person, None)
+        )
+        self._say(
+            happening.at,
+            f"ops       staff {what} the complaint from the alert's link -> {spec.logical_id}: "
+            f"{response.get('statusCode')}",
+        )
 
     def _queue_one_time_schedules(self) -> None:
         scheduler = self.stack.client("scheduler")
@@ -887,7 +958,7 @@ class Simulation:
                     detail = f"{detail}  {campaign}"
         self._say(at, f"{stage:<9} {channel:<5} {status.upper():<8} {who}  {detail}".rstrip())
         if match is not None:
-            self._mailbox_reacts(at, customer, stage)
+            self._mailbox_reacts(at, customer, row)
             if customer.get("mailbox", "delivers") == "delivers" and _is_feedback_request(row):
                 self._plan_rating(at, customer, match)
 
@@ -990,33 +1061,40 @@ class Simulation:
             response: dict[str, Any] = spec.load()(event, LocalContext.for_function(spec))
         return response
 
-    def _mailbox_reacts(self, at: datetime, customer: dict[str, Any], stage: str) -> None:
-        """What SES reports back for this mailbox, published to the topic the template's SES
-        configuration set sends notifications to, so the functions on it act on them."""
+    def _mailbox_reacts(self, at: datetime, customer: dict[str, Any], row: dict[str, str]) -> None:
+        """What SES reports back about this email (Send, then Delivery, a Bounce or a
+        Complaint, and a Click for some), published to the topic the template's SES
+        configuration set sends events to, so the functions on it act on them."""
+        stage = row["stage"]
         mailbox = customer.get("mailbox", "delivers")
-        if mailbox == "complains" and customer["customer_id"] in self.complained:
-            return  # people press "spam" once, then stop reading
-        if mailbox not in ("bounces", "complains"):
-            return
-        if mailbox == "complains":
-            self.complained.add(customer["customer_id"])
-        self.seq += 1
-        notification = ses_notification(mailbox, customer, stage, at, f"sim-{self.seq}")
         topic = self.stack.ses_feedback_topic()
-        made = (
-            self.stack.publish(topic, json.dumps(notification), LocalContext.for_function)
-            if topic
-            else []
-        )
-        handled = ", ".join(m.function for m in made) or "no function subscribed"
-        who = f"{customer['customer_id']} {customer['first_name']}"
-        if mailbox == "bounces":
-            self.bounces += 1
-            what = f"BOUNCE    {who}  permanent bounce on the {stage} email"
-        else:
-            self.complaints += 1
-            what = f"COMPLAINT {who}  marked the {stage} email as spam"
-        self._say(at, f"ses       {what} -> {handled}")
+        if topic is None:
+            return
+        tags = engagement_tags(row)
+        events = ["Send", "Bounce" if mailbox == "bounces" else "Delivery"]
+        complains = mailbox == "complains" and customer["customer_id"] not in self.complained
+        if complains:  # people press "spam" once, then stop reading
+            self.complained.add(customer["customer_id"])
+            events.append("Complaint")
+        elif mailbox not in ("bounces", "complains") and clicks(row["message_key"]):
+            events.append("Click")
+        for offset, kind in enumerate(events):
+            self.seq += 1
+            notification = ses_event(
+                kind, customer, row["message_key"], tags, at, offset, f"sim-{self.seq}"
+            )
+            made = self.stack.publish(topic, json.dumps(notification), LocalContext.for_function)
+            if kind not in ("Bounce", "Complaint"):
+                continue
+            handled = ", ".join(m.function for m in made) or "no function subscribed"
+            who = f"{customer['customer_id']} {customer['first_name']}"
+            if kind == "Bounce":
+                self.bounces += 1
+                what = f"BOUNCE    {who}  permanent bounce on the {stage} email"
+            else:
+                self.complaints += 1
+                what = f"COMPLAINT {who}  marked the {stage} email as spam"
+            self._say(at, f"ses       {what} -> {handled}")
 
     def _wiring(self) -> list[str]:
         lines = []
@@ -1103,41 +1181,80 @@ def rating_links(html_body: str) -> dict[int, str]:
     return links
 
 
-def ses_notification(
-    mailbox: str, customer: dict[str, Any], stage: str, at: datetime, feedback_id: str
+CLICK_SHARE = 0.3  # of delivered emails, a link in them clicked (decided by the ledger key)
+
+
+def clicks(message_key: str) -> bool:
+    """Whether the sample recipient clicks a link in this email: repeatable, and apart from
+    the world's random draws so the rest of the simulation is unchanged."""
+    return hashlib.sha256(message_key.encode()).digest()[0] < CLICK_SHARE * 256
+
+
+def engagement_tags(row: Mapping[str, str]) -> dict[str, list[str]]:
+    """The tags the dispatcher set on the email, as SES returns them on its events."""
+    tags = {
+        "stage": row["stage"],
+        "kind": row.get("kind", ""),
+        "customer": row["customer_id"],
+        "message": row["message_key"],
+    }
+    if row.get("campaign"):
+        tags["campaign"] = row["campaign"]
+    if row.get("sequence"):
+        tags["variant"] = row["sequence"]
+    return {name: [value] for name, value in tag_pairs(tags)}
+
+
+def ses_event(
+    kind: str,
+    customer: dict[str, Any],
+    message_key: str,
+    tags: dict[str, list[str]],
+    at: datetime,
+    offset: int,
+    feedback_id: str,
 ) -> dict[str, Any]:
-    """A bounce or complaint as SES publishes it through a configuration set."""
+    """One SES event as a configuration set publishes it: `kind` is Send, Delivery, Bounce,
+    Complaint or Click, `offset` seconds after the email was sent."""
     address = str(customer["email"])
     mail = {
         "timestamp": at.isoformat(),
         "source": LOCAL_PARAMETERS["SenderEmail"],
-        "messageId": f"sim-{feedback_id}",
+        "messageId": f"sim-{hashlib.sha256(message_key.encode()).hexdigest()[:24]}",
         "destination": [address],
-        "tags": {"stage": [stage], "customer": [customer["customer_id"]]},
+        "tags": tags,
     }
-    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    if mailbox == "bounces":
-        return {
-            "eventType": "Bounce",
-            "mail": mail,
+    stamp = (at + timedelta(seconds=offset)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    details: dict[str, dict[str, Any]] = {
+        "Send": {"send": {}},
+        "Delivery": {"delivery": {"timestamp": stamp, "recipients": [address]}},
+        "Bounce": {
             "bounce": {
                 "feedbackId": feedback_id,
                 "bounceType": "Permanent",
                 "bounceSubType": "General",
                 "bouncedRecipients": [{"emailAddress": address, "status": "5.1.1"}],
                 "timestamp": stamp,
-            },
-        }
-    return {
-        "eventType": "Complaint",
-        "mail": mail,
-        "complaint": {
-            "feedbackId": feedback_id,
-            "complaintFeedbackType": "abuse",
-            "complainedRecipients": [{"emailAddress": address}],
-            "timestamp": stamp,
+            }
+        },
+        "Complaint": {
+            "complaint": {
+                "feedbackId": feedback_id,
+                "complaintFeedbackType": "abuse",
+                "complainedRecipients": [{"emailAddress": address}],
+                "timestamp": stamp,
+            }
+        },
+        "Click": {
+            "click": {
+                "timestamp": stamp,
+                "link": f"{LOCAL_PARAMETERS['BusinessWebsite']}?utm_source=lifecycle",
+                "ipAddress": "192.0.2.1",
+                "userAgent": "Mozilla/5.0",
+            }
         },
     }
+    return {"eventType": kind, "mail": mail, **details[kind]}
 
 
 _CUSTOMER_ATTRIBUTES = {
@@ -1311,9 +1428,11 @@ def simulate(
     out_dir: Path = Path("out/simulate"),
     out: TextIO = sys.stdout,
     progress: TextIO | None = sys.stderr,
+    report_dir: Path | None = None,
 ) -> Report:
     """Run the sample world for `days` and print the timeline, the KPIs and the retention
-    report. `parameters`: template parameters set over the local stack's (LOCAL_PARAMETERS)."""
+    report, and write the owner's report (to `report_dir`, by default `out_dir/report`).
+    `parameters`: template parameters set over the local stack's (LOCAL_PARAMETERS)."""
     if days < 1:
         raise WorldError("the simulation needs at least one day")
     world = load_world(world_path)
@@ -1332,5 +1451,11 @@ def simulate(
         index = write_messages(
             out_dir / "emails", simulation.delivered, "Emails and SMS sent in the simulation"
         )
+        owner = simulation.owners_report(report_dir or out_dir / "report")
     print(f"\nRendered emails: {index}; handler logs: {out_dir / 'lambda-logs.jsonl'}", file=out)
+    print(
+        f"Owner's report: {owner.path} ({owner.size / 1024:.0f} KiB, built in "
+        f"{owner.seconds:.1f} s)",
+        file=out,
+    )
     return report

@@ -743,6 +743,7 @@ th,td{padding:6px 10px;text-align:left;vertical-align:top;border-bottom:1px soli
 thead th{background:var(--soft);font-weight:600;white-space:nowrap;position:sticky;top:0;
 z-index:1}
 tbody tr:last-child td{border-bottom:0}
+td:first-child{white-space:nowrap}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .empty-table{color:var(--muted);font-style:italic;margin:0 0 8px}
 .notes,.report-notes ul{margin:8px 0 0;padding-left:1.2em;color:var(--muted);font-size:.9rem}

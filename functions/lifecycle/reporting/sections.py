@@ -22,11 +22,11 @@ from lifecycle.retention_report import Report as RetentionReport
 # The stages in the order a customer moves through them.
 STAGES = ("prospect", "new", "active", "loyal", "at_risk", "dormant", "won_back")
 # The messaging stages in the order of the lifecycle.
-MESSAGE_STAGES = ("announcements", "welcome", "orders", "feedback", "retention")
+MESSAGE_STAGES = ("announcement", "welcome", "order", "feedback", "retention")
 CHANNELS = ("email", "sms")
 FEEDBACK_REQUEST = ("feedback", "feedback_request")  # the stage and template asking for a rating
 DORMANT = "dormant"
-TOP_MOVES = 12
+TOP_MOVES = 8
 
 
 class WeekRow(Protocol):
@@ -94,6 +94,10 @@ def _ratio(hits: float, trials: float) -> float | None:
 
 def _int(value: int) -> str:
     return f"{value:,}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _money(amount: Decimal, currency: str) -> str:
@@ -452,8 +456,8 @@ def feedback(figures: Figures) -> Section:
     return Section(
         "feedback",
         "Feedback: response rate and ratings",
-        f"{_int(total)} ratings from {_int(asked)} feedback requests: a response rate of "
-        f"{_percent(response)}; average rating {_two(average)}.",
+        f"{_plural(total, 'rating')} from {_plural(asked, 'feedback request')}: a response "
+        f"rate of {_percent(response)}; average rating {_two(average)}.",
         Chart(
             ChartKind.BARS,
             scores,

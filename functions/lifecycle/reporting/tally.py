@@ -12,7 +12,8 @@ sent. What is counted, by measure and its dimensions:
   taken back: the message was still sent.
 - `customers` (stage) and `spend` (stage, currency): every profile, on the day it was written,
   so the running sum is the number of customers in each lifecycle stage and what they spent;
-  an erased profile is taken back.
+  an erased profile is taken back. A profile written before the tally existed (no `tallied`)
+  joins on its next write, and its old image is not taken away.
 - `cohort_customers` (month of first order) and `cohort_spend` (month, currency): the same,
   per cohort, for lifetime value.
 - `moves` (old stage, new stage): each stage change, on its own day.
@@ -36,6 +37,7 @@ from lifecycle.messaging.preferences import Action
 
 _COUNTED_STATES = frozenset({LedgerState.SENT, LedgerState.SKIPPED, LedgerState.FAILED})
 PROFILE_SK = "profile"
+TALLIED = "tallied"  # on every profile image the tally counts (lifecycle.adapters.profiles)
 STAGE_CHANGE_SK = "stage#"
 EVENT_ENTRY = "event#"
 NO_COHORT = "-"  # a profile with no order yet (a prospect with a cancelled order, say)
@@ -115,6 +117,8 @@ def _profile(image: Mapping[str, Any], day: date) -> list[Delta]:
     """A profile's counts, on `day` (the day of the write that is being counted)."""
     sk = image.get("sk")
     if sk == PROFILE_SK:
+        if not image.get(TALLIED):  # written before the tally: never counted
+            return []
         stage = _text(image, "stage")
         first = _day(image.get("first_order_at"))
         cohort = first.strftime("%Y-%m") if first else NO_COHORT
