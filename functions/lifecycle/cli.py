@@ -225,15 +225,28 @@ def _owners_report(args: argparse.Namespace) -> int:
 
     out_dir = Path(args.out)
     if args.local:
-        from lifecycle.local.simulate import simulate
+        from lifecycle.local.simulate import WorldError, simulate
 
+        if args.since or args.until:
+            print("lifecycle report: --local reports on the whole simulation", file=sys.stderr)
+            return 2
         # The sample world's simulation, its timeline unprinted: the report is its output.
-        simulate(
-            days=args.days, out=io.StringIO(), out_dir=Path("out/simulate"), report_dir=out_dir
-        )
+        try:
+            simulate(
+                days=args.days or 120,
+                out=io.StringIO(),
+                out_dir=out_dir / "simulate",
+                report_dir=out_dir,
+            )
+        except WorldError as error:
+            print(f"lifecycle report: {error}", file=sys.stderr)
+            return 2
         target = out_dir / "report.html"
         print(f"lifecycle report: {target} ({target.stat().st_size / 1024:.0f} KiB)")
         return 0
+    if args.days is not None:
+        print("lifecycle report: --days is for --local", file=sys.stderr)
+        return 2
     import boto3
 
     outputs = _outputs(args.stack)
@@ -736,10 +749,8 @@ def parser() -> argparse.ArgumentParser:
     owner.add_argument(
         "--since", type=_day, help="the first day (UTC, YYYY-MM-DD; default: 90 days ago)"
     )
-    owner.add_argument("--until", type=_day, help="the last day (UTC; default: today)")
-    owner.add_argument(
-        "--days", type=int, default=120, help="with --local: simulated days (default 120)"
-    )
+    owner.add_argument("--until", type=_day, help="the last day (UTC; default: yesterday)")
+    owner.add_argument("--days", type=int, help="with --local: simulated days (default 120)")
     owner.add_argument("--out", default="out/report", help="folder for report.html")
     owner.set_defaults(run=_owners_report)
     _calls_aws(owner)

@@ -116,13 +116,25 @@ class Report:
 
 
 def _exposures(
-    client: DynamoDBClient, table: str, programme: str, since: datetime | None
+    client: DynamoDBClient,
+    table: str,
+    programme: str,
+    since: datetime | None,
+    before: datetime | None = None,
 ) -> Iterator[dict[str, Any]]:
     condition = "programme = :p"
     values: dict[str, Any] = {":p": {"S": programme}}
-    if since is not None:
+    low = since.astimezone(UTC).isoformat() if since is not None else None
+    high = before.astimezone(UTC).isoformat() if before is not None else None
+    if low and high:
+        condition += " AND exposed_at BETWEEN :s AND :b"
+        values.update({":s": {"S": low}, ":b": {"S": high}})
+    elif low:
         condition += " AND exposed_at >= :s"
-        values[":s"] = {"S": since.astimezone(UTC).isoformat()}
+        values[":s"] = {"S": low}
+    elif high:
+        condition += " AND exposed_at <= :b"
+        values[":b"] = {"S": high}
     paginator = client.get_paginator("query")
     for page in paginator.paginate(
         TableName=table,
@@ -142,16 +154,20 @@ def build(
     window_days: int = 14,
     timezone: str = "UTC",
     now: datetime | None = None,
+    until: date | None = None,
 ) -> Report:
-    """The report from the profiles table's `exposures` index; `since` is a day of the
-    business's calendar (`timezone`), `window_days` its attribution window."""
+    """The report from the profiles table's `exposures` index; `since` and `until` (the last
+    day) are days of the business's calendar (`timezone`), `window_days` its attribution
+    window."""
     as_of = now or datetime.now(UTC)
     window = timedelta(days=window_days)
-    start = datetime.combine(since, time(0), ZoneInfo(timezone)) if since else None
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(since, time(0), zone) if since else None
+    end = datetime.combine(until + timedelta(days=1), time(0), zone) if until else None
     results = []
     for programme, label in PROGRAMMES.items():
         result = Programme(programme, label)
-        for item in _exposures(client, table, programme, start):
+        for item in _exposures(client, table, programme, start, end):
             if datetime.fromisoformat(item["exposed_at"]) + window > as_of:
                 result.still_open += 1
                 continue

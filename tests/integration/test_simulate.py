@@ -59,7 +59,10 @@ def test_thirty_days_print_a_timeline_and_kpis(tmp_path: Path) -> None:
         "ses       BOUNCE    c-1007 Mehmet  permanent bounce on the welcome email "
         "-> SesFeedbackFunction" in text
     )
-    assert "SesFeedbackFunction <- SES bounces and complaints via SesEventsTopic" in text
+    assert (
+        "SesFeedbackFunction <- SES events (send, delivery, bounce, complaint, click) via "
+        "SesEventsTopic" in text
+    )
     # order to feedback: the request a day after delivery, a tap, the complaint it raises
     assert 'feedback  email SENT     c-1004 Elif  e***@example.com.tr "Elif, o-1004-01' in text
     assert "rating    c-1004 Elif taps 1/5 in the feedback email -> RatingsFunction: 200" in text

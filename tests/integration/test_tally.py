@@ -4,11 +4,12 @@ by the tally function, once each however often Lambda delivers a batch."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import boto3
+import pytest
 
 from lifecycle.adapters.tally import counts, first_day
 from lifecycle.local.stack import LocalContext
@@ -140,29 +141,108 @@ def test_profiles_ratings_and_unsubscribes(aws: Aws) -> None:
     _put(ratings, rating)
     _pump(aws)
     _put(ratings, {**rating, "score": 4, "updated_at": "2026-11-21T10:05:00+00:00"})
-    _put(
-        aws.stack.table_name("PreferencesTable"),
-        {
-            "customer_id": "c-1",
-            "entry": "event#e-1",
-            "at": "2026-11-26T08:00:00+00:00",
-            "source": "one-click",
-            "changes": [
-                {"channel": "email", "topic": "announcements", "action": "unsubscribe"},
-                {"channel": "sms", "topic": "*", "action": "resubscribe"},
-            ],
-        },
-    )
+    preferences = aws.stack.table_name("PreferencesTable")
+    state = {"customer_id": "c-1", "entry": "state", "version": 1}
+    _put(preferences, {**state, "updated_at": "2026-11-26T08:00:00+00:00"})
+    # one unsubscribe that takes effect, then the same again (a second one-click): one counted
+    for version in (2, 3):
+        _put(
+            preferences,
+            {
+                **state,
+                "version": version,
+                "opt_outs": {"email:announcements"},
+                "updated_at": "2026-11-26T08:00:00+00:00",
+            },
+        )
     _pump(aws)
     assert _totals(aws) == {
         ("customers", ("active",)): (2, Decimal(0)),
         ("spend", ("active", "EUR")): (0, Decimal("105.50")),
+        ("spenders", ("active", "EUR")): (2, Decimal(0)),
         ("cohort_customers", ("2026-10",)): (2, Decimal(0)),
         ("cohort_spend", ("2026-10", "EUR")): (0, Decimal("105.50")),
+        ("cohort_spenders", ("2026-10", "EUR")): (2, Decimal(0)),
         ("moves", ("new", "active")): (1, Decimal(0)),
         ("ratings", ("4",)): (1, Decimal(0)),
-        ("unsubscribes", ("email", "announcements", "one-click")): (1, Decimal(0)),
+        ("unsubscribes", ("email", "announcements")): (1, Decimal(0)),
     }
     # and the tally knows where it begins: the month of its first day
     table = aws.stack.table_name("EngagementTable")
     assert first_day(boto3.client("dynamodb"), table) == date(2026, 11, 1)
+
+
+def test_a_skip_later_claimed_and_sent_counts_as_sent_only(aws: Aws) -> None:
+    ledger = aws.stack.table_name("LedgerTable")
+    for status, at in (
+        ("skipped", "2026-11-20T09:00:00+00:00"),
+        ("claimed", "2026-11-21T09:00:00+00:00"),
+        ("deferred", "2026-11-21T09:00:01+00:00"),
+        ("sent", "2026-11-22T09:00:00+00:00"),
+    ):
+        _put(ledger, _message("welcome#c-1#email", status, at))
+        _pump(aws)
+    assert _totals(aws) == {("messages", ("welcome", "welcome", "email", "sent")): (1, Decimal(0))}
+
+
+def test_records_count_once_when_a_failed_batch_comes_back_split(aws: Aws) -> None:
+    """A batch written in several transactions fails after the first; Lambda bisects it and
+    delivers the halves: every record counts once."""
+    from lifecycle.adapters.tally import DynamoTally
+    from lifecycle.reporting.tally import Delta, Measure
+
+    client = boto3.client("dynamodb")
+    table = aws.stack.table_name("EngagementTable")
+    records = [
+        (f"event-{n}", [Delta(DAY, Measure.MESSAGES, ("welcome", f"t{n}", "email", "sent"), 1)])
+        for n in range(180)
+    ]
+    real = client.transact_write_items
+    calls = {"n": 0}
+
+    def second_fails(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("the invocation timed out")
+        return real(**kwargs)
+
+    client.transact_write_items = second_fails  # type: ignore[method-assign]
+    tally = DynamoTally(client, table)
+    with pytest.raises(RuntimeError):
+        tally.apply(records, datetime.now(UTC))
+    client.transact_write_items = real  # type: ignore[method-assign]
+    tally.apply(records[:90], datetime.now(UTC))
+    tally.apply(records[90:], datetime.now(UTC))
+    tally.apply(records, datetime.now(UTC))  # and the whole batch once more
+    total = sum(c.count for c in counts(client, table, DAY, DAY))
+    assert total == 180
+
+
+def test_an_erasure_takes_the_profile_away_and_keeps_its_past_moves(aws: Aws) -> None:
+    profiles = aws.stack.table_name("ProfilesTable")
+    profile = {
+        "customer_id": "c-1",
+        "sk": "profile",
+        "stage": "dormant",
+        "spend": {"EUR": Decimal("10")},
+        "updated_at": "2026-11-20T10:00:00+00:00",
+        "tallied": True,
+    }
+    move = {
+        "customer_id": "c-1",
+        "sk": "stage#2026-11-20T10:00:00+00:00#0000000002#0",
+        "at": "2026-11-20T10:00:00+00:00",
+        "old": "at_risk",
+        "new": "dormant",
+        "cause": "time",
+    }
+    _put(profiles, profile)
+    _put(profiles, move)
+    _pump(aws)
+    # when the customer is forgotten
+    table = boto3.resource("dynamodb").Table(profiles)
+    for item in (profile, move):
+        table.delete_item(Key={"customer_id": "c-1", "sk": item["sk"]})
+    _pump(aws)
+    # then they are no longer a customer in any stage, and the move still happened
+    assert _totals(aws) == {("moves", ("at_risk", "dormant")): (1, Decimal(0))}

@@ -69,11 +69,17 @@ def history() -> Figures:
         count(10, "moves", "active", "dormant", n=1),
         count(11, "ratings", "5", n=2),
         count(11, "ratings", "1", n=1),
-        count(12, "unsubscribes", "email", "announcements", "one-click", n=2),
+        count(12, "unsubscribes", "email", "announcements", n=2),
         Count(date(2026, 10, 20), "cohort_customers", ("2026-09",), 3, Decimal(0)),
         Count(date(2026, 10, 20), "cohort_spend", ("2026-09", "EUR"), 0, Decimal("90")),
+        Count(date(2026, 10, 20), "cohort_spenders", ("2026-09", "EUR"), 3, Decimal(0)),
         Count(date(2026, 10, 20), "spend", ("active", "EUR"), 0, Decimal("60")),
+        Count(date(2026, 10, 20), "spenders", ("active", "EUR"), 2, Decimal(0)),
         Count(date(2026, 10, 20), "spend", ("new", "EUR"), 0, Decimal("30")),
+        Count(date(2026, 10, 20), "spenders", ("new", "EUR"), 1, Decimal(0)),
+        # a second currency: one of the active customers also spent 12 GBP
+        Count(date(2026, 10, 20), "spend", ("active", "GBP"), 0, Decimal("12")),
+        Count(date(2026, 10, 20), "spenders", ("active", "GBP"), 1, Decimal(0)),
     ]
     items = [
         aggregate(2, "welcome", send=3, delivery=3, delivered=3, clicked=1, click=2, engaged=1),
@@ -246,7 +252,12 @@ def test_feedback_complaints_winback_campaigns_and_lifetime_value() -> None:
     assert campaigns[1] == ("launch", "b", "4", "2", "50.0%", "50.0%", "0.0%")
     assert campaigns[2][:4] == ("launch", "holdout (done)", "1 held out", "2 skipped, 0 failed")
     assert rows("ltv-cohort") == {"2026-09": ("3", "90.00 EUR", "30.00 EUR")}
-    assert rows("ltv-stage")["active"] == ("2", "60.00 EUR", "30.00 EUR")
+    # each currency over the customers who spent in it
+    assert rows("ltv-stage")["active"] == (
+        "2",
+        "60.00 EUR, 12.00 GBP",
+        "30.00 EUR, 12.00 GBP",
+    )
     assert rows("ltv-stage")["dormant"] == ("1", "-", "-")
 
 

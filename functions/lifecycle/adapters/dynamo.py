@@ -1,10 +1,11 @@
-"""What every DynamoDB adapter shares: the conditional write, epoch stamps, plain values."""
+"""What every DynamoDB adapter shares: the conditional write, a cancelled transaction's reasons,
+epoch stamps, plain values."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
@@ -29,6 +30,14 @@ def conditional(write: Callable[[], object]) -> bool:
             return False
         raise
     return True
+
+
+def cancellation_codes(error: ClientError) -> list[str] | None:
+    """The per-item reasons of a cancelled transaction; None for any other error."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    reasons = cast(dict[str, Any], error.response).get("CancellationReasons") or []
+    return [str(reason.get("Code") or "None") for reason in reasons]
 
 
 def epoch(moment: datetime) -> str:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from lifecycle.adapters.dynamo import epoch, plain
+from lifecycle.adapters.dynamo import cancellation_codes, epoch, plain
 from lifecycle.messaging.engagement import (
     FIRST_ATTRIBUTES,
     Change,
@@ -76,7 +76,7 @@ class DynamoEngagement:
             try:
                 self._client.transact_write_items(TransactItems=cast(Any, items))
             except ClientError as error:
-                codes = _cancellation_codes(error)
+                codes = cancellation_codes(error)
                 if codes is None:
                     raise
                 if codes[0] == "ConditionalCheckFailed":
@@ -216,11 +216,3 @@ def aggregates(
             if not start:
                 break
         day += timedelta(days=1)
-
-
-def _cancellation_codes(error: ClientError) -> list[str] | None:
-    """The per-item reasons of a cancelled transaction; None for any other error."""
-    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return None
-    reasons = cast(dict[str, Any], error.response).get("CancellationReasons") or []
-    return [str(reason.get("Code") or "None") for reason in reasons]

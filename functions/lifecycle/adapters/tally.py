@@ -1,40 +1,45 @@
 """The tally's items in the engagement table: one per month, day, measure and dimensions
 (`pk` = `tally#<YYYY-MM>`, `sk` = `<day>#<measure>#<dimensions>`, counters `n` and `amount`),
-and one marker per applied batch of stream records (`pk` = `tally-batch#<digest>`).
+one marker per stream record counted (`pk` = `tally-record#<event id>`, kept a week: longer
+than a stream keeps a record), and the months the tally has written (`pk` = `tally-months`),
+so a report can sum a running total from the first month on.
 
-A batch's deltas go in one transaction with its marker, conditioned on the marker being new:
-a batch Lambda delivers again after it was applied (a timeout after the write) changes
-nothing. More than fit in one transaction go in parts, each with its own marker. Each part
-also notes the months it wrote (`pk` = `tally-months`), so a report can sum a running total
-(customers per stage) from the first month on without guessing where the tally begins."""
+A group of records goes in one transaction: a conditional marker per record and their summed
+counters. A record Lambda delivers again, in the same batch or another one (a retry, a batch
+bisected after an error, a replay), finds its marker and is left out, so it counts once. A
+transaction that conflicts with another shard's is tried again after a pause."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Iterator
+import random
+import time
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from lifecycle.adapters.dynamo import epoch, plain
-from lifecycle.reporting.tally import Count, Delta
+from lifecycle.adapters.dynamo import cancellation_codes, epoch, plain
+from lifecycle.messaging.errors import TransientError
+from lifecycle.platform import composition
+from lifecycle.reporting.tally import Count, Delta, combined
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-MARKER_DAYS = 7  # longer than a stream keeps a record (24 hours)
-PER_TRANSACTION = 90  # DynamoDB's 100 items, less the marker and the months noted
+MARKER_DAYS = 7
+PER_TRANSACTION = 100  # DynamoDB's most items in one transaction
 MONTHS = "tally-months"
+_ATTEMPTS = 6
+# The months noted in this process: each is written once per cold start, not per batch
+# (forgotten with the ports, as when a test or a local run swaps the AWS behind them).
+_NOTED: set[str] = set()
+composition.on_reset(_NOTED.clear)
 
 
 def month_key(day: date) -> str:
     return f"tally#{day:%Y-%m}"
-
-
-def batch_digest(event_ids: Iterable[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(event_ids)).encode()).hexdigest()[:32]
 
 
 def _update(table: str, delta: Delta) -> dict[str, Any]:
@@ -65,13 +70,22 @@ def _update(table: str, delta: Delta) -> dict[str, Any]:
     }
 
 
-def _marker_failed(error: ClientError) -> bool:
-    """Whether a cancelled transaction failed on its marker alone: applied before."""
-    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return False
-    reasons = error.response.get("CancellationReasons") or []
-    codes = [str(reason.get("Code") or "None") for reason in reasons]
-    return bool(codes) and codes[0] == "ConditionalCheckFailed"
+Counted = tuple[str, list[Delta]]  # a stream record's event id, and what it adds
+
+
+def _groups(records: Sequence[Counted]) -> Iterator[list[Counted]]:
+    """Records in groups whose markers and summed counters fit one transaction."""
+    group: list[Counted] = []
+    keys: set[Any] = set()
+    for record in records:
+        more = {d.key for d in record[1]}
+        if group and len(group) + 1 + len(keys | more) > PER_TRANSACTION:
+            yield group
+            group, keys = [], set()
+        group.append(record)
+        keys |= more
+    if group:
+        yield group
 
 
 class DynamoTally:
@@ -79,36 +93,63 @@ class DynamoTally:
         self._client = client
         self._table = table
 
-    def apply(self, digest: str, deltas: list[Delta], now: datetime) -> int:
-        """Add a batch's deltas (one per item: see `tally.combined`), once. The number of
-        parts written now (0: every part was applied before)."""
-        written = 0
-        for part, start in enumerate(range(0, len(deltas), PER_TRANSACTION)):
-            marker = {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": {
-                        "pk": {"S": f"tally-batch#{digest}"},
-                        "sk": {"S": str(part)},
-                        "expires_at": {"N": epoch(now + timedelta(days=MARKER_DAYS))},
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
+    def _marker(self, event_id: str, now: datetime) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {
+                    "pk": {"S": f"tally-record#{event_id}"},
+                    "sk": {"S": "-"},
+                    "expires_at": {"N": epoch(now + timedelta(days=MARKER_DAYS))},
+                },
+                "ConditionExpression": "attribute_not_exists(pk)",
             }
-            chunk = deltas[start : start + PER_TRANSACTION]
-            items = [_update(self._table, d) for d in chunk]
-            items += [
-                {"Put": {"TableName": self._table, "Item": {"pk": {"S": MONTHS}, "sk": {"S": m}}}}
-                for m in sorted({f"{d.day:%Y-%m}" for d in chunk})
-            ]
+        }
+
+    def _note_months(self, records: Sequence[Counted]) -> None:
+        for month in sorted({f"{d.day:%Y-%m}" for _, deltas in records for d in deltas}):
+            if month not in _NOTED:
+                self._client.put_item(
+                    TableName=self._table, Item={"pk": {"S": MONTHS}, "sk": {"S": month}}
+                )
+                _NOTED.add(month)
+
+    def apply(self, records: Sequence[Counted], now: datetime) -> int:
+        """Count each record's deltas once. The number of records counted now (the others
+        had nothing to count, or were counted before)."""
+        counting = [(event_id, deltas) for event_id, deltas in records if deltas]
+        self._note_months(counting)
+        counted = 0
+        for group in _groups(counting):
+            counted += self._write(group, now)
+        return counted
+
+    def _write(self, group: list[Counted], now: datetime) -> int:
+        for attempt in range(_ATTEMPTS):
+            summed = combined(d for _, deltas in group for d in deltas).values()
+            items = [self._marker(event_id, now) for event_id, _ in group]
+            items += [_update(self._table, d) for d in summed]
             try:
-                self._client.transact_write_items(TransactItems=[marker, *items])  # type: ignore[list-item]
+                self._client.transact_write_items(TransactItems=cast(Any, items))
             except ClientError as error:
-                if _marker_failed(error):
+                codes = cancellation_codes(error)
+                if codes is None:
+                    raise
+                before = {
+                    group[i][0] for i, code in enumerate(codes[: len(group)])
+                    if code == "ConditionalCheckFailed"
+                }  # fmt: skip
+                if before:  # counted in an earlier delivery: leave them out and go again
+                    group = [record for record in group if record[0] not in before]
+                    if not group:
+                        return 0
+                    continue
+                if "TransactionConflict" in codes:
+                    time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))  # noqa: S311 - jitter
                     continue
                 raise
-            written += 1
-        return written
+            return len(group)
+        raise TransientError("the tally's transaction kept conflicting")
 
 
 def first_day(client: DynamoDBClient, table: str) -> date | None:

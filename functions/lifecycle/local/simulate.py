@@ -1068,8 +1068,6 @@ class Simulation:
         stage = row["stage"]
         mailbox = customer.get("mailbox", "delivers")
         topic = self.stack.ses_feedback_topic()
-        if topic is None:
-            return
         tags = engagement_tags(row)
         events = ["Send", "Bounce" if mailbox == "bounces" else "Delivery"]
         complains = mailbox == "complains" and customer["customer_id"] not in self.complained
@@ -1083,7 +1081,11 @@ class Simulation:
             notification = ses_event(
                 kind, customer, row["message_key"], tags, at, offset, f"sim-{self.seq}"
             )
-            made = self.stack.publish(topic, json.dumps(notification), LocalContext.for_function)
+            made = (
+                self.stack.publish(topic, json.dumps(notification), LocalContext.for_function)
+                if topic
+                else []
+            )
             if kind not in ("Bounce", "Complaint"):
                 continue
             handled = ", ".join(m.function for m in made) or "no function subscribed"
@@ -1126,7 +1128,8 @@ class Simulation:
         topic = self.stack.ses_feedback_topic()
         listeners = [spec.logical_id for spec in self.functions if topic and topic in spec.topics]
         if listeners:
-            lines.append(f"{', '.join(listeners)} <- SES bounces and complaints via {topic}")
+            events = "SES events (send, delivery, bounce, complaint, click)"
+            lines.append(f"{', '.join(listeners)} <- {events} via {topic}")
         else:
             lines.append("(no function consumes SES bounce and complaint notifications)")
         links = {"PREFERENCES_URL": "unsubscribe links", "RATINGS_URL": "rating links"}

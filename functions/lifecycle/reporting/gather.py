@@ -121,6 +121,14 @@ def read(
         raise ReportError(f"--since {since} is after the report's last day {until}")
     start = tally.first_day(client, tables.engagement)
     counts = list(tally.counts(client, tables.engagement, min(start or since, since), until))
+    notes = ["Days, weeks and months are UTC's."]
+    if start is None or start > since:
+        began = f"in {start:%Y-%m}" if start else "after this period"
+        notes.append(
+            f"The tally began counting {began}: messages, stages, ratings and unsubscribes "
+            "before it show as none, and a customer joins the stage counts (and the churn "
+            "rate's base) when their profile is next written."
+        )
     days, period = _engagement(client, tables.engagement, since, until, settings.open_tracking)
     campaign_ids = sorted({r.campaign for r in period if r.campaign})
     return Figures(
@@ -137,6 +145,7 @@ def read(
             window_days=settings.window_days,
             timezone=settings.timezone,
             now=now,
+            until=until,
         ),
         campaigns=_campaigns(client, tables.campaigns, campaign_ids) if tables.campaigns else (),
         complaint_weeks=(_case_weeks(client, tables.cases, since, until) if tables.cases else None),
@@ -161,10 +170,11 @@ def write_report(
     until: date | None = None,
     now: datetime | None = None,
 ) -> Written:
-    """Read the figures and write `out_dir/report.html`; by default the last 90 days."""
+    """Read the figures and write `out_dir/report.html`; by default the 90 days to yesterday
+    (today is not over)."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
-    last = until or now.date()
+    last = until or now.date() - timedelta(days=1)
     first = since or last - timedelta(days=89)
     figures = read(client, tables, settings, first, last, now)
     path = html.write(report(figures, settings.business, source, now), out_dir)

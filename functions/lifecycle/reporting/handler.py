@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lifecycle.adapters.tally import DynamoTally, batch_digest
+from lifecycle.adapters.tally import DynamoTally
 from lifecycle.observability import logger
 from lifecycle.platform import kit
 from lifecycle.platform.settings import Env
@@ -46,23 +46,22 @@ def _happened(record: kit.StreamRecord) -> datetime:
 
 
 def on_batch(records: list[kit.StreamRecord], stage: kit.Stage[TallySettings]) -> None:
-    found = []
+    counted = []
     for record in records:
         source = source_of(record, stage.settings)
         if source is None or record.event_name is None:
             logger.warning("record from an unknown stream", extra={"arn": record.stream_arn})
             continue
-        found.extend(
-            deltas(source, record.event_name, record.new_image, record.old_image, _happened(record))
+        found = deltas(
+            source, record.event_name, record.new_image, record.old_image, _happened(record)
         )
-    summed = list(combined(found).values())
-    if not summed:
-        return
+        # Lambda always gives an eventID; the sequence number is unique within its stream.
+        event_id = record.event_id or f"{record.stream_arn}#{record.sequence_number}"
+        counted.append((event_id, list(combined(found).values())))
     stage.count("TallyBatches")
-    ids = [record.event_id or record.sequence_number or "" for record in records]
     tally = DynamoTally(stage.ports.client("dynamodb"), stage.settings.table)
-    parts = tally.apply(batch_digest(ids), summed, datetime.now(UTC))
-    logger.info("tallied", extra={"records": len(records), "items": len(summed), "parts": parts})
+    written = tally.apply(counted, datetime.now(UTC))
+    logger.info("tallied", extra={"records": len(records), "counted": written})
 
 
 # Entry point named in infra/template.yaml.

@@ -6,6 +6,7 @@ report can be checked against what was put in.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -302,6 +303,8 @@ def rates_by_stage(figures: Figures) -> Section:
     names = _rate_names(figures.open_tracking)
     sums = {s: _rates_of(by_stage[s]) for s in stages}
     values = {s: _rate_values(sums[s], figures.open_tracking) for s in stages}
+    if "unknown" in values:  # emails sent before they carried their ledger key: totals only
+        values["unknown"].update(open=None, click=None)
     series = tuple(Series(f"{n} rate", tuple(_pct(values[s][n]) for s in stages)) for n in names)
     headers = ("stage", "sent", "delivered", *(f"{n} rate" for n in names), "clicks per engaged")
     rows = tuple(
@@ -329,16 +332,23 @@ def _two(value: float | None) -> str:
 
 
 def _running(figures: Figures, measure: Measure) -> Callable[[date], dict[tuple[str, ...], int]]:
-    """The running total of a delta measure at the end of any day (from the tally's start)."""
-    deltas = sorted((c for c in figures.counts if c.measure == measure), key=lambda c: c.day)
+    """The running total of a delta measure at the end of any day (from the tally's start):
+    one pass over the deltas, then a lookup per day asked."""
+    days: list[date] = []
+    totals: list[dict[tuple[str, ...], int]] = []
+    current: dict[tuple[str, ...], int] = defaultdict(int)
+    for c in sorted((c for c in figures.counts if c.measure == measure), key=lambda c: c.day):
+        if days and days[-1] != c.day:
+            totals.append(dict(current))
+        if not days or days[-1] != c.day:
+            days.append(c.day)
+        current[c.dimensions] += c.count
+    if days:
+        totals.append(dict(current))
 
     def at(day: date) -> dict[tuple[str, ...], int]:
-        total: dict[tuple[str, ...], int] = defaultdict(int)
-        for c in deltas:
-            if c.day > day:
-                break
-            total[c.dimensions] += c.count
-        return total
+        index = bisect_right(days, day)
+        return dict(totals[index - 1]) if index else {}
 
     return at
 
@@ -655,21 +665,34 @@ def campaigns(figures: Figures) -> Section:
     )
 
 
+@dataclass(frozen=True)
+class _Lifetime:
+    groups: list[str]  # stages or cohorts with customers, in order
+    customers: dict[str, int]
+    spend: dict[tuple[str, str], Decimal]  # (group, currency) -> spend
+    spenders: dict[tuple[str, str], int]  # (group, currency) -> customers with spend in it
+    main: str | None  # the currency with the most spend: the chart's
+
+    def value(self, group: str, currency: str) -> Decimal | None:
+        spenders = self.spenders.get((group, currency), 0)
+        return self.spend.get((group, currency), Decimal(0)) / spenders if spenders else None
+
+
 def _lifetime(
-    figures: Figures, customers: Measure, spend: Measure, order: Sequence[str]
-) -> tuple[list[str], dict[str, int], dict[tuple[str, str], Decimal], str | None]:
-    people = _running(figures, customers)(figures.until)
+    figures: Figures, measures: tuple[Measure, Measure, Measure], order: Sequence[str]
+) -> _Lifetime:
+    customers, spend, spenders = measures
+    people = {d[0]: n for d, n in _running(figures, customers)(figures.until).items() if n}
+    paying = {(d[0], d[1]): n for d, n in _running(figures, spenders)(figures.until).items()}
     money: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for c in figures.counts:
         if c.measure == spend and c.day <= figures.until:
             money[(c.dimensions[0], c.dimensions[1])] += c.amount
-    counted = {d[0]: n for d, n in people.items() if n}
-    groups = _ordered(counted, order)
     by_currency: dict[str, Decimal] = defaultdict(Decimal)
     for (_, currency), amount in money.items():
         by_currency[currency] += amount
     main = max(by_currency, key=lambda c: by_currency[c]) if by_currency else None
-    return groups, counted, money, main
+    return _Lifetime(_ordered(people, order), people, dict(money), paying, main)
 
 
 def _lifetime_section(
@@ -678,40 +701,37 @@ def _lifetime_section(
     title: str,
     summary: str,
     first: str,
-    customers: Measure,
-    spend: Measure,
+    measures: tuple[Measure, Measure, Measure],
     order: Sequence[str],
 ) -> Section:
-    groups, counted, money, main = _lifetime(figures, customers, spend, order)
-    currencies = sorted({c for _, c in money})
-    per = {
-        g: (money.get((g, main), Decimal(0)) / counted[g]) if main and counted.get(g) else None
-        for g in groups
-    }
+    found = _lifetime(figures, measures, order)
+    currencies = sorted({c for _, c in found.spend})
     rows = []
-    for g in groups:
-        spent = ", ".join(_money(money[(g, c)], c) for c in currencies if money.get((g, c)))
-        each = ", ".join(
-            _money(money[(g, c)] / counted[g], c) for c in currencies if money.get((g, c))
-        )
-        rows.append((g, _int(counted[g]), spent or "-", each or "-"))
+    for g in found.groups:
+        mine = [c for c in currencies if found.spend.get((g, c))]
+        spent = ", ".join(_money(found.spend[(g, c)], c) for c in mine)
+        each = ", ".join(_money(v, c) for c in mine if (v := found.value(g, c)) is not None)
+        rows.append((g, _int(found.customers[g]), spent or "-", each or "-"))
+    values = tuple(
+        None if found.main is None or (v := found.value(g, found.main)) is None else float(v)
+        for g in found.groups
+    )
     return Section(
         section_id,
         title,
         summary,
         Chart(
             ChartKind.BARS,
-            tuple(groups),
-            (
-                Series(
-                    "lifetime value",
-                    tuple(float(v) if v is not None else None for v in per.values()),
-                ),
-            ),
-            unit=main or "",
+            tuple(found.groups),
+            (Series("lifetime value", values),),
+            unit=found.main or "",
         ),
         Table((first, "customers", "spend", "lifetime value"), tuple(rows), frozenset({1, 2, 3})),
-        ("Spend is on delivered orders, less refunds, in each order's currency.",),
+        (
+            "Spend is on delivered orders, less refunds, in each order's currency. Lifetime "
+            "value is the spend per customer who spent in that currency (a customer whose "
+            "first order is not delivered yet has spent nothing).",
+        ),
     )
 
 
@@ -722,8 +742,7 @@ def ltv_by_cohort(figures: Figures) -> Section:
         "Lifetime value per cohort",
         "What customers spent so far, on average, by the month of their first order.",
         "cohort",
-        Measure.COHORT_CUSTOMERS,
-        Measure.COHORT_SPEND,
+        (Measure.COHORT_CUSTOMERS, Measure.COHORT_SPEND, Measure.COHORT_SPENDERS),
         (),
     )
     return _without_no_cohort(section)
@@ -756,8 +775,7 @@ def ltv_by_stage(figures: Figures) -> Section:
         "What the customers in each lifecycle stage spent so far, on average, as of the "
         "report's last day.",
         "stage",
-        Measure.CUSTOMERS,
-        Measure.SPEND,
+        (Measure.CUSTOMERS, Measure.SPEND, Measure.SPENDERS),
         STAGES,
     )
 

@@ -10,17 +10,18 @@ sent. What is counted, by measure and its dimensions:
 - `messages` (stage, template, channel, status): ledger message items once they are sent,
   skipped or failed, on the day of their last update. A ledger item that expires (TTL) is not
   taken back: the message was still sent.
-- `customers` (stage) and `spend` (stage, currency): every profile, on the day it was written,
-  so the running sum is the number of customers in each lifecycle stage and what they spent;
+- `customers` (stage), `spend` and `spenders` (stage, currency: customers with spend in it):
+  every profile, on the day it was written, so the running sum is the number of customers in
+  each lifecycle stage and what they spent;
   an erased profile is taken back. A profile written before the tally existed (no `tallied`)
   joins on its next write, and its old image is not taken away.
-- `cohort_customers` (month of first order) and `cohort_spend` (month, currency): the same,
-  per cohort, for lifetime value.
-- `moves` (old stage, new stage): each stage change, on its own day.
+- `cohort_customers` (month of first order), `cohort_spend` and `cohort_spenders` (month,
+  currency): the same, per cohort, for lifetime value.
+- `moves` (old stage, new stage): each stage change, on its own day (an erasure keeps it).
 - `ratings` (score): each rated order's current score, on the day it was first rated (a
   second tap of another score moves it).
-- `unsubscribes` (channel, topic, source): each preference change set's unsubscribes, on its
-  day.
+- `unsubscribes` (channel, topic): the opt-outs each preference state change added, on its
+  day (what took effect: a repeated request adds nothing).
 """
 
 from __future__ import annotations
@@ -33,13 +34,12 @@ from enum import StrEnum
 from typing import Any
 
 from lifecycle.messaging.ledger import LedgerState, RecordType
-from lifecycle.messaging.preferences import Action
 
 _COUNTED_STATES = frozenset({LedgerState.SENT, LedgerState.SKIPPED, LedgerState.FAILED})
 PROFILE_SK = "profile"
 TALLIED = "tallied"  # on every profile image the tally counts (lifecycle.adapters.profiles)
 STAGE_CHANGE_SK = "stage#"
-EVENT_ENTRY = "event#"
+STATE_ENTRY = "state"  # a customer's preference state: its `opt_outs` set
 NO_COHORT = "-"  # a profile with no order yet (a prospect with a cancelled order, say)
 
 
@@ -47,8 +47,10 @@ class Measure(StrEnum):
     MESSAGES = "messages"
     CUSTOMERS = "customers"
     SPEND = "spend"
+    SPENDERS = "spenders"  # customers with spend in a currency, per stage
     COHORT_CUSTOMERS = "cohort_customers"
     COHORT_SPEND = "cohort_spend"
+    COHORT_SPENDERS = "cohort_spenders"
     MOVES = "moves"
     RATINGS = "ratings"
     UNSUBSCRIBES = "unsubscribes"
@@ -127,8 +129,12 @@ def _profile(image: Mapping[str, Any], day: date) -> list[Delta]:
             Delta(day, Measure.COHORT_CUSTOMERS, (cohort,), count=1),
         ]
         for currency, amount in sorted(_spend(image).items()):
-            deltas.append(Delta(day, Measure.SPEND, (stage, currency), amount=amount))
-            deltas.append(Delta(day, Measure.COHORT_SPEND, (cohort, currency), amount=amount))
+            deltas += [
+                Delta(day, Measure.SPEND, (stage, currency), amount=amount),
+                Delta(day, Measure.SPENDERS, (stage, currency), count=1),
+                Delta(day, Measure.COHORT_SPEND, (cohort, currency), amount=amount),
+                Delta(day, Measure.COHORT_SPENDERS, (cohort, currency), count=1),
+            ]
         return deltas
     if isinstance(sk, str) and sk.startswith(STAGE_CHANGE_SK):
         moved = _day(image.get("at"))
@@ -145,16 +151,17 @@ def _rating(image: Mapping[str, Any]) -> list[Delta]:
     return [Delta(day, Measure.RATINGS, (str(int(score)),), count=1)]
 
 
-def _preferences(image: Mapping[str, Any]) -> list[Delta]:
-    entry = image.get("entry")
-    day = _day(image.get("at"))
-    if not isinstance(entry, str) or not entry.startswith(EVENT_ENTRY) or day is None:
+def _unsubscribes(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[Delta]:
+    """The opt-outs a preference state change added: what took effect, however many requests
+    asked for it (a second one-click unsubscribe, a complaint after an unsubscribe add none)."""
+    day = _day(new.get("updated_at"))
+    if new.get("entry") != STATE_ENTRY or day is None:
         return []
-    source = _text(image, "source")
+    added = set(new.get("opt_outs") or ()) - set(old.get("opt_outs") or ())
     return [
-        Delta(day, Measure.UNSUBSCRIBES, (str(c["channel"]), str(c["topic"]), source), count=1)
-        for c in image.get("changes") or []
-        if isinstance(c, Mapping) and c.get("action") == Action.UNSUBSCRIBE
+        Delta(day, Measure.UNSUBSCRIBES, tuple(entry.split(":", 1)), count=1)
+        for entry in sorted(added)
+        if ":" in entry
     ]
 
 
@@ -177,8 +184,11 @@ def deltas(
         return _ledger(new) + _negated(_ledger(old))
     if source is Source.PROFILES:
         # A profile counts on the day it was written, and its old counts leave that day; an
-        # erased one leaves on the day of its erasure; a stage change counts on its own day.
+        # erased one leaves on the day of its erasure; a stage change counts on its own day,
+        # and stays counted when an erasure removes it (the move happened).
         if event == "REMOVE":
+            if old.get("sk") != PROFILE_SK:
+                return []
             return _negated(_profile(old, happened.astimezone(UTC).date()))
         written = _day(new.get("updated_at")) or happened.astimezone(UTC).date()
         return _profile(new, written) + _negated(_profile(old, written))
@@ -186,9 +196,9 @@ def deltas(
         if event == "REMOVE":  # erasure: the rating was still given
             return []
         return _rating(new) + _negated(_rating(old))
-    if event != "INSERT":  # a preference event is written once
+    if event == "REMOVE":  # erasure: the unsubscribes still happened
         return []
-    return _preferences(new)
+    return _unsubscribes(new, old)
 
 
 def combined(all_deltas: Iterable[Delta]) -> dict[Key, Delta]:
