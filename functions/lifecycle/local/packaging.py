@@ -23,7 +23,7 @@ from pathlib import Path
 # The one list of what stays out of every function package, relative to the `lifecycle`
 # package: the command line and what only it uses (the moto-backed local stack, simulator and
 # benchmarks; the template authoring tools; customer export and erasure; stream replay; the
-# Pinpoint import). No deployed module may import these (lifecycle.local.package_sizes checks
+# Pinpoint import; the owner's report). No deployed module may import these (lifecycle.local.package_sizes checks
 # the built packages).
 CLI_ONLY: tuple[str, ...] = (
     "local",
@@ -36,6 +36,11 @@ CLI_ONLY: tuple[str, ...] = (
     "retention_report.py",
     "campaign_control.py",
     "pinpoint",
+    # The owner's report is made on the command line; only its tally is deployed.
+    "reporting/document.py",
+    "reporting/sections.py",
+    "reporting/html.py",
+    "reporting/gather.py",
 )
 
 # Never copied from the source tree: bytecode of whatever interpreter ran the tests, and

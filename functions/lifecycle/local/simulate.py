@@ -821,11 +821,13 @@ class Simulation:
                     name: str(value.get("Value", ""))
                     for name, value in (envelope.get("MessageAttributes") or {}).items()
                 }
-                lifetime = (
-                    f"{attributes.get('lifetime_orders', '?')} delivered order(s), "
-                    f"{attributes.get('lifetime_spend', 'no spend recorded')}"
-                )
-                self._say(at, f"ops       ALERT to staff: {envelope.get('Subject')} ({lifetime})")
+                lifetime = ""
+                if "lifetime_orders" in attributes:  # complaints say it; escalations do not
+                    lifetime = (
+                        f" ({attributes['lifetime_orders']} delivered order(s), "
+                        f"{attributes.get('lifetime_spend', 'no spend recorded')})"
+                    )
+                self._say(at, f"ops       ALERT to staff: {envelope.get('Subject')}{lifetime}")
                 if attributes.get("kind") == "complaint":
                     self._plan_staff(at, str(envelope.get("Message", "")))
                 sqs.delete_message(
