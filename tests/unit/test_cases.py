@@ -3,6 +3,7 @@ the case links' signatures."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -134,12 +135,43 @@ def test_weekly_rows_give_counts_medians_and_90th_percentiles() -> None:
     assert (first.escalated, first.still_open) == (1, 1)
     assert first.ack_median_hours == 2.5  # (2 + 3) / 2
     assert first.ack_p90_hours == 10  # nearest rank: the 4th of 4
-    assert first.resolve_median_hours == 8
-    assert first.resolve_p90_hours == 30
+    # the fourth case is not resolved: it counts, later than any resolved one
+    assert first.resolve_median_hours == 19  # (8 + 30) / 2
+    assert first.resolve_p90_hours is None  # not reached: 3 of 4 resolved
     assert (second.alerts, second.acknowledged, second.still_open) == (1, 0, 1)
     assert second.ack_median_hours is None
     assert second.resolve_p90_hours is None
     assert (third.week, third.alerts) == ("2026-W50", 0)
+
+
+def test_weekly_percentiles_count_the_cases_nobody_answered_yet() -> None:
+    # given three cases of a week, one acknowledged after 2 hours and two nobody answered
+    cases = [
+        case(1, "2026-11-23T10:00:00", 2),
+        case(2, "2026-11-24T10:00:00"),
+        case(3, "2026-11-25T10:00:00"),
+    ]
+
+    # when the week is counted
+    (row,) = weekly(cases)
+
+    # then the median and the 90th percentile are not reached (not "2 hours")
+    assert (row.alerts, row.acknowledged) == (3, 1)
+    assert row.ack_median_hours is None
+    assert row.ack_p90_hours is None
+    assert row.resolve_median_hours is None
+
+
+def test_weekly_median_reached_while_some_cases_are_open() -> None:
+    # given two of three acknowledged, after 1 and 4 hours
+    cases = [
+        case(1, "2026-11-23T10:00:00", 1),
+        case(2, "2026-11-24T10:00:00", 4),
+        case(3, "2026-11-25T10:00:00"),
+    ]
+    (row,) = weekly(cases)
+    assert row.ack_median_hours == 4
+    assert row.ack_p90_hours is None
 
 
 def test_weekly_without_weeks_lists_the_weeks_with_cases_oldest_first() -> None:
@@ -152,6 +184,7 @@ def test_the_90th_percentile_is_a_value_that_was_seen() -> None:
     assert percentile(values, 0.9) == 9
     assert percentile([4.0], 0.9) == 4
     assert percentile([], 0.9) is None
+    assert percentile([1.0, math.inf], 0.9) is None
 
 
 # ------------------------------------------------------------------ escalation plan
