@@ -380,6 +380,58 @@ def test_a_sweep_retried_after_its_mark_failed_escalates_nothing_twice(shop: Aws
     assert stored_case()["escalated_at"]  # type: ignore[index]
 
 
+def test_two_overlapping_sweeps_escalate_once(shop: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lifecycle.adapters.sns import SnsTopicAlerts
+
+    inbox = staff_inbox()
+    complain(shop)
+    read_inbox(inbox)
+    publish = SnsTopicAlerts.publish
+    publishes: list[int] = []
+
+    def publish_while_another_sweep_runs(self: SnsTopicAlerts, *args: Any) -> Any:
+        publishes.append(1)
+        if len(publishes) == 1:  # the second sweep starts while the first is publishing
+            sweep(shop)
+        return publish(self, *args)
+
+    monkeypatch.setattr(SnsTopicAlerts, "publish", publish_while_another_sweep_runs)
+
+    # when two sweeps overlap after the case fell due
+    with time_machine.travel(DUE + timedelta(minutes=5), tick=False):
+        sweep(shop)
+
+    # then one escalation went out, and the case is marked
+    assert len(publishes) == 1
+    assert len(read_inbox(inbox)) == 1
+    assert stored_case()["escalated_at"] == "2026-11-30T12:05:00+00:00"  # type: ignore[index]
+
+
+def test_an_acknowledgement_after_the_sweep_read_the_case_stops_its_escalation(
+    shop: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = staff_inbox()
+    complain(shop)
+    token = token_of(links_in(read_inbox(inbox)[0]["Message"])["acknowledge"])
+    due = DynamoCases.due
+
+    def due_then_acknowledged(self: DynamoCases, *args: Any) -> list[Case]:
+        found = due(self, *args)
+        case_page(shop, "GET", token, TAP)  # someone taps "I'm on it" right after the read
+        return found
+
+    monkeypatch.setattr(DynamoCases, "due", due_then_acknowledged)
+
+    with time_machine.travel(DUE + timedelta(minutes=5), tick=False):
+        sweep(shop)
+
+    assert read_inbox(inbox) == []
+    case = stored_case()
+    assert case is not None
+    assert "escalated_at" not in case
+    assert case["acknowledged_at"] == "2026-11-30T12:05:00+00:00"
+
+
 def test_an_acknowledged_case_never_escalates(shop: Aws) -> None:
     inbox = staff_inbox()
     complain(shop)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from lifecycle.messaging.links import InvalidLink, LinkSigner
-from lifecycle.messaging.plan import Alert, MarkEscalated
+from lifecycle.messaging.plan import Alert, Escalate
 from lifecycle.stages.feedback.cases import (
     BusinessHours,
     Case,
@@ -188,20 +188,23 @@ def test_the_90th_percentile_is_a_value_that_was_seen() -> None:
 
 
 # ------------------------------------------------------------------ escalation plan
-def test_each_due_case_gets_one_escalation_alert_then_its_mark() -> None:
+def test_each_due_case_gets_one_claimed_escalation_alert_then_its_mark() -> None:
     due = case(7, "2026-11-27T17:25:00")
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     links = {due.case_id: CaseLinks("https://x.example/case?t=a", "https://x.example/case?t=r")}
 
-    alert, mark = escalation_plan([due], now, AMSTERDAM, links).steps
+    (step,) = escalation_plan([due], now, AMSTERDAM, links).steps
 
+    assert isinstance(step, Escalate)
+    assert (step.case_id, step.at) == (due.case_id, now)
+    assert now < step.until <= now + timedelta(minutes=15)  # released before the next sweep
+    alert = step.alert
     assert isinstance(alert, Alert)
     assert alert.key == "escalation#complaint#o-7#rating"
     assert alert.subject.startswith("Escalation:")
     assert "https://x.example/case?t=a" in alert.text
     assert "Fri 2026-11-27 18:25" in alert.text  # on the business's clock
     assert alert.metric == "EscalationAlerts"
-    assert mark == MarkEscalated(due.case_id, now)
 
 
 # ------------------------------------------------------------------ signed case links

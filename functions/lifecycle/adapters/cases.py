@@ -2,7 +2,8 @@
 
 Attributes: `order_id`, `customer_id`, `reason`, `rating`, `week`, `alerted_at`,
 `escalate_at`, and once they happen `acknowledged_at`/`acknowledged_by`,
-`resolved_at`/`resolved_by`, `escalated_at` (ISO 8601 in UTC, to the second, so they sort as
+`resolved_at`/`resolved_by`, `escalated_at`, and `escalating_until` while a sweep holds the
+escalation (ISO 8601 in UTC, to the second, so they sort as
 strings). No email address or phone number: ids only.
 
 Indexes:
@@ -140,6 +141,36 @@ class DynamoCases:
 
         return found[0] if conditional(write) else None
 
+    def claim_escalation(self, case_id: str, now: datetime, until: datetime) -> bool:
+        """Take the case's escalation until `until`, before its alert is published: False if
+        it escalated, was acknowledged, or another sweep holds an unexpired claim."""
+        return conditional(
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key={"case_id": {"S": case_id}},
+                UpdateExpression="SET escalating_until = :until",
+                ConditionExpression="attribute_exists(case_id) AND "
+                "attribute_not_exists(escalated_at) AND attribute_not_exists(acknowledged_at) "
+                "AND (attribute_not_exists(escalating_until) OR escalating_until < :now)",
+                ExpressionAttributeValues={
+                    ":until": {"S": stamp(until)},
+                    ":now": {"S": stamp(now)},
+                },
+            )
+        )
+
+    def release_escalation(self, case_id: str, until: datetime) -> bool:
+        """Give back this sweep's claim (its publish failed), so the retry need not wait."""
+        return conditional(
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key={"case_id": {"S": case_id}},
+                UpdateExpression="REMOVE escalating_until",
+                ConditionExpression="escalating_until = :until",
+                ExpressionAttributeValues={":until": {"S": stamp(until)}},
+            )
+        )
+
     def escalated(self, case_id: str, at: datetime) -> bool:
         """Mark the case escalated (once), which takes it out of the sweep's index. False if
         it escalated before, or someone acknowledged it meanwhile."""
@@ -147,7 +178,7 @@ class DynamoCases:
             lambda: self._client.update_item(
                 TableName=self._table,
                 Key={"case_id": {"S": case_id}},
-                UpdateExpression="SET escalated_at = :at REMOVE awaiting",
+                UpdateExpression="SET escalated_at = :at REMOVE awaiting, escalating_until",
                 ConditionExpression="attribute_exists(case_id) AND "
                 "attribute_not_exists(escalated_at) AND attribute_not_exists(acknowledged_at)",
                 ExpressionAttributeValues={":at": {"S": stamp(at)}},
