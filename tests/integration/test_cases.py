@@ -144,6 +144,17 @@ def form_token(page: dict[str, Any]) -> str:
     return html.unescape(found[1])
 
 
+def name_form(page: dict[str, Any]) -> dict[str, str]:
+    """The name form's hidden fields (the form token and the first tap it is bound to)."""
+    fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page["body"]))
+    assert {"form_token", "tap", "tap_signature"} <= fields.keys(), page["body"]
+    return {key: html.unescape(value) for key, value in fields.items()}
+
+
+def has_name_form(page: dict[str, Any]) -> bool:
+    return 'value="name"' in page["body"]
+
+
 def sweep(shop: Aws) -> Any:
     return shop.invoke(SWEEP, load_event("schedule-case-escalation.json"))
 
@@ -239,37 +250,126 @@ def test_the_name_form_needs_the_form_token_and_the_same_origin(shop: Aws) -> No
     links = links_in(read_inbox(inbox)[0]["Message"])
     token = token_of(links["acknowledge"])
     page = case_page(shop, "GET", token, TAP)
-    good = form_token(page)
+    good = name_form(page)
     elsewhere = {"origin": "https://evil.example", "sec-fetch-site": "cross-site"}
+    no_form_token = {k: v for k, v in good.items() if k != "form_token"}
 
-    forged = case_page(
-        shop, "POST", token, elsewhere, {"form_token": good, "action": "name", "name": "Eve"}
+    forged = case_page(shop, "POST", token, elsewhere, {**good, "action": "name", "name": "Eve"})
+    no_token = case_page(
+        shop, "POST", token, SAME_ORIGIN, {**no_form_token, "action": "name", "name": "Eve"}
     )
-    no_token = case_page(shop, "POST", token, SAME_ORIGIN, {"action": "name", "name": "Eve"})
     too_long = case_page(
-        shop, "POST", token, SAME_ORIGIN, {"form_token": good, "action": "name", "name": "x" * 81}
+        shop, "POST", token, SAME_ORIGIN, {**good, "action": "name", "name": "x" * 81}
     )
     assert (forged["statusCode"], no_token["statusCode"], too_long["statusCode"]) == (403, 403, 400)
     assert "acknowledged_by" not in stored_case()  # type: ignore[operator]
 
     named = case_page(
-        shop, "POST", token, SAME_ORIGIN, {"form_token": good, "action": "name", "name": " Priya "}
+        shop, "POST", token, SAME_ORIGIN, {**good, "action": "name", "name": " Priya "}
     )
-    renamed = case_page(
-        shop, "POST", token, SAME_ORIGIN, {"form_token": good, "action": "name", "name": "Eve"}
-    )
+    renamed = case_page(shop, "POST", token, SAME_ORIGIN, {**good, "action": "name", "name": "Eve"})
 
     assert named["statusCode"] == renamed["statusCode"] == 200
     assert stored_case()["acknowledged_by"] == "Priya"  # type: ignore[index]  # first name stays
+    assert not has_name_form(named)
+    assert not has_name_form(renamed)
     cookie = named["cookies"][0]
     assert cookie.startswith("case_name=Priya")
-    assert {"HttpOnly", "Secure", "SameSite=Strict"} <= {p.strip() for p in cookie.split(";")}
+    # Lax: the links open from webmail, a cross-site navigation
+    assert {"HttpOnly", "Secure", "SameSite=Lax"} <= {p.strip() for p in cookie.split(";")}
 
-    # a later tap on "resolved" from the same browser is signed with the remembered name
-    case_page(shop, "GET", token_of(links["resolve"]), TAP, cookies=["case_name=Priya"])
+    # a later first tap on "resolved" from the same browser is signed with the remembered name
+    resolved = case_page(shop, "GET", token_of(links["resolve"]), TAP, cookies=["case_name=Priya"])
     case = stored_case()
     assert case is not None
     assert case["resolved_by"] == "Priya"
+    assert not has_name_form(resolved)
+
+
+def test_only_the_first_tap_names_who_acknowledged(shop: Aws) -> None:
+    inbox = staff_inbox()
+    complain(shop)
+    links = links_in(read_inbox(inbox)[0]["Message"])
+    token = token_of(links["acknowledge"])
+
+    # given Priya taps "I'm on it" first, without a remembered name
+    first = case_page(shop, "GET", token, TAP)
+    # when Eve taps later with her name remembered, and then posts a name form of her own
+    with time_machine.travel(A_DAY_LATER + timedelta(hours=1), tick=False):
+        later = case_page(shop, "GET", token, TAP, cookies=["case_name=Eve"])
+        stored = stored_case()
+        assert stored is not None
+        guessed = {
+            "form_token": name_form(first)["form_token"],  # the link's, seen on any form
+            "tap": stored["acknowledged_at"],
+            "tap_signature": "x" * 32,
+            "action": "name",
+            "name": "Eve",
+        }
+        posted = case_page(shop, "POST", token, SAME_ORIGIN, guessed)
+
+    # then Eve is not named, and only Priya's page offers the name form
+    assert has_name_form(first)
+    assert not has_name_form(later)
+    assert posted["statusCode"] == 403
+    assert "acknowledged_by" not in stored_case()  # type: ignore[operator]
+
+    # and Priya's page names her, bound to her tap
+    case_page(
+        shop, "POST", token, SAME_ORIGIN, {**name_form(first), "action": "name", "name": "Priya"}
+    )
+    assert stored_case()["acknowledged_by"] == "Priya"  # type: ignore[index]
+
+
+def test_a_name_form_from_another_tap_names_nobody(shop: Aws) -> None:
+    # given a name form bound to a tap of the other link (resolve), replayed on acknowledge
+    inbox = staff_inbox()
+    complain(shop)
+    links = links_in(read_inbox(inbox)[0]["Message"])
+    resolved = case_page(shop, "GET", token_of(links["resolve"]), TAP)
+    fields = {**name_form(resolved), "action": "name", "name": "Eve"}
+
+    posted = case_page(shop, "POST", token_of(links["acknowledge"]), SAME_ORIGIN, fields)
+
+    assert posted["statusCode"] == 403
+    assert "acknowledged_by" not in stored_case()  # type: ignore[operator]
+
+
+def test_naming_on_the_resolve_link_never_names_the_acknowledger(shop: Aws) -> None:
+    inbox = staff_inbox()
+    complain(shop)
+    links = links_in(read_inbox(inbox)[0]["Message"])
+
+    # given nobody acknowledged; when Priya resolves it, with her name remembered
+    case_page(shop, "GET", token_of(links["resolve"]), TAP, cookies=["case_name=Priya"])
+
+    # then she is named as the resolver, and the acknowledgement (its time set) names nobody
+    case = stored_case()
+    assert case is not None
+    assert case["resolved_by"] == "Priya"
+    assert case["acknowledged_at"] == case["resolved_at"]
+    assert "acknowledged_by" not in case
+
+
+def test_naming_on_the_resolve_page_names_only_the_resolver(shop: Aws) -> None:
+    inbox = staff_inbox()
+    complain(shop)
+    links = links_in(read_inbox(inbox)[0]["Message"])
+    page = case_page(shop, "GET", token_of(links["resolve"]), TAP)
+
+    named = case_page(
+        shop,
+        "POST",
+        token_of(links["resolve"]),
+        SAME_ORIGIN,
+        {**name_form(page), "action": "name", "name": "Priya"},
+    )
+
+    assert named["statusCode"] == 200
+    case = stored_case()
+    assert case is not None
+    assert case["resolved_by"] == "Priya"
+    assert "acknowledged_by" not in case
 
 
 @pytest.mark.parametrize("position", ["payload", "signature", "each"])
