@@ -691,6 +691,11 @@ def test_public_functions_reserve_a_capped_concurrency(name: str) -> None:
     }
 
 
+def test_escalate_after_business_hours_is_at_most_a_week_of_hours() -> None:
+    parameter = TEMPLATE["Parameters"]["EscalateAfterBusinessHours"]
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (1, 168)
+
+
 def test_the_escalation_sweep_runs_one_at_a_time() -> None:
     props = FUNCTIONS["CaseEscalationFunction"]["Properties"]
     assert props["ReservedConcurrentExecutions"] == {

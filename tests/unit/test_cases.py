@@ -11,6 +11,7 @@ import pytest
 
 from lifecycle.messaging.links import InvalidLink, LinkSigner
 from lifecycle.messaging.plan import Alert, Escalate
+from lifecycle.platform.settings import Env, SettingsError
 from lifecycle.stages.feedback.cases import (
     BusinessHours,
     Case,
@@ -22,8 +23,14 @@ from lifecycle.stages.feedback.cases import (
     weeks_between,
 )
 from lifecycle.stages.feedback.escalation import escalation_plan
+from lifecycle.stages.feedback.settings import CaseSettings
 
 AMSTERDAM = "Europe/Amsterdam"
+CASE_ENV = {
+    "LINK_SIGNING_SECRET": "s" * 32,
+    "CASES_TABLE": "CasesTable",
+    "CASES_URL": "https://x.example/case",
+}
 OFFICE = BusinessHours.parse("Mon-Fri 09:00-17:00")
 FOUR_HOURS = timedelta(hours=4)
 
@@ -45,6 +52,45 @@ def test_business_hours_read_day_ranges_and_lists() -> None:
 def test_business_hours_refuse_what_they_cannot_mean(text: str) -> None:
     with pytest.raises(ValueError, match="business hours"):
         BusinessHours.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("Mon-Fri 17:00-09:00", "closing at 09:00 is not after opening at 17:00"),
+        ("Mon-Fri 09:00-09:00", "closing at 09:00 is not after opening at 09:00"),
+        ("Fri-Mon 09:00-17:00", "'fri-mon' runs backwards"),
+        ("Mon-Fri 09:00-24:30", "'24:30' is not a time of day (HH:MM"),
+    ],
+)
+def test_business_hours_in_settings_are_refused_naming_the_problem(text: str, problem: str) -> None:
+    with pytest.raises(SettingsError, match="BUSINESS_HOURS") as refused:
+        CaseSettings.from_env(Env({**CASE_ENV, "BUSINESS_HOURS": text}))
+    assert problem in str(refused.value)
+
+
+def test_one_digit_hours_read_as_hh_mm() -> None:
+    assert BusinessHours.parse("Mon 9:00-17:00").opens.isoformat() == "09:00:00"
+
+
+@pytest.mark.parametrize(
+    ("hours", "after"),
+    [
+        ("Mon-Fri 09:00-17:00", "0"),
+        ("Mon-Fri 09:00-17:00", "169"),
+        # a minute a week: 168 hours of it are two centuries away
+        ("Mon 09:00-09:01", "168"),
+    ],
+)
+def test_settings_refuse_an_escalation_that_would_never_fall_due(hours: str, after: str) -> None:
+    env = Env({**CASE_ENV, "BUSINESS_HOURS": hours, "ESCALATE_AFTER_BUSINESS_HOURS": after})
+    with pytest.raises(SettingsError, match="ESCALATE_AFTER_BUSINESS_HOURS"):
+        CaseSettings.from_env(env)
+
+
+def test_settings_take_a_week_of_business_hours() -> None:
+    env = Env({**CASE_ENV, "ESCALATE_AFTER_BUSINESS_HOURS": "168"})
+    assert CaseSettings.from_env(env).escalate_after == timedelta(hours=168)
 
 
 @pytest.mark.parametrize(

@@ -116,13 +116,24 @@ class BusinessHours:
             if end < start:
                 raise ValueError(f"business hours {text!r}: {part!r} runs backwards")
             days.update(range(start, end + 1))
-        try:
-            opens, closes = time.fromisoformat(found["opens"]), time.fromisoformat(found["closes"])
-        except ValueError:
-            raise ValueError(f"business hours {text!r}: not a time of day") from None
+        opens, closes = _clock(text, found["opens"]), _clock(text, found["closes"])
         if closes <= opens:
-            raise ValueError(f"business hours {text!r}: closing must come after opening")
+            raise ValueError(
+                f"business hours {text!r}: closing at {closes:%H:%M} is not after opening at "
+                f"{opens:%H:%M} (hours that cross midnight are not supported)"
+            )
         return cls(frozenset(days), opens, closes)
+
+
+def _clock(text: str, value: str) -> time:
+    """An HH:MM time of day (one-digit hours allowed)."""
+    hours, _, minutes = value.partition(":")
+    try:
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValueError(
+            f"business hours {text!r}: {value!r} is not a time of day (HH:MM, 00:00-23:59)"
+        ) from None
 
 
 def escalate_at(
