@@ -286,6 +286,46 @@ def test_the_name_form_needs_the_form_token_and_the_same_origin(shop: Aws) -> No
     assert not has_name_form(resolved)
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"sec-fetch-site": "none"},
+        {"sec-fetch-site": "cross-site"},
+        {"origin": "null"},
+    ],
+)
+def test_a_post_that_does_not_say_it_comes_from_the_page_records_nothing(
+    shop: Aws, headers: dict[str, str]
+) -> None:
+    inbox = staff_inbox()
+    complain(shop)
+    token = token_of(links_in(read_inbox(inbox)[0]["Message"])["acknowledge"])
+    scanned = case_page(shop, "GET", token)
+
+    posted = case_page(shop, "POST", token, headers, {"form_token": form_token(scanned)})
+
+    assert posted["statusCode"] == 403
+    assert "acknowledged_at" not in stored_case()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "headers", [{"origin": f"https://{HOST}"}, {"sec-fetch-site": "same-origin"}]
+)
+def test_a_post_with_its_origin_or_fetch_site_records_the_tap(
+    shop: Aws, headers: dict[str, str]
+) -> None:
+    inbox = staff_inbox()
+    complain(shop)
+    token = token_of(links_in(read_inbox(inbox)[0]["Message"])["acknowledge"])
+    scanned = case_page(shop, "GET", token)
+
+    posted = case_page(shop, "POST", token, headers, {"form_token": form_token(scanned)})
+
+    assert posted["statusCode"] == 200
+    assert stored_case()["acknowledged_at"]  # type: ignore[index]
+
+
 def test_only_the_first_tap_names_who_acknowledged(shop: Aws) -> None:
     inbox = staff_inbox()
     complain(shop)

@@ -12,7 +12,8 @@ POST /case?t=<token>   the confirmation form (`action=confirm`) records the tap;
                        signed): a later tap, or a colleague's, can name nobody. The name is
                        remembered in a cookie for this person's later taps, and a first tap
                        made with it is named at once. Both forms need the form token and a
-                       same-origin request.
+                       request that says it comes from this page (Origin, or Sec-Fetch-Site:
+                       same-origin).
 
 Forged or altered links, and a customer's rating or unsubscribe link, get 403, malformed ones
 400, expired ones 410, and change nothing. Its own function, apart from the rating endpoint:
@@ -92,6 +93,16 @@ def _person_tapped() -> bool:
     links in mail do not, and must not acknowledge a complaint nobody read."""
     headers = app.current_event.headers
     return headers.get("sec-fetch-user") == "?1" and headers.get("sec-fetch-mode") == "navigate"
+
+
+def _posted_here() -> bool:
+    """A post from this page only: besides what `same_origin` refuses, a post that says
+    nowhere where it came from (no Origin, no Sec-Fetch-Site: same-origin) changes nothing.
+    Browsers send one of them with every form post; staff use browsers."""
+    event = app.current_event
+    headers = event.headers
+    said = "origin" in headers or headers.get("sec-fetch-site") == "same-origin"
+    return said and same_origin(event)
 
 
 def clean_name(raw: str) -> str | None:
@@ -237,7 +248,7 @@ def submit() -> Response[str]:
     claims, _ = verified
     current = desk()
     form = form_fields(app.current_event)
-    if not same_origin(app.current_event) or not current.signer.check_form_token(
+    if not _posted_here() or not current.signer.check_form_token(
         _token(), (form.get("form_token") or [""])[0]
     ):
         return _refuse("form")
