@@ -219,7 +219,7 @@ class Once:
     def __post_init__(self) -> None:
         # A marker taken first and a send that then fails transiently would lose the message:
         # messages and alerts have their own once-only keys, and go outside `Once`.
-        if any(isinstance(step, Send | Skip | Alert) for step in self.steps):
+        if any(isinstance(step, Send | Skip | Alert | Escalate) for step in self.steps):
             raise ValueError("messages and alerts are sent once by their own keys, not in Once")
 
 
