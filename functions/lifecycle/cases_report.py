@@ -85,6 +85,12 @@ def render(rows: list[WeekRow], since: date, until: date) -> str:
         lines.append("  ".join(cells).rstrip())
     if not any(row.alerts for row in rows):
         lines += ["", "No complaint alerts in these weeks."]
+    else:
+        lines += [
+            "",
+            "Cases not answered yet count as later than any answer; "
+            '"-" = not reached (too few of the week\'s cases answered) or no case.',
+        ]
     return "\n".join(lines)
 
 

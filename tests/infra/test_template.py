@@ -691,6 +691,18 @@ def test_public_functions_reserve_a_capped_concurrency(name: str) -> None:
     }
 
 
+def test_escalate_after_business_hours_is_at_most_a_week_of_hours() -> None:
+    parameter = TEMPLATE["Parameters"]["EscalateAfterBusinessHours"]
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (1, 168)
+
+
+def test_the_escalation_sweep_runs_one_at_a_time() -> None:
+    props = FUNCTIONS["CaseEscalationFunction"]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReservesPublicConcurrency", 1, {"Ref": "AWS::NoValue"}]
+    }
+
+
 # AWS reviews an SES account at these rates and may pause its sending at the second (SES
 # Developer Guide, reputation metrics). The metrics are rates from 0 to 1.
 SES_REPUTATION = {

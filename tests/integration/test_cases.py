@@ -144,6 +144,17 @@ def form_token(page: dict[str, Any]) -> str:
     return html.unescape(found[1])
 
 
+def name_form(page: dict[str, Any]) -> dict[str, str]:
+    """The name form's hidden fields (the form token and the first tap it is bound to)."""
+    fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page["body"]))
+    assert {"form_token", "tap", "tap_signature"} <= fields.keys(), page["body"]
+    return {key: html.unescape(value) for key, value in fields.items()}
+
+
+def has_name_form(page: dict[str, Any]) -> bool:
+    return 'value="name"' in page["body"]
+
+
 def sweep(shop: Aws) -> Any:
     return shop.invoke(SWEEP, load_event("schedule-case-escalation.json"))
 
@@ -239,37 +250,166 @@ def test_the_name_form_needs_the_form_token_and_the_same_origin(shop: Aws) -> No
     links = links_in(read_inbox(inbox)[0]["Message"])
     token = token_of(links["acknowledge"])
     page = case_page(shop, "GET", token, TAP)
-    good = form_token(page)
+    good = name_form(page)
     elsewhere = {"origin": "https://evil.example", "sec-fetch-site": "cross-site"}
+    no_form_token = {k: v for k, v in good.items() if k != "form_token"}
 
-    forged = case_page(
-        shop, "POST", token, elsewhere, {"form_token": good, "action": "name", "name": "Eve"}
+    forged = case_page(shop, "POST", token, elsewhere, {**good, "action": "name", "name": "Eve"})
+    no_token = case_page(
+        shop, "POST", token, SAME_ORIGIN, {**no_form_token, "action": "name", "name": "Eve"}
     )
-    no_token = case_page(shop, "POST", token, SAME_ORIGIN, {"action": "name", "name": "Eve"})
     too_long = case_page(
-        shop, "POST", token, SAME_ORIGIN, {"form_token": good, "action": "name", "name": "x" * 81}
+        shop, "POST", token, SAME_ORIGIN, {**good, "action": "name", "name": "x" * 81}
     )
     assert (forged["statusCode"], no_token["statusCode"], too_long["statusCode"]) == (403, 403, 400)
     assert "acknowledged_by" not in stored_case()  # type: ignore[operator]
 
     named = case_page(
-        shop, "POST", token, SAME_ORIGIN, {"form_token": good, "action": "name", "name": " Priya "}
+        shop, "POST", token, SAME_ORIGIN, {**good, "action": "name", "name": " Priya "}
     )
-    renamed = case_page(
-        shop, "POST", token, SAME_ORIGIN, {"form_token": good, "action": "name", "name": "Eve"}
-    )
+    renamed = case_page(shop, "POST", token, SAME_ORIGIN, {**good, "action": "name", "name": "Eve"})
 
     assert named["statusCode"] == renamed["statusCode"] == 200
     assert stored_case()["acknowledged_by"] == "Priya"  # type: ignore[index]  # first name stays
+    assert not has_name_form(named)
+    assert not has_name_form(renamed)
     cookie = named["cookies"][0]
     assert cookie.startswith("case_name=Priya")
-    assert {"HttpOnly", "Secure", "SameSite=Strict"} <= {p.strip() for p in cookie.split(";")}
+    # Lax: the links open from webmail, a cross-site navigation
+    assert {"HttpOnly", "Secure", "SameSite=Lax"} <= {p.strip() for p in cookie.split(";")}
 
-    # a later tap on "resolved" from the same browser is signed with the remembered name
-    case_page(shop, "GET", token_of(links["resolve"]), TAP, cookies=["case_name=Priya"])
+    # a later first tap on "resolved" from the same browser is signed with the remembered name
+    resolved = case_page(shop, "GET", token_of(links["resolve"]), TAP, cookies=["case_name=Priya"])
     case = stored_case()
     assert case is not None
     assert case["resolved_by"] == "Priya"
+    assert not has_name_form(resolved)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"sec-fetch-site": "none"},
+        {"sec-fetch-site": "cross-site"},
+        {"origin": "null"},
+    ],
+)
+def test_a_post_that_does_not_say_it_comes_from_the_page_records_nothing(
+    shop: Aws, headers: dict[str, str]
+) -> None:
+    inbox = staff_inbox()
+    complain(shop)
+    token = token_of(links_in(read_inbox(inbox)[0]["Message"])["acknowledge"])
+    scanned = case_page(shop, "GET", token)
+
+    posted = case_page(shop, "POST", token, headers, {"form_token": form_token(scanned)})
+
+    assert posted["statusCode"] == 403
+    assert "acknowledged_at" not in stored_case()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "headers", [{"origin": f"https://{HOST}"}, {"sec-fetch-site": "same-origin"}]
+)
+def test_a_post_with_its_origin_or_fetch_site_records_the_tap(
+    shop: Aws, headers: dict[str, str]
+) -> None:
+    inbox = staff_inbox()
+    complain(shop)
+    token = token_of(links_in(read_inbox(inbox)[0]["Message"])["acknowledge"])
+    scanned = case_page(shop, "GET", token)
+
+    posted = case_page(shop, "POST", token, headers, {"form_token": form_token(scanned)})
+
+    assert posted["statusCode"] == 200
+    assert stored_case()["acknowledged_at"]  # type: ignore[index]
+
+
+def test_only_the_first_tap_names_who_acknowledged(shop: Aws) -> None:
+    inbox = staff_inbox()
+    complain(shop)
+    links = links_in(read_inbox(inbox)[0]["Message"])
+    token = token_of(links["acknowledge"])
+
+    # given Priya taps "I'm on it" first, without a remembered name
+    first = case_page(shop, "GET", token, TAP)
+    # when Eve taps later with her name remembered, and then posts a name form of her own
+    with time_machine.travel(A_DAY_LATER + timedelta(hours=1), tick=False):
+        later = case_page(shop, "GET", token, TAP, cookies=["case_name=Eve"])
+        stored = stored_case()
+        assert stored is not None
+        guessed = {
+            "form_token": name_form(first)["form_token"],  # the link's, seen on any form
+            "tap": stored["acknowledged_at"],
+            "tap_signature": "x" * 32,
+            "action": "name",
+            "name": "Eve",
+        }
+        posted = case_page(shop, "POST", token, SAME_ORIGIN, guessed)
+
+    # then Eve is not named, and only Priya's page offers the name form
+    assert has_name_form(first)
+    assert not has_name_form(later)
+    assert posted["statusCode"] == 403
+    assert "acknowledged_by" not in stored_case()  # type: ignore[operator]
+
+    # and Priya's page names her, bound to her tap
+    case_page(
+        shop, "POST", token, SAME_ORIGIN, {**name_form(first), "action": "name", "name": "Priya"}
+    )
+    assert stored_case()["acknowledged_by"] == "Priya"  # type: ignore[index]
+
+
+def test_a_name_form_from_another_tap_names_nobody(shop: Aws) -> None:
+    # given a name form bound to a tap of the other link (resolve), replayed on acknowledge
+    inbox = staff_inbox()
+    complain(shop)
+    links = links_in(read_inbox(inbox)[0]["Message"])
+    resolved = case_page(shop, "GET", token_of(links["resolve"]), TAP)
+    fields = {**name_form(resolved), "action": "name", "name": "Eve"}
+
+    posted = case_page(shop, "POST", token_of(links["acknowledge"]), SAME_ORIGIN, fields)
+
+    assert posted["statusCode"] == 403
+    assert "acknowledged_by" not in stored_case()  # type: ignore[operator]
+
+
+def test_naming_on_the_resolve_link_never_names_the_acknowledger(shop: Aws) -> None:
+    inbox = staff_inbox()
+    complain(shop)
+    links = links_in(read_inbox(inbox)[0]["Message"])
+
+    # given nobody acknowledged; when Priya resolves it, with her name remembered
+    case_page(shop, "GET", token_of(links["resolve"]), TAP, cookies=["case_name=Priya"])
+
+    # then she is named as the resolver, and the acknowledgement (its time set) names nobody
+    case = stored_case()
+    assert case is not None
+    assert case["resolved_by"] == "Priya"
+    assert case["acknowledged_at"] == case["resolved_at"]
+    assert "acknowledged_by" not in case
+
+
+def test_naming_on_the_resolve_page_names_only_the_resolver(shop: Aws) -> None:
+    inbox = staff_inbox()
+    complain(shop)
+    links = links_in(read_inbox(inbox)[0]["Message"])
+    page = case_page(shop, "GET", token_of(links["resolve"]), TAP)
+
+    named = case_page(
+        shop,
+        "POST",
+        token_of(links["resolve"]),
+        SAME_ORIGIN,
+        {**name_form(page), "action": "name", "name": "Priya"},
+    )
+
+    assert named["statusCode"] == 200
+    case = stored_case()
+    assert case is not None
+    assert case["resolved_by"] == "Priya"
+    assert "acknowledged_by" not in case
 
 
 @pytest.mark.parametrize("position", ["payload", "signature", "each"])
@@ -380,6 +520,58 @@ def test_a_sweep_retried_after_its_mark_failed_escalates_nothing_twice(shop: Aws
     assert stored_case()["escalated_at"]  # type: ignore[index]
 
 
+def test_two_overlapping_sweeps_escalate_once(shop: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lifecycle.adapters.sns import SnsTopicAlerts
+
+    inbox = staff_inbox()
+    complain(shop)
+    read_inbox(inbox)
+    publish = SnsTopicAlerts.publish
+    publishes: list[int] = []
+
+    def publish_while_another_sweep_runs(self: SnsTopicAlerts, *args: Any) -> Any:
+        publishes.append(1)
+        if len(publishes) == 1:  # the second sweep starts while the first is publishing
+            sweep(shop)
+        return publish(self, *args)
+
+    monkeypatch.setattr(SnsTopicAlerts, "publish", publish_while_another_sweep_runs)
+
+    # when two sweeps overlap after the case fell due
+    with time_machine.travel(DUE + timedelta(minutes=5), tick=False):
+        sweep(shop)
+
+    # then one escalation went out, and the case is marked
+    assert len(publishes) == 1
+    assert len(read_inbox(inbox)) == 1
+    assert stored_case()["escalated_at"] == "2026-11-30T12:05:00+00:00"  # type: ignore[index]
+
+
+def test_an_acknowledgement_after_the_sweep_read_the_case_stops_its_escalation(
+    shop: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = staff_inbox()
+    complain(shop)
+    token = token_of(links_in(read_inbox(inbox)[0]["Message"])["acknowledge"])
+    due = DynamoCases.due
+
+    def due_then_acknowledged(self: DynamoCases, *args: Any) -> list[Case]:
+        found = due(self, *args)
+        case_page(shop, "GET", token, TAP)  # someone taps "I'm on it" right after the read
+        return found
+
+    monkeypatch.setattr(DynamoCases, "due", due_then_acknowledged)
+
+    with time_machine.travel(DUE + timedelta(minutes=5), tick=False):
+        sweep(shop)
+
+    assert read_inbox(inbox) == []
+    case = stored_case()
+    assert case is not None
+    assert "escalated_at" not in case
+    assert case["acknowledged_at"] == "2026-11-30T12:05:00+00:00"
+
+
 def test_an_acknowledged_case_never_escalates(shop: Aws) -> None:
     inbox = staff_inbox()
     complain(shop)
@@ -426,7 +618,8 @@ def test_the_weekly_figures_read_through_the_week_index_are_what_was_put_in(aws:
     w48, w49, w50 = rows
     assert (w48.alerts, w48.acknowledged, w48.resolved, w48.still_open) == (3, 3, 2, 1)
     assert (w48.ack_median_hours, w48.ack_p90_hours) == (3.0, 5.0)
-    assert (w48.resolve_median_hours, w48.resolve_p90_hours) == (6.0, 8.0)
+    # one of week 48's three is not resolved: the 90th percentile is not reached
+    assert (w48.resolve_median_hours, w48.resolve_p90_hours) == (8.0, None)
     assert (w49.alerts, w49.ack_median_hours, w49.resolve_median_hours) == (1, 2.0, 2.0)
     assert w50.alerts == 0
 
@@ -476,7 +669,8 @@ def test_the_local_story_runs_through_the_template_s_functions(tmp_path: Any) ->
         1,
     )
     assert (w47.ack_median_hours, w47.ack_p90_hours) == (3.0, 69.5)
-    assert (w47.resolve_median_hours, w47.resolve_p90_hours) == (48.0, 90.0)
+    # one of week 47's three is still open: its 90th percentile is not reached
+    assert (w47.resolve_median_hours, w47.resolve_p90_hours) == (90.0, None)
     assert (w48.alerts, w48.still_open, w48.ack_median_hours) == (1, 0, 0.5)
     assert "@" not in (tmp_path / "lambda.log").read_text(encoding="utf-8")  # no address logged
 

@@ -3,13 +3,15 @@ the case links' signatures."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from lifecycle.messaging.links import InvalidLink, LinkSigner
-from lifecycle.messaging.plan import Alert, MarkEscalated
+from lifecycle.messaging.plan import Alert, Escalate
+from lifecycle.platform.settings import Env, SettingsError
 from lifecycle.stages.feedback.cases import (
     BusinessHours,
     Case,
@@ -21,8 +23,14 @@ from lifecycle.stages.feedback.cases import (
     weeks_between,
 )
 from lifecycle.stages.feedback.escalation import escalation_plan
+from lifecycle.stages.feedback.settings import CaseSettings
 
 AMSTERDAM = "Europe/Amsterdam"
+CASE_ENV = {
+    "LINK_SIGNING_SECRET": "s" * 32,
+    "CASES_TABLE": "CasesTable",
+    "CASES_URL": "https://x.example/case",
+}
 OFFICE = BusinessHours.parse("Mon-Fri 09:00-17:00")
 FOUR_HOURS = timedelta(hours=4)
 
@@ -44,6 +52,45 @@ def test_business_hours_read_day_ranges_and_lists() -> None:
 def test_business_hours_refuse_what_they_cannot_mean(text: str) -> None:
     with pytest.raises(ValueError, match="business hours"):
         BusinessHours.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("Mon-Fri 17:00-09:00", "closing at 09:00 is not after opening at 17:00"),
+        ("Mon-Fri 09:00-09:00", "closing at 09:00 is not after opening at 09:00"),
+        ("Fri-Mon 09:00-17:00", "'fri-mon' runs backwards"),
+        ("Mon-Fri 09:00-24:30", "'24:30' is not a time of day (HH:MM"),
+    ],
+)
+def test_business_hours_in_settings_are_refused_naming_the_problem(text: str, problem: str) -> None:
+    with pytest.raises(SettingsError, match="BUSINESS_HOURS") as refused:
+        CaseSettings.from_env(Env({**CASE_ENV, "BUSINESS_HOURS": text}))
+    assert problem in str(refused.value)
+
+
+def test_one_digit_hours_read_as_hh_mm() -> None:
+    assert BusinessHours.parse("Mon 9:00-17:00").opens.isoformat() == "09:00:00"
+
+
+@pytest.mark.parametrize(
+    ("hours", "after"),
+    [
+        ("Mon-Fri 09:00-17:00", "0"),
+        ("Mon-Fri 09:00-17:00", "169"),
+        # a minute a week: 168 hours of it are two centuries away
+        ("Mon 09:00-09:01", "168"),
+    ],
+)
+def test_settings_refuse_an_escalation_that_would_never_fall_due(hours: str, after: str) -> None:
+    env = Env({**CASE_ENV, "BUSINESS_HOURS": hours, "ESCALATE_AFTER_BUSINESS_HOURS": after})
+    with pytest.raises(SettingsError, match="ESCALATE_AFTER_BUSINESS_HOURS"):
+        CaseSettings.from_env(env)
+
+
+def test_settings_take_a_week_of_business_hours() -> None:
+    env = Env({**CASE_ENV, "ESCALATE_AFTER_BUSINESS_HOURS": "168"})
+    assert CaseSettings.from_env(env).escalate_after == timedelta(hours=168)
 
 
 @pytest.mark.parametrize(
@@ -134,12 +181,43 @@ def test_weekly_rows_give_counts_medians_and_90th_percentiles() -> None:
     assert (first.escalated, first.still_open) == (1, 1)
     assert first.ack_median_hours == 2.5  # (2 + 3) / 2
     assert first.ack_p90_hours == 10  # nearest rank: the 4th of 4
-    assert first.resolve_median_hours == 8
-    assert first.resolve_p90_hours == 30
+    # the fourth case is not resolved: it counts, later than any resolved one
+    assert first.resolve_median_hours == 19  # (8 + 30) / 2
+    assert first.resolve_p90_hours is None  # not reached: 3 of 4 resolved
     assert (second.alerts, second.acknowledged, second.still_open) == (1, 0, 1)
     assert second.ack_median_hours is None
     assert second.resolve_p90_hours is None
     assert (third.week, third.alerts) == ("2026-W50", 0)
+
+
+def test_weekly_percentiles_count_the_cases_nobody_answered_yet() -> None:
+    # given three cases of a week, one acknowledged after 2 hours and two nobody answered
+    cases = [
+        case(1, "2026-11-23T10:00:00", 2),
+        case(2, "2026-11-24T10:00:00"),
+        case(3, "2026-11-25T10:00:00"),
+    ]
+
+    # when the week is counted
+    (row,) = weekly(cases)
+
+    # then the median and the 90th percentile are not reached (not "2 hours")
+    assert (row.alerts, row.acknowledged) == (3, 1)
+    assert row.ack_median_hours is None
+    assert row.ack_p90_hours is None
+    assert row.resolve_median_hours is None
+
+
+def test_weekly_median_reached_while_some_cases_are_open() -> None:
+    # given two of three acknowledged, after 1 and 4 hours
+    cases = [
+        case(1, "2026-11-23T10:00:00", 1),
+        case(2, "2026-11-24T10:00:00", 4),
+        case(3, "2026-11-25T10:00:00"),
+    ]
+    (row,) = weekly(cases)
+    assert row.ack_median_hours == 4
+    assert row.ack_p90_hours is None
 
 
 def test_weekly_without_weeks_lists_the_weeks_with_cases_oldest_first() -> None:
@@ -152,23 +230,27 @@ def test_the_90th_percentile_is_a_value_that_was_seen() -> None:
     assert percentile(values, 0.9) == 9
     assert percentile([4.0], 0.9) == 4
     assert percentile([], 0.9) is None
+    assert percentile([1.0, math.inf], 0.9) is None
 
 
 # ------------------------------------------------------------------ escalation plan
-def test_each_due_case_gets_one_escalation_alert_then_its_mark() -> None:
+def test_each_due_case_gets_one_claimed_escalation_alert_then_its_mark() -> None:
     due = case(7, "2026-11-27T17:25:00")
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     links = {due.case_id: CaseLinks("https://x.example/case?t=a", "https://x.example/case?t=r")}
 
-    alert, mark = escalation_plan([due], now, AMSTERDAM, links).steps
+    (step,) = escalation_plan([due], now, AMSTERDAM, links).steps
 
+    assert isinstance(step, Escalate)
+    assert (step.case_id, step.at) == (due.case_id, now)
+    assert now < step.until <= now + timedelta(minutes=15)  # released before the next sweep
+    alert = step.alert
     assert isinstance(alert, Alert)
     assert alert.key == "escalation#complaint#o-7#rating"
     assert alert.subject.startswith("Escalation:")
     assert "https://x.example/case?t=a" in alert.text
     assert "Fri 2026-11-27 18:25" in alert.text  # on the business's clock
     assert alert.metric == "EscalationAlerts"
-    assert mark == MarkEscalated(due.case_id, now)
 
 
 # ------------------------------------------------------------------ signed case links

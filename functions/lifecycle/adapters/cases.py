@@ -2,7 +2,8 @@
 
 Attributes: `order_id`, `customer_id`, `reason`, `rating`, `week`, `alerted_at`,
 `escalate_at`, and once they happen `acknowledged_at`/`acknowledged_by`,
-`resolved_at`/`resolved_by`, `escalated_at` (ISO 8601 in UTC, to the second, so they sort as
+`resolved_at`/`resolved_by`, `escalated_at`, and `escalating_until` while a sweep holds the
+escalation (ISO 8601 in UTC, to the second, so they sort as
 strings). No email address or phone number: ids only.
 
 Indexes:
@@ -15,6 +16,7 @@ Indexes:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -60,6 +62,15 @@ def to_case(item: dict[str, Any]) -> Case:
     )
 
 
+@dataclass(frozen=True)
+class Answered:
+    """A tap's outcome: the case as stored after it, and whether this tap was the first of
+    its action (the one whose time, and name, the case keeps)."""
+
+    case: Case
+    first: bool
+
+
 class DynamoCases:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
@@ -89,36 +100,52 @@ class DynamoCases:
         )
 
     def acknowledge(self, case_id: str, at: datetime, by: str | None = None) -> Case | None:
-        """Someone is on it: the first acknowledgement's time (and name, while none is
-        known) stays; it stops the escalation. None if there is no such case."""
-        return self._answer(case_id, at, by, ("acknowledged",))
+        """Someone is on it: the first acknowledgement's time (and name, if it came with one)
+        stays; it stops the escalation. None if there is no such case."""
+        answered = self.answer(case_id, "acknowledge", at, by)
+        return answered.case if answered else None
 
     def resolve(self, case_id: str, at: datetime, by: str | None = None) -> Case | None:
-        """Resolved, which also acknowledges a case nobody acknowledged yet. First wins."""
-        return self._answer(case_id, at, by, ("resolved", "acknowledged"))
+        """Resolved, which also acknowledges a case nobody acknowledged yet (its time only:
+        whoever resolves is not named as the acknowledger). First wins."""
+        answered = self.answer(case_id, "resolve", at, by)
+        return answered.case if answered else None
 
-    def name(self, case_id: str, action: str, by: str) -> Case | None:
-        """Who acknowledged (or resolved) it, where nobody is named yet: only once the action
-        was recorded. None if there is no such case, or the action was not recorded."""
-        names = ("resolved", "acknowledged") if action == "resolve" else ("acknowledged",)
-        sets = [f"{n}_by = if_not_exists({n}_by, :by)" for n in names]
-        return self._update(
-            case_id,
-            f"SET {', '.join(sets)}",
-            {":by": {"S": by}},
-            f"attribute_exists({names[0]}_at)",
-        )
-
-    def _answer(
-        self, case_id: str, at: datetime, by: str | None, names: tuple[str, ...]
-    ) -> Case | None:
+    def answer(self, case_id: str, action: str, at: datetime, by: str | None) -> Answered | None:
+        """Record a tap: only the first of its action sets the time, and the name given with
+        it; a later tap changes nothing (`first` False) and names nobody. None if there is no
+        such case."""
+        name = ACTIONS[action]
         values: dict[str, Any] = {":at": {"S": stamp(at)}}
-        sets = [f"{n}_at = if_not_exists({n}_at, :at)" for n in names]
+        sets = [f"{name}_at = :at"]
         if by:
             values[":by"] = {"S": by}
-            sets += [f"{n}_by = if_not_exists({n}_by, :by)" for n in names]
+            sets.append(f"{name}_by = :by")
+        if name == "resolved":
+            sets.append("acknowledged_at = if_not_exists(acknowledged_at, :at)")
         # Answered: out of the sweep's index, so it never escalates.
-        return self._update(case_id, f"SET {', '.join(sets)} REMOVE awaiting", values, None)
+        case = self._update(
+            case_id,
+            f"SET {', '.join(sets)} REMOVE awaiting",
+            values,
+            f"attribute_not_exists({name}_at)",
+        )
+        if case is not None:
+            return Answered(case, first=True)
+        before = self.get(case_id)
+        return Answered(before, first=False) if before is not None else None
+
+    def name(self, case_id: str, action: str, by: str, tapped_at: datetime) -> Case | None:
+        """Who made the first tap of `action`, said on the page that tap got: only while that
+        tap (its stored time) is the one recorded and nobody is named. Resolving names only
+        the resolver. None if there is no such case, or it is not that tap's to name."""
+        name = ACTIONS[action]
+        return self._update(
+            case_id,
+            f"SET {name}_by = :by",
+            {":by": {"S": by}, ":at": {"S": stamp(tapped_at)}},
+            f"{name}_at = :at AND attribute_not_exists({name}_by)",
+        )
 
     def _update(
         self, case_id: str, expression: str, values: dict[str, Any], condition: str | None
@@ -140,6 +167,36 @@ class DynamoCases:
 
         return found[0] if conditional(write) else None
 
+    def claim_escalation(self, case_id: str, now: datetime, until: datetime) -> bool:
+        """Take the case's escalation until `until`, before its alert is published: False if
+        it escalated, was acknowledged, or another sweep holds an unexpired claim."""
+        return conditional(
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key={"case_id": {"S": case_id}},
+                UpdateExpression="SET escalating_until = :until",
+                ConditionExpression="attribute_exists(case_id) AND "
+                "attribute_not_exists(escalated_at) AND attribute_not_exists(acknowledged_at) "
+                "AND (attribute_not_exists(escalating_until) OR escalating_until < :now)",
+                ExpressionAttributeValues={
+                    ":until": {"S": stamp(until)},
+                    ":now": {"S": stamp(now)},
+                },
+            )
+        )
+
+    def release_escalation(self, case_id: str, until: datetime) -> bool:
+        """Give back this sweep's claim (its publish failed), so the retry need not wait."""
+        return conditional(
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key={"case_id": {"S": case_id}},
+                UpdateExpression="REMOVE escalating_until",
+                ConditionExpression="escalating_until = :until",
+                ExpressionAttributeValues={":until": {"S": stamp(until)}},
+            )
+        )
+
     def escalated(self, case_id: str, at: datetime) -> bool:
         """Mark the case escalated (once), which takes it out of the sweep's index. False if
         it escalated before, or someone acknowledged it meanwhile."""
@@ -147,7 +204,7 @@ class DynamoCases:
             lambda: self._client.update_item(
                 TableName=self._table,
                 Key={"case_id": {"S": case_id}},
-                UpdateExpression="SET escalated_at = :at REMOVE awaiting",
+                UpdateExpression="SET escalated_at = :at REMOVE awaiting, escalating_until",
                 ConditionExpression="attribute_exists(case_id) AND "
                 "attribute_not_exists(escalated_at) AND attribute_not_exists(acknowledged_at)",
                 ExpressionAttributeValues={":at": {"S": stamp(at)}},

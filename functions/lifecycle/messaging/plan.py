@@ -94,6 +94,18 @@ class MarkEscalated:
 
 
 @dataclass(frozen=True)
+class Escalate:
+    """A due case's escalation: claim the case until `until` (so an overlapping sweep, or an
+    acknowledgement that landed since the case was read, stops it), raise `alert` once, then
+    record it escalated at `at`."""
+
+    case_id: str
+    alert: Alert
+    at: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
 class Enqueue:
     """Put a message of work on a queue (fan-out): `queue` is the queue's URL."""
 
@@ -177,6 +189,7 @@ Step = (
     | Alert
     | OpenCase
     | MarkEscalated
+    | Escalate
     | Enqueue
     | Reject
     | Suppress
@@ -206,7 +219,7 @@ class Once:
     def __post_init__(self) -> None:
         # A marker taken first and a send that then fails transiently would lose the message:
         # messages and alerts have their own once-only keys, and go outside `Once`.
-        if any(isinstance(step, Send | Skip | Alert) for step in self.steps):
+        if any(isinstance(step, Send | Skip | Alert | Escalate) for step in self.steps):
             raise ValueError("messages and alerts are sent once by their own keys, not in Once")
 
 

@@ -72,7 +72,7 @@ PAGE_VARIABLES = frozenset(
     # the rating page
     | {"order_id", "score", "scores", "recorded", "commented", "max_comment"}
     # the staff's case page
-    | {"case", "first", "named", "done_at", "done_by", "times", "max_name", "form_action"}
+    | {"case", "first", "named", "done_at", "done_by", "tap", "times", "max_name", "form_action"}
 )
 
 _UNDEFINED = re.compile(r"^'(?P<name>[^']+)' is undefined$")

@@ -17,6 +17,7 @@ from lifecycle.messaging.plan import (
     ChangePreferences,
     CountSoftBounce,
     Enqueue,
+    Escalate,
     MarkEscalated,
     MoveStages,
     Once,
@@ -145,6 +146,8 @@ class Effects:
             self._open_case(step)
         elif isinstance(step, MarkEscalated):
             self._mark_escalated(step)
+        elif isinstance(step, Escalate):
+            self._escalate(step)
         elif isinstance(step, Enqueue):
             ports.client("sqs").send_message(
                 QueueUrl=step.queue, MessageBody=json.dumps(dict(step.body), default=str)
@@ -278,6 +281,29 @@ class Effects:
             logger.info("case opened", extra={"case_id": step.case.case_id})
         else:
             logger.info("case already open", extra={"case_id": step.case.case_id})
+
+    def _escalate(self, step: Escalate) -> None:
+        """Claim, publish, mark. The claim is a conditional write on the case, so of two
+        sweeps overlapping only one publishes, and a case acknowledged since it was read is
+        not escalated. A sweep retried after its mark failed finds the alert raised and only
+        marks. A publish that fails releases the claim for the retry; a process that dies
+        after claiming leaves the case to a sweep after the claim's lease."""
+        cases = self._cases()
+        if self._ports.markers.seen(step.alert.key):
+            self._mark_escalated(MarkEscalated(step.case_id, step.at))
+            return
+        if not cases.claim_escalation(step.case_id, step.at, step.until):
+            logger.info(
+                "case not escalated: answered, escalated or claimed by another sweep",
+                extra={"case_id": step.case_id},
+            )
+            return
+        try:
+            self._alert(step.alert)
+        except Exception:
+            cases.release_escalation(step.case_id, step.until)
+            raise
+        self._mark_escalated(MarkEscalated(step.case_id, step.at))
 
     def _mark_escalated(self, step: MarkEscalated) -> None:
         if self._cases().escalated(step.case_id, step.at):

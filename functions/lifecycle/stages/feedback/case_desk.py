@@ -6,10 +6,14 @@ GET  /case?t=<token>   a person's tap on "I'm on it" records the acknowledgement
                        A request without a person's navigation headers (a mail scanner
                        fetching every link) only shows a confirmation button and records
                        nothing.
-POST /case?t=<token>   the confirmation form (`action=confirm`) records the tap; the page's
-                       name form (`action=name`) says who it was, where nobody is named yet,
-                       and remembers the name in a cookie for this person's later taps. Both
-                       need the form token and a same-origin request.
+POST /case?t=<token>   the confirmation form (`action=confirm`) records the tap; the name
+                       form (`action=name`) says who made it. Only the page the first tap got
+                       shows the name form, and it is bound to that tap (its stored time,
+                       signed): a later tap, or a colleague's, can name nobody. The name is
+                       remembered in a cookie for this person's later taps, and a first tap
+                       made with it is named at once. Both forms need the form token and a
+                       request that says it comes from this page (Origin, or Sec-Fetch-Site:
+                       same-origin).
 
 Forged or altered links, and a customer's rating or unsubscribe link, get 403, malformed ones
 400, expired ones 410, and change nothing. Its own function, apart from the rating endpoint:
@@ -18,6 +22,7 @@ it may touch the cases table and nothing else (no customer, no rating).
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -90,6 +95,16 @@ def _person_tapped() -> bool:
     return headers.get("sec-fetch-user") == "?1" and headers.get("sec-fetch-mode") == "navigate"
 
 
+def _posted_here() -> bool:
+    """A post from this page only: besides what `same_origin` refuses, a post that says
+    nowhere where it came from (no Origin, no Sec-Fetch-Site: same-origin) changes nothing.
+    Browsers send one of them with every form post; staff use browsers."""
+    event = app.current_event
+    headers = event.headers
+    said = "origin" in headers or headers.get("sec-fetch-site") == "same-origin"
+    return said and same_origin(event)
+
+
 def clean_name(raw: str) -> str | None:
     """A name as typed, on one line without control characters; None if empty."""
     name = " ".join("".join(c for c in raw if c.isprintable()).split())
@@ -111,8 +126,10 @@ def _remembered_name() -> str | None:
 
 
 def _name_cookie(name: str) -> Cookie:
-    # HttpOnly (no script reads it), Secure, and Strict: no other site can make a request
-    # that carries it.
+    # HttpOnly (no script reads it), Secure, and Lax: the links open from webmail, a
+    # cross-site navigation that a Strict cookie would miss. It is no credential (a tap still
+    # needs its signed link, a post its form token and the same origin), and Lax keeps it off
+    # other sites' posts and embedded requests.
     return Cookie(
         NAME_COOKIE,
         quote(name),
@@ -120,7 +137,7 @@ def _name_cookie(name: str) -> Cookie:
         secure=True,
         http_only=True,
         max_age=NAME_COOKIE_DAYS * 86400,
-        same_site=SameSite.STRICT_MODE,
+        same_site=SameSite.LAX_MODE,
     )
 
 
@@ -139,6 +156,16 @@ def _times(case: Case) -> dict[str, str | None]:
     }
 
 
+def _stamp(moment: datetime) -> str:
+    """A time as the cases table stores it (UTC, to the second)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _tap_signature(token: str, tapped_at: str) -> str:
+    """Binds the name form to the first tap, whose stored time it carries."""
+    return desk().signer.form_token(f"{token}\ntap={tapped_at}")
+
+
 def _page(
     claims: CaseClaims, case: Case, *, recorded: bool, first: bool, named: bool = False
 ) -> Response[str]:
@@ -146,6 +173,11 @@ def _page(
     token = _token()
     done_at = _done_at(claims, case)
     done_by = case.resolved_by if claims.action == "resolve" else case.acknowledged_by
+    # The name form only for the first tap's own page, while it names nobody.
+    tap: dict[str, str] | None = None
+    if recorded and first and done_at is not None and not done_by:
+        tapped_at = _stamp(done_at)
+        tap = {"at": tapped_at, "signature": _tap_signature(token, tapped_at)}
     page = current.renderer.page(
         "case",
         STAFF_LOCALE,
@@ -157,6 +189,7 @@ def _page(
             "named": named,
             "done_at": done_at,
             "done_by": done_by,
+            "tap": tap,
             "times": _times(case),
             "max_name": MAX_NAME,
             "form_action": "?" + urlencode({"t": token}),
@@ -170,15 +203,12 @@ def _done_at(claims: CaseClaims, case: Case) -> datetime | None:
     return case.resolved_at if claims.action == "resolve" else case.acknowledged_at
 
 
-def _record(claims: CaseClaims, before: Case, by: str | None) -> Response[str]:
-    current = desk()
-    answer = current.cases.resolve if claims.action == "resolve" else current.cases.acknowledge
-    case = answer(claims.case_id, datetime.now(UTC), by)
-    if case is None:
+def _record(claims: CaseClaims, by: str | None) -> Response[str]:
+    answered = desk().cases.answer(claims.case_id, claims.action, datetime.now(UTC), by)
+    if answered is None:
         return _refuse("missing")
-    # Tapped before: the write kept the first time (two taps at once both say "first", but
-    # only one time is stored).
-    first = _done_at(claims, before) is None
+    # First: this tap's write set the time (of two taps at once, only one is first).
+    case, first = answered.case, answered.first
     # Ids only: a staff member's name is not logged.
     logger.info(
         "case answered",
@@ -207,7 +237,7 @@ def tap() -> Response[str]:
     claims, case = verified
     if not _person_tapped():
         return _page(claims, case, recorded=False, first=False)
-    return _record(claims, case, _remembered_name())
+    return _record(claims, _remembered_name())
 
 
 @app.post("/case")
@@ -215,30 +245,46 @@ def submit() -> Response[str]:
     verified = _verified()
     if isinstance(verified, Response):
         return verified
-    claims, before = verified
+    claims, _ = verified
     current = desk()
     form = form_fields(app.current_event)
-    if not same_origin(app.current_event) or not current.signer.check_form_token(
+    if not _posted_here() or not current.signer.check_form_token(
         _token(), (form.get("form_token") or [""])[0]
     ):
         return _refuse("form")
     if (form.get("action") or ["confirm"])[0] != "name":
-        return _record(claims, before, _remembered_name())
+        return _record(claims, _remembered_name())
+    tapped_at = _tapped_at(form)
     name = clean_name((form.get("name") or [""])[0])
-    if name is None:
+    if name is None or tapped_at is None:
         return _refuse("form")
     if len(name) > MAX_NAME:
         return _refuse("too_long")
-    if _done_at(claims, before) is None:  # named on the confirmation page: record it too
-        response = _record(claims, before, name)
-    else:
-        case = current.cases.name(claims.case_id, claims.action, name)
-        if case is None:
+    case = current.cases.name(claims.case_id, claims.action, name, tapped_at)
+    if case is None:
+        # Named already (a second submit), or the case is gone: nothing changes.
+        after = current.cases.get(claims.case_id)
+        if after is None:
             return _refuse("missing")
-        logger.info("case named", extra={"case_id": case.case_id, "action": claims.action})
-        response = _page(claims, case, recorded=True, first=False, named=True)
+        return _page(claims, after, recorded=True, first=False)
+    logger.info("case named", extra={"case_id": case.case_id, "action": claims.action})
+    response = _page(claims, case, recorded=True, first=False, named=True)
     response.cookies.append(_name_cookie(name))
     return response
+
+
+def _tapped_at(form: dict[str, list[str]]) -> datetime | None:
+    """The first tap's time the name form carries, if its signature holds."""
+    tapped_at = (form.get("tap") or [""])[0]
+    signature = (form.get("tap_signature") or [""])[0]
+    expected = _tap_signature(_token(), tapped_at)
+    if not tapped_at or not hmac.compare_digest(expected.encode(), signature.encode()):
+        return None
+    try:
+        moment = datetime.fromisoformat(tapped_at)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 # Entry point named in infra/template.yaml (Function URL, auth NONE: the token is the key).

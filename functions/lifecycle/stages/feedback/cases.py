@@ -116,13 +116,24 @@ class BusinessHours:
             if end < start:
                 raise ValueError(f"business hours {text!r}: {part!r} runs backwards")
             days.update(range(start, end + 1))
-        try:
-            opens, closes = time.fromisoformat(found["opens"]), time.fromisoformat(found["closes"])
-        except ValueError:
-            raise ValueError(f"business hours {text!r}: not a time of day") from None
+        opens, closes = _clock(text, found["opens"]), _clock(text, found["closes"])
         if closes <= opens:
-            raise ValueError(f"business hours {text!r}: closing must come after opening")
+            raise ValueError(
+                f"business hours {text!r}: closing at {closes:%H:%M} is not after opening at "
+                f"{opens:%H:%M} (hours that cross midnight are not supported)"
+            )
         return cls(frozenset(days), opens, closes)
+
+
+def _clock(text: str, value: str) -> time:
+    """An HH:MM time of day (one-digit hours allowed)."""
+    hours, _, minutes = value.partition(":")
+    try:
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValueError(
+            f"business hours {text!r}: {value!r} is not a time of day (HH:MM, 00:00-23:59)"
+        ) from None
 
 
 def escalate_at(
@@ -170,7 +181,10 @@ def weeks_between(since: date, until: date) -> list[str]:
 @dataclass(frozen=True)
 class WeekRow:
     """One ISO week of complaint alerts and how staff answered them. Hours are wall-clock
-    hours from the alert (not business hours); None where no case of the week got there."""
+    hours from the alert (not business hours), over all the week's cases: a case not yet
+    acknowledged (resolved) counts as not answered, later than any answered one. A median or
+    90th percentile that falls on such a case is None ("not reached": fewer than half, or
+    90%, of the week's cases were answered), as it is for a week without a case."""
 
     week: str
     alerts: int
@@ -184,21 +198,30 @@ class WeekRow:
     resolve_p90_hours: float | None
 
 
-def _hours(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds() / 3600
+# What an unanswered case counts as: later than every answer (its age so far is only a bound).
+UNANSWERED = math.inf
+
+
+def _hours(start: datetime, end: datetime | None) -> float:
+    return UNANSWERED if end is None else (end - start).total_seconds() / 3600
+
+
+def _reached(value: float | None) -> float | None:
+    return None if value is None or math.isinf(value) else value
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:
     """The nearest-rank percentile: the smallest value with at least `share` of the values at
-    or below it (always one of the values, so "90% answered within N hours" holds)."""
+    or below it (always one of the values, so "90% answered within N hours" holds). None if
+    there are no values or it falls on an unanswered one (infinite)."""
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[max(math.ceil(share * len(ordered)), 1) - 1]
+    return _reached(ordered[max(math.ceil(share * len(ordered)), 1) - 1])
 
 
 def _median(values: Sequence[float]) -> float | None:
-    return statistics.median(values) if values else None
+    return _reached(statistics.median(values)) if values else None
 
 
 def weekly(cases: Iterable[Case], weeks: Sequence[str] | None = None) -> list[WeekRow]:
@@ -211,16 +234,14 @@ def weekly(cases: Iterable[Case], weeks: Sequence[str] | None = None) -> list[We
     rows: list[WeekRow] = []
     for week in weeks if weeks is not None else sorted(by_week):
         group = by_week[week]
-        to_ack = [
-            _hours(c.alerted_at, c.acknowledged_at) for c in group if c.acknowledged_at is not None
-        ]
-        to_resolve = [_hours(c.alerted_at, c.resolved_at) for c in group if c.resolved_at]
+        to_ack = [_hours(c.alerted_at, c.acknowledged_at) for c in group]
+        to_resolve = [_hours(c.alerted_at, c.resolved_at) for c in group]
         rows.append(
             WeekRow(
                 week=week,
                 alerts=len(group),
-                acknowledged=len(to_ack),
-                resolved=len(to_resolve),
+                acknowledged=sum(1 for c in group if c.acknowledged_at is not None),
+                resolved=sum(1 for c in group if c.resolved_at is not None),
                 escalated=sum(1 for c in group if c.escalated_at is not None),
                 still_open=sum(1 for c in group if c.resolved_at is None),
                 ack_median_hours=_median(to_ack),

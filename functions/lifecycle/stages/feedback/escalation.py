@@ -1,20 +1,22 @@
 """Escalation sweep Lambda (every 15 minutes): complaint cases nobody acknowledged within
 their business hours get one escalation alert each.
 
-It reads only the cases due (the cases table's sparse `due` index), publishes each one's
-escalation once (the alert-once marker `escalation#<case_id>`), then marks the case escalated,
-which takes it out of the index. A sweep that fails part way is retried by Scheduler: cases
-already marked are not due any more, and one published but not marked is marked without a
-second alert. An acknowledged case has left the index and never escalates.
+It reads only the cases due (the cases table's sparse `due` index), claims each one with a
+conditional write on the case (not escalated, not acknowledged, no other sweep's unexpired
+claim), publishes its escalation once (the alert-once marker `escalation#<case_id>`), then
+marks the case escalated, which takes it out of the index. Two overlapping sweeps publish one
+escalation; a case acknowledged after it was read is not escalated. A sweep that fails part
+way is retried by Scheduler: cases already marked are not due any more, and one published but
+not marked is marked without a second alert.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
-from lifecycle.messaging.plan import Alert, MarkEscalated, Plan, Step
+from lifecycle.messaging.plan import Alert, Escalate, Plan, Step
 from lifecycle.observability import logger
 from lifecycle.platform import kit
 from lifecycle.platform.composition import Ports
@@ -34,6 +36,9 @@ UNIT = kit.Unit(
 )
 # Cases escalated per sweep: a few calls each, well inside the timeout; more wait 15 minutes.
 PER_SWEEP = 100
+# How long a sweep's claim on one case holds: far past one publish and mark (the function's
+# timeout is 60 s), well inside the 15 minutes to the next sweep.
+CLAIM = timedelta(minutes=5)
 
 
 class SweepPayload(BaseModel):
@@ -49,15 +54,13 @@ def effects(ports: Ports, settings: EscalationSettings) -> Effects:
 def escalation_plan(
     due: list[Case], now: datetime, timezone: str, links: dict[str, CaseLinks]
 ) -> Plan:
-    """Each due case's escalation alert (once per case), then its mark."""
+    """Each due case's escalation: claimed, its alert raised (once per case), then marked."""
     steps: list[Step] = []
     for case in due:
         subject, text, attributes = escalation_text(case, links.get(case.case_id), timezone)
         key = escalation_key(case.case_id)
-        steps += [
-            Alert(key, subject, text, attributes, metric="EscalationAlerts"),
-            MarkEscalated(case.case_id, now),
-        ]
+        alert = Alert(key, subject, text, attributes, metric="EscalationAlerts")
+        steps.append(Escalate(case.case_id, alert, now, now + CLAIM))
     return Plan(tuple(steps))
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from lifecycle.platform.settings import Env, SettingsError
-from lifecycle.stages.feedback.cases import BusinessHours
+from lifecycle.stages.feedback.cases import BusinessHours, escalate_at
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,32 @@ class CaseSettings:
             url=env.https("CASES_URL"),
             link_valid_days=env.integer("CASE_LINK_VALID_DAYS", 30),
             business_hours=hours,
-            escalate_after=timedelta(hours=env.integer("ESCALATE_AFTER_BUSINESS_HOURS", 4)),
+            escalate_after=_escalate_after(env, hours),
         )
+
+
+# The template's MaxValue for EscalateAfterBusinessHours: a week of hours.
+MAX_ESCALATE_AFTER_HOURS = 168
+
+
+def _escalate_after(env: Env, hours: BusinessHours) -> timedelta:
+    """Refused here, at cold start, rather than by every complaint alert that would fail to
+    open its case: out of range, or more business time than the hours give in years."""
+    value = env.integer("ESCALATE_AFTER_BUSINESS_HOURS", 4)
+    if not 1 <= value <= MAX_ESCALATE_AFTER_HOURS:
+        raise SettingsError(
+            f"ESCALATE_AFTER_BUSINESS_HOURS: {value} is not from 1 to {MAX_ESCALATE_AFTER_HOURS}"
+        )
+    within = timedelta(hours=value)
+    try:
+        escalate_at(datetime(2026, 1, 5, tzinfo=UTC), within, hours, "UTC")
+    except ValueError:
+        raise SettingsError(
+            f"ESCALATE_AFTER_BUSINESS_HOURS: {value} business hours of "
+            f"{hours.opens:%H:%M}-{hours.closes:%H:%M} on {len(hours.days)} day(s) a week "
+            "never come to an end"
+        ) from None
+    return within
 
 
 @dataclass(frozen=True)
