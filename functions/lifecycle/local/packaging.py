@@ -23,8 +23,8 @@ from pathlib import Path
 # The one list of what stays out of every function package, relative to the `lifecycle`
 # package: the command line and what only it uses (the moto-backed local stack, simulator and
 # benchmarks; the template authoring tools; customer export and erasure; stream replay; the
-# Pinpoint import; the owner's report). No deployed module may import these (lifecycle.local.package_sizes checks
-# the built packages).
+# Pinpoint import; the owner's report). No deployed module may import these
+# (lifecycle.local.package_sizes checks the built packages).
 CLI_ONLY: tuple[str, ...] = (
     "local",
     "authoring",
