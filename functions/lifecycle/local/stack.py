@@ -36,8 +36,11 @@ import boto3
 import yaml
 from moto import mock_aws
 
+from lifecycle.local import moto_speed
 from lifecycle.observability import logger
 from lifecycle.platform import composition
+
+moto_speed.install()
 
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
