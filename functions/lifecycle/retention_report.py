@@ -125,7 +125,9 @@ def _exposures(
     condition = "programme = :p"
     values: dict[str, Any] = {":p": {"S": programme}}
     low = since.astimezone(UTC).isoformat() if since is not None else None
-    high = before.astimezone(UTC).isoformat() if before is not None else None
+    # `before` is the first moment after the period: the bound is the moment before it.
+    last = before - timedelta(microseconds=1) if before is not None else None
+    high = last.astimezone(UTC).isoformat() if last is not None else None
     if low and high:
         condition += " AND exposed_at BETWEEN :s AND :b"
         values.update({":s": {"S": low}, ":b": {"S": high}})
@@ -135,6 +137,7 @@ def _exposures(
     elif high:
         condition += " AND exposed_at <= :b"
         values[":b"] = {"S": high}
+
     paginator = client.get_paginator("query")
     for page in paginator.paginate(
         TableName=table,

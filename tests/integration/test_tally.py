@@ -211,9 +211,12 @@ def test_records_count_once_when_a_failed_batch_comes_back_split(aws: Aws) -> No
     with pytest.raises(RuntimeError):
         tally.apply(records, datetime.now(UTC))
     client.transact_write_items = real  # type: ignore[method-assign]
-    tally.apply(records[:90], datetime.now(UTC))
-    tally.apply(records[90:], datetime.now(UTC))
-    tally.apply(records, datetime.now(UTC))  # and the whole batch once more
+    # a group half counted before (records 25-49) and half new (50-74)
+    assert tally.apply(records[25:75], datetime.now(UTC)) == 25
+    # the first half of the bisected batch (three records given twice), then the second
+    assert tally.apply(records[:90] + records[:3], datetime.now(UTC)) == 15  # 75-89, once
+    assert tally.apply(records[90:], datetime.now(UTC)) == 90
+    assert tally.apply(records, datetime.now(UTC)) == 0  # and the whole batch once more
     total = sum(c.count for c in counts(client, table, DAY, DAY))
     assert total == 180
 

@@ -117,7 +117,12 @@ class DynamoTally:
     def apply(self, records: Sequence[Counted], now: datetime) -> int:
         """Count each record's deltas once. The number of records counted now (the others
         had nothing to count, or were counted before)."""
-        counting = [(event_id, deltas) for event_id, deltas in records if deltas]
+        # One marker an item: a record given twice (a replay, say) is counted as one.
+        firsts = {event_id: deltas for event_id, deltas in reversed(records) if deltas}
+        counting = list(reversed(firsts.items()))
+        for event_id, deltas in counting:
+            if len({d.key for d in deltas}) >= PER_TRANSACTION:
+                raise ValueError(f"stream record {event_id} changes too many counters at once")
         self._note_months(counting)
         counted = 0
         for group in _groups(counting):
@@ -125,7 +130,8 @@ class DynamoTally:
         return counted
 
     def _write(self, group: list[Counted], now: datetime) -> int:
-        for attempt in range(_ATTEMPTS):
+        conflicts = 0
+        while conflicts < _ATTEMPTS:
             summed = combined(d for _, deltas in group for d in deltas).values()
             items = [self._marker(event_id, now) for event_id, _ in group]
             items += [_update(self._table, d) for d in summed]
@@ -145,7 +151,9 @@ class DynamoTally:
                         return 0
                     continue
                 if "TransactionConflict" in codes:
-                    time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))  # noqa: S311 - jitter
+                    conflicts += 1
+                    if conflicts < _ATTEMPTS:
+                        time.sleep(random.uniform(0.05, 0.2) * conflicts)  # noqa: S311 - jitter
                     continue
                 raise
             return len(group)

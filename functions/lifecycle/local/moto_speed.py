@@ -42,14 +42,10 @@ class _OncePerTransaction:
         shard = table.stream_shard
         if shard is None:
             return copy.deepcopy(table)
-        table.stream_shard = None
-        try:
-            copied = copy.deepcopy(table)
-        finally:
-            table.stream_shard = shard
-        copied.stream_shard = shard  # shared: a failed transaction's records are cut off
+        # The shard itself is shared through the memo: a failed transaction's records are
+        # cut off it again below.
         self._local.shards.append((shard, len(shard.items)))
-        return copied
+        return copy.deepcopy(table, {id(shard): shard})
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)

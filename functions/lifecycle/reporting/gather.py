@@ -121,9 +121,12 @@ def read(
         raise ReportError(f"--since {since} is after the report's last day {until}")
     start = tally.first_day(client, tables.engagement)
     counts = list(tally.counts(client, tables.engagement, min(start or since, since), until))
-    notes = ["Days, weeks and months are UTC's."]
+    notes = [
+        "Days, weeks and months are UTC's; the win-back section's period is the business's "
+        f"calendar ({settings.timezone})."
+    ]
     if start is None or start > since:
-        began = f"in {start:%Y-%m}" if start else "after this period"
+        began = f"in the month of {start:%Y-%m}" if start else "after this period"
         notes.append(
             f"The tally began counting {began}: messages, stages, ratings and unsubscribes "
             "before it show as none, and a customer joins the stage counts (and the churn "
