@@ -25,7 +25,13 @@ from lifecycle.stages.feedback.case_desk import desk as case_desk
 from lifecycle.stages.feedback.cases import Case, weekly
 from lifecycle.stages.feedback.ratings import desk as rating_desk
 from tests.conftest import Aws, load_event
-from tests.integration.test_feedback import A_DAY_LATER, customer, delivered_order, make_token
+from tests.integration.test_feedback import (
+    A_DAY_LATER,
+    customer,
+    delivered_order,
+    make_token,
+    staff_inbox,
+)
 
 CASES = "CaseDeskFunction"
 SWEEP = "CaseEscalationFunction"
@@ -52,19 +58,6 @@ def shop(aws: Aws) -> Iterator[Aws]:
     aws.stack.read_stream("CustomersTable")
     with time_machine.travel(A_DAY_LATER, tick=False):
         yield aws
-
-
-def staff_inbox() -> str:
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName="staff")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
-    topic = next(
-        t["TopicArn"]
-        for t in boto3.client("sns").list_topics()["Topics"]
-        if t["TopicArn"].endswith(":ComplaintsTopic")
-    )
-    boto3.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["QueueArn"])
-    return str(url)
 
 
 def read_inbox(queue: str) -> list[dict[str, Any]]:

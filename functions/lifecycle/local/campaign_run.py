@@ -17,10 +17,9 @@ from typing import TextIO
 
 import boto3
 import time_machine
-from boto3.dynamodb.types import TypeSerializer
 
 from lifecycle.campaign_control import Campaigns, CampaignStatus, DryRun, StackNames
-from lifecycle.local.demo import SAMPLE_CUSTOMERS
+from lifecycle.local.demo import seed_sample_customers
 from lifecycle.local.stack import (
     LOCAL_PARAMETERS,
     REGION,
@@ -40,15 +39,7 @@ LOCAL_RATE = "1000"
 def _stack(templates: Path) -> LocalStack:
     stack = LocalStack.deployed({**LOCAL_PARAMETERS, "CampaignSendRate": LOCAL_RATE})
     stack.overrides["*"] = {"TEMPLATES_DIR": str(templates.resolve())}
-    serializer = TypeSerializer()
-    client = boto3.client("dynamodb", region_name=REGION)
-    created = datetime(2026, 1, 5, 8, tzinfo=UTC).isoformat()
-    for row in json.loads(SAMPLE_CUSTOMERS.read_text(encoding="utf-8")):
-        item = {"created_at": created, **row}
-        client.put_item(
-            TableName=stack.table_name("CustomersTable"),
-            Item={k: serializer.serialize(v) for k, v in item.items()},
-        )
+    seed_sample_customers(stack)
     return stack
 
 

@@ -9,7 +9,6 @@ complaint nobody answered over the weekend.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,9 +17,8 @@ from zoneinfo import ZoneInfo
 
 import boto3
 import time_machine
-from boto3.dynamodb.types import TypeSerializer
 
-from lifecycle.local.demo import SAMPLE_CUSTOMERS
+from lifecycle.local.demo import seed_sample_customers
 from lifecycle.local.serve import function_url_event
 from lifecycle.local.stack import (
     LOCAL_PARAMETERS,
@@ -63,15 +61,7 @@ STORY: list[tuple[str, str, str, str, str]] = [
 
 
 def _customers(stack: LocalStack) -> None:
-    serializer = TypeSerializer()
-    client = boto3.client("dynamodb", region_name=REGION)
-    created = datetime(2026, 1, 5, 8, tzinfo=UTC).isoformat()
-    for row in json.loads(SAMPLE_CUSTOMERS.read_text(encoding="utf-8")):
-        item = {"created_at": created, **row}
-        client.put_item(
-            TableName=stack.table_name("CustomersTable"),
-            Item={k: serializer.serialize(v) for k, v in item.items()},
-        )
+    seed_sample_customers(stack)
     stack.read_stream("CustomersTable")  # the welcome stage is not this story
 
 

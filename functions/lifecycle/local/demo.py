@@ -34,6 +34,19 @@ from lifecycle.privacy import mask_email, mask_phone
 SAMPLE_CUSTOMERS = Path(__file__).with_name("demo_customers.json")
 
 
+def seed_sample_customers(stack: LocalStack) -> None:
+    """Write the sample customers into the local Customers table, as the business would."""
+    serializer = TypeSerializer()
+    client = boto3.client("dynamodb", region_name=REGION)
+    created = datetime(2026, 1, 5, 8, tzinfo=UTC).isoformat()
+    for row in json.loads(SAMPLE_CUSTOMERS.read_text(encoding="utf-8")):
+        item = {"created_at": created, **row}
+        client.put_item(
+            TableName=stack.table_name("CustomersTable"),
+            Item={k: serializer.serialize(v) for k, v in item.items()},
+        )
+
+
 @dataclass(frozen=True)
 class LedgerRow:
     key: str

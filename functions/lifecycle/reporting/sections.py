@@ -7,7 +7,7 @@ report can be checked against what was put in.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -165,7 +165,7 @@ def _series_table(
 def messages_by_stage(figures: Figures, periods: Periods) -> Section:
     sent: dict[tuple[str, str], float] = defaultdict(float)
     stages: set[str] = set()
-    other: dict[str, Counter_] = defaultdict(Counter_)
+    other: dict[str, Counter[str]] = defaultdict(Counter)
     for c in _within(figures, Measure.MESSAGES):
         stage, _, _, status = c.dimensions
         label = periods.label(c.day)
@@ -210,13 +210,6 @@ def messages_by_channel(figures: Figures, periods: Periods) -> Section:
     )
 
 
-class Counter_(dict[str, int]):
-    """A dict that reads 0 for what it has not counted."""
-
-    def __missing__(self, key: str) -> int:
-        return 0
-
-
 def _within(figures: Figures, measure: Measure) -> Iterable[Count]:
     return (
         c
@@ -230,7 +223,7 @@ _RATE_NAMES = ("delivery", "bounce", "complaint", "open", "click")
 
 def _rates_of(rows: Iterable[Rates]) -> dict[str, int]:
     """Summed counts of some rate rows: what the rates over them are made of."""
-    total: Counter_ = Counter_()
+    total: Counter[str] = Counter()
     for row in rows:
         for name, value in row.counts.items():
             total[name] += value
@@ -380,7 +373,7 @@ def customers_by_stage(figures: Figures, periods: Periods) -> Section:
 
 
 def stage_moves(figures: Figures) -> Section:
-    moves: Counter_ = Counter_()
+    moves: Counter[str] = Counter()
     for c in _within(figures, Measure.MOVES):
         moves[f"{c.dimensions[0]} → {c.dimensions[1]}"] += c.count
     top = sorted(moves.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -406,10 +399,10 @@ def stage_moves(figures: Figures) -> Section:
 def unsubscribes_and_churn(figures: Figures) -> Section:
     span = (figures.until - figures.since).days + 1
     months = tuple(dict.fromkeys(f"{figures.since + timedelta(days=d):%Y-%m}" for d in range(span)))
-    unsubscribed: Counter_ = Counter_()
+    unsubscribed: Counter[str] = Counter()
     for c in _within(figures, Measure.UNSUBSCRIBES):
         unsubscribed[f"{c.day:%Y-%m}"] += c.count
-    dormant: Counter_ = Counter_()
+    dormant: Counter[str] = Counter()
     for c in _within(figures, Measure.MOVES):
         if c.dimensions[1] == DORMANT:
             dormant[f"{c.day:%Y-%m}"] += c.count
@@ -450,7 +443,7 @@ def unsubscribes_and_churn(figures: Figures) -> Section:
 
 
 def feedback(figures: Figures) -> Section:
-    ratings: Counter_ = Counter_()
+    ratings: Counter[str] = Counter()
     for c in _within(figures, Measure.RATINGS):
         ratings[c.dimensions[0]] += c.count
     asked = sum(
