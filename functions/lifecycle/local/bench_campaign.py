@@ -59,7 +59,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 
 from lifecycle.local.bench_due import _put_into_moto
-from lifecycle.local.daily_run import POLLING, Calls, journaled_transactions, passed, say
+from lifecycle.local.daily_run import POLLING, Calls, passed, say
 from lifecycle.local.stack import (
     LOCAL_PARAMETERS,
     REPO_ROOT,
@@ -692,13 +692,13 @@ def measure(
 
         # Welcome mail with nothing else running: the baseline.
         welcomes = _Welcomes(stack, welcome_rate)
-        with stack.environment_of(stack.function(WELCOME)), journaled_transactions():
+        with stack.environment_of(stack.function(WELCOME)):
             for _ in range(welcome_baseline):
                 welcomes.send()
                 time.sleep(1 / welcome_rate)
         alone, welcomes.latencies = welcomes.latencies, []
 
-        with journaled_transactions(), acting("planner", "planner"):
+        with acting("planner", "planner"):
             say(progress, f"{recipients:,} customers: the planner ({PLANNER})")
             started = time.perf_counter()
             with stack.environment_of(planner):
@@ -814,7 +814,6 @@ def _send_all(
     mail = threading.Thread(target=welcomes.run, args=(stop,), name="welcome", daemon=True)
     started = time.perf_counter()
     with (
-        journaled_transactions(),
         _environment(sender),
         contextlib.redirect_stdout(stack.stdout or sys.stdout),
     ):

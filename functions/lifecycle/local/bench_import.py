@@ -32,7 +32,6 @@ from typing import Any, TextIO
 
 import boto3
 
-from lifecycle.local.daily_run import journaled_transactions
 from lifecycle.local.pinpoint_samples import SAMPLE_SEED, endpoints
 from lifecycle.local.stack import LOCAL_PARAMETERS, REGION, LocalStack, local_aws, logs_to
 from lifecycle.pinpoint import importer
@@ -121,9 +120,7 @@ def measure(count: int, progress: TextIO | None = None) -> tuple[int, int, list[
             )
         LOG.parent.mkdir(parents=True, exist_ok=True)
         runs: list[Run] = []
-        # moto copies a whole table before each transaction (an opt-out is one): with this on,
-        # only the items a transaction names, as daily_run's benchmark does.
-        with local_aws(), logs_to(LOG), journaled_transactions():
+        with local_aws(), logs_to(LOG):
             stack = LocalStack.deployed(LOCAL_PARAMETERS)
             for label, dry_run in (
                 ("dry run", True),

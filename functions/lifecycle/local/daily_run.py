@@ -4,25 +4,22 @@ DailyStagesQueue until it is empty, as Lambda's event source mapping would deliv
 local stack's drain), every AWS call the two functions make counted by service and operation.
 `lifecycle bench-due` (bench_due.py) runs it over a million profiles.
 
-Two things moto does in-process that AWS does not are set aside while it runs, and only those:
-moto's copy of a whole table before each transaction (`journaled_transactions`), and a batch
-that failed coming back at once rather than after the queue's visibility timeout (the clock is
-moved on instead: `daily_run`).
+One thing moto does in-process that AWS does not is set aside while it runs: a batch that
+failed coming back at once rather than after the queue's visibility timeout (the clock is moved
+on instead: `daily_run`). moto's transactions are journaled rather than copying their tables
+whole (`moto_speed`, as everywhere on the local stack).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
-from unittest import mock
 
 import boto3
 
@@ -46,76 +43,6 @@ def say(progress: TextIO | None, line: str) -> None:
 def passed(before: int, after: int, step: int) -> bool:
     """Whether a count going from `before` to `after` passed a multiple of `step`."""
     return after // step > before // step
-
-
-@contextmanager
-def journaled_transactions() -> Iterator[None]:
-    """moto's transact_write_items deep-copies every table a transaction names before it
-    starts (once per item of the transaction), to put it back if the transaction fails: with a
-    million profiles that is seconds a copy, and the worker writes two or three transactions a
-    customer. While this is on, only the items the transaction names (all it can change) are
-    copied, and put back if it fails; moto's own code does the rest. A table with a stream
-    keeps moto's whole copy, which also takes back the stream records of a failed one."""
-    from moto.dynamodb import models
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import Table
-
-    whole = models.DynamoDBBackend.transact_write_items
-
-    class _TablesKept:
-        """What moto's module finds as `copy` during a journaled transaction."""
-
-        copy = staticmethod(copy.copy)
-
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
-
-    def keys(backend: Any, entry: dict[str, Any]) -> tuple[Any, Any, Any] | None:
-        (kind, op), *_ = entry.items()
-        table = backend.tables.get(op.get("TableName"))
-        if table is None or table.stream_shard is not None:
-            return None
-        given = op.get("Item") if kind == "Put" else op.get("Key")
-        try:
-            hash_key = DynamoType(given[table.hash_key_attr])
-            range_attr = table.range_key_attr
-            return table, hash_key, DynamoType(given[range_attr]) if range_attr else None
-        except (KeyError, TypeError):
-            return None  # moto's own checks answer a malformed request
-
-    def journaled(backend: Any, transact_items: list[dict[str, Any]]) -> None:
-        named = [keys(backend, entry) for entry in transact_items]
-        if any(where is None for where in named):
-            return whole(backend, transact_items)
-        saved = [
-            (table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key)))
-            for table, hash_key, range_key in (where for where in named if where is not None)
-        ]
-        with mock.patch.object(models, "copy", _TablesKept):
-            try:
-                whole(backend, transact_items)
-            except Exception:
-                for table, hash_key, range_key, item in reversed(saved):
-                    _put_back(table, hash_key, range_key, item)
-                raise
-        return None
-
-    with mock.patch.object(models.DynamoDBBackend, "transact_write_items", journaled):
-        yield
-
-
-def _put_back(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
-    """The item as it was before a failed transaction (None: it was not there)."""
-    if range_key is None:
-        if item is None:
-            table.items.pop(hash_key, None)
-        else:
-            table.items[hash_key] = item
-    elif item is None:
-        table.items[hash_key].pop(range_key, None)
-    else:
-        table.items[hash_key][range_key] = item
 
 
 class Calls:
@@ -278,7 +205,7 @@ def daily_run(stack: LocalStack, day: date, progress: TextIO | None = None) -> R
     redrive = stack.redrive(QUEUE)
     receives = redrive[1] if redrive else 1
     visibility = int(stack.template["Resources"][QUEUE]["Properties"].get("VisibilityTimeout", 30))
-    with journaled_transactions(), warnings.catch_warnings():
+    with warnings.catch_warnings():
         # Powertools warns of a planner invocation with no metric of its own.
         warnings.filterwarnings("ignore", "No application metrics", UserWarning)
         started = time.perf_counter()
